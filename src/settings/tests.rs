@@ -1,0 +1,174 @@
+//! `Settings::from_properties`: what is required, what counts as absent, what
+//! is left for others, and what the errors look like.
+
+use rcgen::generate_simple_self_signed;
+
+use super::*;
+use crate::secret::{REDACTED, Secret};
+
+fn plain(v: &str) -> PropertyValue {
+    PropertyValue::Plain(v.to_string())
+}
+
+fn props(pairs: &[(&str, PropertyValue)]) -> Properties {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// A self-signed certificate and its key, pasted the way the wizard mangles them.
+fn wizard_tls() -> (String, String, Vec<u8>) {
+    let made = generate_simple_self_signed(vec!["veba01.example.com".to_string()]).unwrap();
+    let one_line = |pem: &str| pem.trim_end().replace(['\r', '\n'], " ");
+    (
+        one_line(&made.cert.pem()),
+        one_line(&made.signing_key.serialize_pem()),
+        made.signing_key.serialize_der(),
+    )
+}
+
+fn error(p: &Properties) -> SettingsError {
+    Settings::from_properties(p).unwrap_err()
+}
+
+#[test]
+fn a_full_wizard_environment_is_typed_and_the_rest_kept() {
+    let (cert, key, key_der) = wizard_tls();
+    let p = props(&[
+        (keys::HOSTNAME, plain("VEBA01.Example.com")),
+        (keys::TLS_CERT, plain(&cert)),
+        (keys::TLS_KEY, PropertyValue::Secret(Secret::new(key))),
+        ("guestinfo.ipaddress", plain("192.0.2.10")),
+        ("guestinfo.ntp", plain("")),
+        (
+            "guestinfo.root_password",
+            PropertyValue::Secret(Secret::new("hunter2-hunter2".into())),
+        ),
+    ]);
+    let s = Settings::from_properties(&p).unwrap();
+    assert_eq!(s.hostname.fqdn(), "veba01.example.com");
+    let tls = s.tls.as_ref().unwrap();
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!(tls.private_key.format, KeyFormat::Pkcs8);
+    assert_eq!(tls.private_key.der.expose(), &key_der);
+
+    let other: Vec<&str> = s.other.keys().map(String::as_str).collect();
+    assert_eq!(
+        other,
+        [
+            "guestinfo.ipaddress",
+            "guestinfo.ntp",
+            "guestinfo.root_password"
+        ]
+    );
+    assert!(s.other["guestinfo.root_password"].is_secret());
+    assert!(!format!("{s:?}").contains("hunter2"));
+}
+
+#[test]
+fn the_hostname_is_required() {
+    let err = error(&Properties::new());
+    assert_eq!(err.key(), keys::HOSTNAME);
+    assert_eq!(err.problem(), &Problem::Missing);
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.hostname: is required but was not set"
+    );
+
+    let err = error(&props(&[(keys::HOSTNAME, plain("  "))]));
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.hostname: is required but is empty"
+    );
+}
+
+#[test]
+fn a_bad_hostname_is_one_line_naming_the_key() {
+    let err = error(&props(&[(keys::HOSTNAME, plain("veba01"))]));
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.hostname: must be a fully qualified domain name (at least two labels, e.g. veba01.example.com)"
+    );
+    let err = error(&props(&[(keys::HOSTNAME, plain("veba\n01.example.com"))]));
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.hostname: has the character '\\n'; only letters, digits, '-' and '.' are allowed"
+    );
+}
+
+#[test]
+fn tls_cert_and_key_come_together_and_the_error_names_the_missing_one() {
+    let (cert, key, _) = wizard_tls();
+    let host = (keys::HOSTNAME, plain("veba01.example.com"));
+
+    let err = error(&props(&[host.clone(), (keys::TLS_CERT, plain(&cert))]));
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.tls_key: is required when guestinfo.tls_cert is set (provide both, or neither for a self-signed certificate)"
+    );
+
+    let err = error(&props(&[
+        host.clone(),
+        (keys::TLS_CERT, plain(" ")),
+        (keys::TLS_KEY, PropertyValue::Secret(Secret::new(key))),
+    ]));
+    assert_eq!(err.key(), keys::TLS_CERT);
+    assert_eq!(
+        err.problem(),
+        &Problem::RequiredWith {
+            other: keys::TLS_KEY
+        }
+    );
+}
+
+#[test]
+fn empty_tls_fields_from_the_wizard_mean_no_tls_material() {
+    let p = props(&[
+        (keys::HOSTNAME, plain("veba01.example.com")),
+        (keys::TLS_CERT, plain("")),
+        (
+            keys::TLS_KEY,
+            PropertyValue::Secret(Secret::new(String::new())),
+        ),
+    ]);
+    let s = Settings::from_properties(&p).unwrap();
+    assert!(s.tls.is_none());
+    assert!(s.other.is_empty(), "{:?}", s.other);
+}
+
+#[test]
+fn a_plain_tls_key_property_is_still_treated_as_secret() {
+    // Set through extraConfig, the value carries no password flag.
+    let (cert, key, key_der) = wizard_tls();
+    let body: String = key
+        .split_whitespace()
+        .filter(|w| !w.contains('-') && w.len() > 16)
+        .collect();
+    let p = props(&[
+        (keys::HOSTNAME, plain("veba01.example.com")),
+        (keys::TLS_CERT, plain(&cert)),
+        (keys::TLS_KEY, plain(&key)),
+    ]);
+    let s = Settings::from_properties(&p).unwrap();
+    let debug = format!("{s:?}");
+    assert!(debug.contains(REDACTED), "{debug}");
+    assert!(!debug.contains(&body[..24]), "{debug}");
+    assert!(!debug.contains(&format!("{:?}", &key_der[..12])), "{debug}");
+    assert!(!s.other.contains_key(keys::TLS_KEY));
+}
+
+#[test]
+fn a_tls_key_error_is_one_line_without_the_key() {
+    let (cert, key, _) = wizard_tls();
+    let damaged = key.replacen("MI", "M*", 1);
+    let err = error(&props(&[
+        (keys::HOSTNAME, plain("veba01.example.com")),
+        (keys::TLS_CERT, plain(&cert)),
+        (keys::TLS_KEY, PropertyValue::Secret(Secret::new(damaged))),
+    ]));
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.tls_key: block 1 (PRIVATE KEY) is not valid base64 between its BEGIN and END lines (a character lost or changed when pasting?)"
+    );
+}
