@@ -6,6 +6,9 @@
 
 use std::collections::BTreeMap;
 
+pub mod descriptor;
+pub mod document;
+
 use crate::secret::Secret;
 
 /// One property's value, already classified: secret values redact themselves.
