@@ -6,6 +6,17 @@
 
 use std::collections::BTreeMap;
 
+pub mod descriptor;
+pub mod document;
+mod environment;
+pub mod transport;
+
+pub use document::DocumentError;
+pub use environment::{
+    Attempt, Attempts, Outcome, OvfError, read_environment, read_environment_with,
+};
+pub use transport::{Transport, TransportError, default_transports};
+
 use crate::secret::Secret;
 
 /// One property's value, already classified: secret values redact themselves.
