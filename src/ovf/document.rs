@@ -165,11 +165,25 @@ pub fn parse_with(
 
 /// Wraps a value as [`PropertyValue::Secret`] when its key is secret.
 pub fn classify(key: &str, value: String, is_secret: impl Fn(&str) -> bool) -> PropertyValue {
-    if is_secret(key) {
+    if is_secret(key) || carries_url_credentials(&value) {
         PropertyValue::Secret(Secret::new(value))
     } else {
         PropertyValue::Plain(value)
     }
+}
+
+/// A URL with a password in it (`http://user:pass@proxy:3128`): the whole
+/// value is treated as secret, whatever its key.
+pub fn carries_url_credentials(value: &str) -> bool {
+    value.split_whitespace().any(|word| {
+        let Some((_, rest)) = word.split_once("://") else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    })
 }
 
 fn is_env(node: Node, local_name: &str) -> bool {

@@ -91,7 +91,8 @@ pub fn read_environment_with(
                 continue;
             }
             Err(e) => {
-                tracing::warn!(transport = name, error = %e, "OVF transport failed; trying the next");
+                // Reported in the final error, or warned about below when a later one delivers.
+                tracing::info!(transport = name, error = %e, "OVF transport failed; trying the next");
                 attempts.push(Attempt {
                     transport: name,
                     outcome: Outcome::Failed(e),

@@ -372,3 +372,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_proxy_url_with_a_password_is_classified_secret_whatever_its_key() {
+    let never = |_: &str| false;
+    let with_password = classify(
+        "guestinfo.http_proxy",
+        "http://svc:S3cr3t@proxy:3128".into(),
+        never,
+    );
+    assert!(with_password.is_secret());
+    assert!(!format!("{with_password:?}").contains("S3cr3t"));
+    for plain_value in [
+        "http://proxy.example.com:3128",
+        "http://user@proxy:3128",
+        "user:x@host",
+        "https://a/b@c:d",
+    ] {
+        assert!(
+            !classify("guestinfo.http_proxy", plain_value.into(), never).is_secret(),
+            "{plain_value}"
+        );
+    }
+}

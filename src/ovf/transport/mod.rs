@@ -15,11 +15,13 @@ pub mod file;
 pub mod fw_cfg;
 pub mod guestinfo;
 pub mod iso;
+pub mod sample;
 
 pub use file::FileTransport;
 pub use fw_cfg::FwCfgTransport;
 pub use guestinfo::{GuestInfo, GuestInfoError, GuestInfoTransport, MemoryGuestInfo};
 pub use iso::IsoTransport;
+pub use sample::SampleTransport;
 
 /// A source of the OVF environment.
 pub trait Transport {

@@ -1,0 +1,3 @@
+//! What each subcommand does, as library functions the binary calls.
+
+pub mod props;

@@ -1,0 +1,171 @@
+//! `ovaboot props` as a user runs it: the built binary, real documents on disk.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ovaboot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ovaboot"))
+        .args(args)
+        .env_remove("OVABOOT_LOG")
+        .output()
+        .expect("the ovaboot binary runs")
+}
+
+fn xml_escape(value: &str) -> String {
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+        .replace('\n', "&#10;")
+}
+
+/// Writes an ESXi-style OVF environment with these properties and returns its path.
+fn environment(dir: &Path, properties: &[(&str, &str)]) -> String {
+    let props: String = properties
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "    <Property oe:key=\"{k}\" oe:value=\"{}\"/>\n",
+                xml_escape(v)
+            )
+        })
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" \
+         xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\">\n  <PropertySection>\n{props}  </PropertySection>\n</Environment>\n"
+    );
+    let path = dir.join("ovf-env.xml");
+    std::fs::write(&path, xml).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn props_prints_transport_and_properties_with_the_key_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["veba01.lab.example.com".into()]).unwrap();
+    let key_pem = cert.signing_key.serialize_pem();
+    // The vSphere wizard turns newlines into spaces.
+    let mangled_key = key_pem.replace('\n', " ");
+    let path = environment(
+        dir.path(),
+        &[
+            ("guestinfo.hostname", "VEBA01.lab.example.com"),
+            ("guestinfo.tls_cert", &cert.cert.pem()),
+            ("guestinfo.tls_key", &mangled_key),
+        ],
+    );
+    let out = ovaboot(&["props", "--ovf-env", &path]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("transport: file\n"), "{text}");
+    assert!(
+        text.contains("guestinfo.hostname = VEBA01.lab.example.com\n"),
+        "{text}"
+    );
+    assert!(text.contains("guestinfo.tls_key = <redacted>\n"), "{text}");
+    let key_body: Vec<&str> = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for line in key_body {
+        assert!(
+            !text.contains(line) && !stderr(&out).contains(line),
+            "key material printed"
+        );
+    }
+
+    let out = ovaboot(&["props", "--json", "--ovf-env", &path]);
+    assert!(out.status.success());
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&out)).expect("--json prints one JSON object");
+    assert_eq!(json["transport"], "file");
+    assert_eq!(json["properties"]["guestinfo.tls_key"], "<redacted>");
+    assert_eq!(
+        json["properties"]["guestinfo.hostname"],
+        "VEBA01.lab.example.com"
+    );
+}
+
+#[test]
+fn the_sample_environment_is_built_in() {
+    let out = ovaboot(&["props", "--sample"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("guestinfo.hostname = veba01.lab.example.com\n"));
+}
+
+/// Bad input: exit non-zero, one line on stderr naming the property, nothing on stdout.
+fn assert_refused(out: &Output, names: &str) {
+    assert!(!out.status.success());
+    assert_eq!(stdout(out), "", "nothing on stdout");
+    let err = stderr(out);
+    assert_eq!(err.lines().count(), 1, "exactly one line on stderr: {err}");
+    assert!(err.contains(names), "{err:?} should name {names}");
+}
+
+#[test]
+fn an_invalid_hostname_is_refused_naming_the_property() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = environment(dir.path(), &[("guestinfo.hostname", "veba_01")]);
+    let out = ovaboot(&["props", "--ovf-env", &path]);
+    assert_refused(&out, "guestinfo.hostname");
+}
+
+#[test]
+fn a_missing_hostname_is_refused_naming_the_property() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = environment(dir.path(), &[("guestinfo.ntp", "pool.ntp.org")]);
+    assert_refused(
+        &ovaboot(&["props", "--ovf-env", &path]),
+        "guestinfo.hostname",
+    );
+}
+
+#[test]
+fn a_broken_key_is_refused_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["veba01.lab.example.com".into()]).unwrap();
+    let secret_marker = "TOPSECRETKEYMATERIAL0123456789";
+    let key = format!("-----BEGIN PRIVATE KEY-----\n{secret_marker}\n-----END PRIVATE KEY-----\n");
+    let path = environment(
+        dir.path(),
+        &[
+            ("guestinfo.hostname", "veba01.lab.example.com"),
+            ("guestinfo.tls_cert", &cert.cert.pem()),
+            ("guestinfo.tls_key", &key),
+        ],
+    );
+    let out = ovaboot(&["props", "--ovf-env", &path]);
+    assert_refused(&out, "guestinfo.tls_key");
+    assert!(!stderr(&out).contains(secret_marker));
+}
+
+#[test]
+fn a_document_with_a_doctype_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ovf-env.xml");
+    std::fs::write(
+        &path,
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\"/>",
+    )
+    .unwrap();
+    assert_refused(
+        &ovaboot(&["props", "--ovf-env", path.to_str().unwrap()]),
+        "DOCTYPE",
+    );
+}
+
+#[test]
+fn a_missing_file_is_refused_naming_it() {
+    assert_refused(
+        &ovaboot(&["props", "--ovf-env", "/nonexistent/ovf-env.xml"]),
+        "/nonexistent/ovf-env.xml",
+    );
+}
