@@ -7,3 +7,4 @@
 pub mod ovf;
 pub mod secret;
 pub mod settings;
+pub mod tls;
