@@ -20,6 +20,12 @@ mod pem;
 mod self_signed;
 mod user;
 
+#[cfg(test)]
+mod self_signed_tests;
+#[cfg(test)]
+mod test_pki;
+#[cfg(test)]
+mod user_tests;
 
 use std::net::IpAddr;
 
