@@ -96,8 +96,14 @@ fn parse_all(certificates: &[Vec<u8>]) -> Result<Vec<Pasted<'_>>, TlsError> {
             continue;
         }
         let not_a_certificate = |reason: String| TlsError::NotACertificate { position, reason };
-        let (rest, cert) =
-            X509Certificate::from_der(der).map_err(|e| not_a_certificate(e.to_string()))?;
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|e| {
+            not_a_certificate(match e {
+                x509_parser::nom::Err::Incomplete(_) => "its DER is truncated".to_owned(),
+                x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => {
+                    format!("its DER does not parse ({e})")
+                }
+            })
+        })?;
         if !rest.is_empty() {
             return Err(not_a_certificate(format!(
                 "{} unexpected bytes follow it",
@@ -293,10 +299,17 @@ fn order_chain<'a>(
         return Err(TlsError::Unrelated {
             position: stray.position,
             subject: stray.cert.subject().to_string(),
-            detail: if impostor {
-                " (it has the name of an issuer in the chain, but its key did not sign it)".into()
-            } else {
-                String::new()
+            detail: match chain.last() {
+                _ if impostor => {
+                    " (it has the name of an issuer in the chain, but its key did not sign it)"
+                        .into()
+                }
+                // A root that does not link: most likely an intermediate was left out.
+                Some(end) if is_self_issued(&stray.cert) && !is_self_issued(&end.cert) => format!(
+                    " (it is a root; if it is the leaf's, the certificate of {} that links them is missing)",
+                    end.cert.issuer()
+                ),
+                _ => String::new(),
             },
         });
     }

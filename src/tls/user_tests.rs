@@ -292,11 +292,21 @@ fn leaf_expiring_soon_is_served_with_a_warning() {
 #[test]
 fn certificate_outside_the_leaf_chain_is_refused_by_subject() {
     let p = pki();
-    let stranger = Authority::root("Somebody Else's CA");
+    let stranger = Authority::root("Other Root").intermediate("Somebody Else's CA");
     let err = run(&material(&[&p.leaf, &stranger.der, &p.inter.der], &p.key)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "guestinfo.tls_cert: certificate 2 (in pasted order, subject O=ovaboot test PKI, CN=Somebody Else's CA) is not part of the leaf's issuing chain; paste only the leaf and the certificates that issued it"
+    );
+}
+
+#[test]
+fn root_pasted_without_the_intermediate_points_at_the_missing_issuer() {
+    let p = pki();
+    let err = run(&material(&[&p.leaf, &p.root.der], &p.key)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "guestinfo.tls_cert: certificate 2 (in pasted order, subject O=ovaboot test PKI, CN=Lab Root CA) is not part of the leaf's issuing chain (it is a root; if it is the leaf's, the certificate of O=ovaboot test PKI, CN=Lab Issuing CA that links them is missing); paste only the leaf and the certificates that issued it"
     );
 }
 
@@ -321,9 +331,25 @@ fn bytes_that_are_not_a_certificate_are_refused_by_position() {
         matches!(err, TlsError::NotACertificate { position: 2, .. }),
         "{err}"
     );
+    assert!(
+        err.to_string()
+            .ends_with("its DER does not parse (nom error: Eof)"),
+        "{err}"
+    );
     assert!(err.to_string().starts_with(
         "guestinfo.tls_cert: certificate 2 (in pasted order) is not an X.509 certificate"
     ));
+}
+
+#[test]
+fn key_pasted_into_the_certificate_property_is_refused_without_its_bytes() {
+    let p = pki();
+    let err = run(&material(&[p.key.serialized_der()], &p.key)).unwrap_err();
+    assert!(
+        matches!(err, TlsError::NotACertificate { position: 1, .. }),
+        "{err}"
+    );
+    assert_no_key_bytes(&format!("{err} {err:?}"), p.key.serialized_der());
 }
 
 #[test]
