@@ -52,7 +52,10 @@ fn ca_params(cn: &str) -> CertificateParams {
 
 impl Authority {
     pub fn root(cn: &str) -> Authority {
-        let key = ec_key();
+        Authority::root_with_key(cn, ec_key())
+    }
+
+    pub fn root_with_key(cn: &str, key: KeyPair) -> Authority {
         let params = ca_params(cn);
         let cert = params.self_signed(&key).expect("root");
         Authority {

@@ -59,7 +59,7 @@ pub(super) fn from_material(
     let sans = check_names(&leaf, hostname)?;
     let mut warnings = Vec::new();
     check_dates(&leaf.cert, config, now, &mut warnings)?;
-    let chain = order_chain(leaf, pasted)?;
+    let chain = order_chain(leaf, pasted, &mut warnings)?;
 
     let chain_pem: String = chain
         .iter()
@@ -270,6 +270,7 @@ fn is_self_issued(cert: &X509Certificate<'_>) -> bool {
 fn order_chain<'a>(
     leaf: Pasted<'a>,
     mut rest: Vec<Pasted<'a>>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Pasted<'a>>, TlsError> {
     let mut chain = vec![leaf];
     while let Some(current) = chain.last().filter(|c| !is_self_issued(&c.cert)) {
@@ -282,10 +283,12 @@ fn order_chain<'a>(
         match next {
             Some(i) => {
                 if link(&current.cert, &rest[i].cert) == Link::NameOnly {
-                    tracing::warn!(
-                        position = rest[i].position,
-                        "cannot verify this signature algorithm; linked the chain by names"
-                    );
+                    warnings.push(format!(
+                        "{}: the signature on {} uses an algorithm this agent cannot check; certificate {} was linked to it by name only",
+                        super::CERT_PROPERTY,
+                        current.cert.subject(),
+                        rest[i].position
+                    ));
                 }
                 chain.push(rest.remove(i));
             }

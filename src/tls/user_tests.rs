@@ -353,6 +353,23 @@ fn key_pasted_into_the_certificate_property_is_refused_without_its_bytes() {
 }
 
 #[test]
+fn issuer_whose_signature_cannot_be_checked_is_linked_by_name_with_a_warning() {
+    // ecdsa-with-SHA512 over P-521: the verifier has no such algorithm.
+    let p521 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+    let root = Authority::root_with_key("P-521 Root", p521);
+    let key = ec_key();
+    let leaf = root.issue(&LeafSpec::for_names(&[FQDN]), &key);
+    let plan = run(&material(&[&root.der, &leaf], &key)).unwrap();
+    assert_eq!(plan.chain_pem, pem_of(&[&leaf, &root.der]));
+    assert_eq!(
+        plan.warnings,
+        [
+            "guestinfo.tls_cert: the signature on CN=veba01.lab.example.com uses an algorithm this agent cannot check; certificate 1 was linked to it by name only"
+        ]
+    );
+}
+
+#[test]
 fn two_certificates_for_the_key_are_refused() {
     let root = Authority::root("Lab Root CA");
     let key = ec_key();
