@@ -9,3 +9,4 @@ pub mod ovf;
 pub mod report;
 pub mod secret;
 pub mod settings;
+pub mod tls;
