@@ -1,6 +1,9 @@
 //! Typed, validated view of the OVF properties. Every error names the property
 //! key at fault and what is wrong with it; no error ever carries a secret value.
 
+pub mod network;
+pub mod proxy;
+
 use crate::secret::Secret;
 
 /// The appliance's fully qualified host name: validated, lowercased, no trailing dot.
