@@ -4,6 +4,8 @@
 //! [`ovf`], validated into typed [`settings`], and turned into a plan that the
 //! binary renders or applies. See `../shared/DESIGN.md` and the README.
 
+pub mod apply;
 pub mod ovf;
+pub mod plan;
 pub mod secret;
 pub mod settings;
