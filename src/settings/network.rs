@@ -7,7 +7,8 @@
 //! appliance keeps DHCP; then `guestinfo.gateway`, `guestinfo.dns` and
 //! `guestinfo.domain` are refused (DHCP supplies them and there is no static
 //! configuration to put them in; silently dropping what the admin typed would
-//! be worse), while `guestinfo.ntp` applies either way.
+//! be worse), `guestinfo.netmask` is ignored (a drop-down in the wizard always
+//! sends one), and `guestinfo.ntp` applies either way.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -106,7 +107,9 @@ impl NetworkSettings {
             None => Vec::new(),
         };
         let Some(address) = value(props, KEY_IPADDRESS) else {
-            for key in [KEY_NETMASK, KEY_GATEWAY, KEY_DNS, KEY_DOMAIN] {
+            // A netmask alone is ignored: descriptors that offer it as a
+            // drop-down (VEBA's does) always send one, DHCP or not.
+            for key in [KEY_GATEWAY, KEY_DNS, KEY_DOMAIN] {
                 if value(props, key).is_some() {
                     return Err(err(
                         key,

@@ -83,3 +83,66 @@ fn sets_the_kernel_hostname_in_a_private_uts_namespace() {
         Err(e) => eprintln!("skipped: cannot make a UTS namespace here ({e})"),
     }
 }
+
+/// The host step end to end on a real folder: plan, write, plan again from
+/// what was written, and find nothing to do.
+#[test]
+fn planned_host_files_apply_then_reapply_as_unchanged() {
+    use crate::apply::files::write_files;
+    use crate::ovf::{Properties, PropertyValue};
+    use crate::plan::host::{HostConfig, HostInputs, plan_host};
+    use crate::settings::network::NetworkSettings;
+    use crate::settings::proxy::ProxySettings;
+    use std::os::unix::fs::PermissionsExt;
+
+    let props: Properties = [
+        ("guestinfo.ipaddress", "192.168.10.20"),
+        ("guestinfo.netmask", "24"),
+        ("guestinfo.gateway", "192.168.10.1"),
+        ("guestinfo.ntp", "pool.ntp.org"),
+        ("guestinfo.https_proxy", "http://svc:pw%25x@proxy:3128"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), PropertyValue::Plain(v.to_string())))
+    .collect();
+    let network = NetworkSettings::from_properties(&props).unwrap();
+    let proxy = ProxySettings::from_properties(&props).unwrap();
+    let hostname: Hostname = "veba01.lab.example.com".parse().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir(root.path().join("etc")).unwrap();
+    fs::write(
+        root.path().join("etc/hosts"),
+        include_str!("../../../tests/fixtures/host/hosts/debian-installer-default.hosts"),
+    )
+    .unwrap();
+
+    let run = || {
+        let existing = fs::read_to_string(root.path().join("etc/hosts")).unwrap();
+        let inputs = HostInputs {
+            hostname: &hostname,
+            network: &network,
+            proxy: proxy.as_ref(),
+            existing_hosts: &existing,
+            interface: Some("ens160"),
+        };
+        let files = plan_host(&inputs, &HostConfig::default()).unwrap();
+        write_files(root.path(), &files).unwrap()
+    };
+    let first = run();
+    assert_eq!(first.written.len(), 5, "{first:?}");
+    let dropin = root
+        .path()
+        .join("etc/systemd/system/k3s.service.d/ovaboot-proxy.conf");
+    assert_eq!(
+        fs::metadata(&dropin).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        fs::read_to_string(&dropin)
+            .unwrap()
+            .contains("HTTPS_PROXY=http://svc:pw%%25x@proxy:3128")
+    );
+    let second = run();
+    assert_eq!(second.written, Vec::<PathBuf>::new());
+    assert_eq!(second.unchanged, first.written);
+}

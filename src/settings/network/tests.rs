@@ -326,12 +326,7 @@ fn ntp_takes_names_and_addresses_and_works_with_dhcp() {
 
 #[test]
 fn static_only_keys_without_ipaddress_are_refused() {
-    for key in [
-        "guestinfo.netmask",
-        "guestinfo.gateway",
-        "guestinfo.dns",
-        "guestinfo.domain",
-    ] {
+    for key in ["guestinfo.gateway", "guestinfo.dns", "guestinfo.domain"] {
         let e = error(&[("guestinfo.ipaddress", ""), (key, "24")]);
         assert_eq!(
             e,
@@ -340,6 +335,16 @@ fn static_only_keys_without_ipaddress_are_refused() {
             )
         );
     }
+}
+
+#[test]
+fn netmask_without_ipaddress_is_ignored_as_a_wizard_default() {
+    let net = parse(&[
+        ("guestinfo.ipaddress", ""),
+        ("guestinfo.netmask", "24 (255.255.255.0)"),
+    ])
+    .unwrap();
+    assert_eq!(net, NetworkSettings::default());
 }
 
 #[test]
