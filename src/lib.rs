@@ -4,8 +4,10 @@
 //! [`ovf`], validated into typed [`settings`], and turned into a plan that the
 //! binary renders or applies. See `../shared/DESIGN.md` and the README.
 
+pub mod apply;
 pub mod commands;
 pub mod ovf;
+pub mod plan;
 pub mod report;
 pub mod secret;
 pub mod settings;

@@ -2,7 +2,9 @@
 //! key at fault and what is wrong with it; no error ever carries a secret value.
 
 mod hostname;
+pub mod network;
 mod pem_text;
+pub mod proxy;
 mod tls_material;
 
 pub use hostname::{Hostname, HostnameError};

@@ -1,0 +1,299 @@
+//! Writes planned files atomically under a root prefix (`/` on the appliance,
+//! a folder for `render`, a mounted image for tests).
+//!
+//! Two phases, so that a failure leaves every target as it was whenever it can:
+//! 1. stage: check every path, create parent directories (0755), and write each
+//!    changed file to a temporary file beside its target (created `O_EXCL` with
+//!    its final mode, so a secret is never readable by others), fsynced;
+//! 2. commit: rename each temporary file over its target, fsync the directories.
+//!
+//! A failure in phase 1 removes the temporary files and touches no target; a
+//! rename failing in phase 2 leaves each target whole, old or new. Directories
+//! created in phase 1 stay.
+
+use std::collections::BTreeSet;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::plan::PlannedFile;
+
+/// What `write_files` did, by planned (in-target) path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    pub written: Vec<PathBuf>,
+    /// Already had the planned bytes and mode: not touched at all.
+    pub unchanged: Vec<PathBuf>,
+}
+
+/// Why files were not written. Paths are the real ones (root prefix included).
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    #[error("{}: planned file paths must be absolute", path.display())]
+    NotAbsolute { path: PathBuf },
+    #[error("{}: refusing to write outside the root {}: {reason}", path.display(), root.display())]
+    Escapes {
+        path: PathBuf,
+        root: PathBuf,
+        reason: &'static str,
+    },
+    #[error("{}: planned twice", path.display())]
+    Duplicate { path: PathBuf },
+    #[error("{}: mode {mode:#o} has bits beyond 0o7777", path.display())]
+    BadMode { path: PathBuf, mode: u32 },
+    #[error("{}: is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{}: is a directory, not replacing it with a file", path.display())]
+    IsADirectory { path: PathBuf },
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> FilesError + use<> {
+    let path = path.to_path_buf();
+    move |source| FilesError::Io {
+        path,
+        action,
+        source,
+    }
+}
+
+/// Writes `files` under `root` (created if missing); see the module doc.
+pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, FilesError> {
+    // Check every path before touching anything.
+    let mut seen = BTreeSet::new();
+    let mut relative = Vec::with_capacity(files.len());
+    for file in files {
+        let rel = relative_path(root, &file.path)?;
+        if !seen.insert(rel.clone()) {
+            return Err(FilesError::Duplicate {
+                path: file.path.clone(),
+            });
+        }
+        if file.mode & !0o7777 != 0 {
+            return Err(FilesError::BadMode {
+                path: file.path.clone(),
+                mode: file.mode,
+            });
+        }
+        relative.push(rel);
+    }
+
+    fs::create_dir_all(root).map_err(io_err(root, "creating the root directory"))?;
+    let real_root = fs::canonicalize(root).map_err(io_err(root, "resolving the root directory"))?;
+
+    let mut report = WriteReport::default();
+    let mut staged: Vec<Staged> = Vec::new();
+    for (file, rel) in files.iter().zip(&relative) {
+        let (parent, name) = match (rel.parent(), rel.file_name()) {
+            (Some(parent), Some(name)) => (parent, name),
+            _ => {
+                return Err(FilesError::NotAbsolute {
+                    path: file.path.clone(),
+                });
+            }
+        };
+        let dir = prepare_dir(&real_root, parent)?;
+        let target = dir.join(name);
+        if is_unchanged(&target, file)? {
+            tracing::debug!(path = %file.path.display(), "unchanged");
+            report.unchanged.push(file.path.clone());
+            continue;
+        }
+        staged.push(stage(&dir, &target, file)?);
+    }
+
+    // Commit. From here on each rename is atomic on its own.
+    let mut dirs = BTreeSet::new();
+    for mut staged in staged {
+        staged.commit()?;
+        dirs.insert(staged.dir.clone());
+        tracing::info!(path = %staged.planned.display(), mode = format_args!("{:o}", staged.mode), "wrote");
+        report.written.push(staged.planned.clone());
+    }
+    for dir in dirs {
+        fsync_dir(&dir)?;
+    }
+    Ok(report)
+}
+
+/// `path` without its leading `/`, refused if relative or if it climbs (`..`).
+fn relative_path(root: &Path, path: &Path) -> Result<PathBuf, FilesError> {
+    if !path.is_absolute() {
+        return Err(FilesError::NotAbsolute {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut rel = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => rel.push(part),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(FilesError::Escapes {
+                    path: path.to_path_buf(),
+                    root: root.to_path_buf(),
+                    reason: "the path contains '..'",
+                });
+            }
+        }
+    }
+    if rel.as_os_str().is_empty() {
+        return Err(FilesError::NotAbsolute {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(rel)
+}
+
+/// Walks (and creates) `rel` under `real_root`; a symlinked component is
+/// followed only if it resolves inside the root. Returns the real directory.
+fn prepare_dir(real_root: &Path, rel: &Path) -> Result<PathBuf, FilesError> {
+    let mut current = real_root.to_path_buf();
+    for part in rel.components() {
+        let next = current.join(part);
+        match fs::symlink_metadata(&next) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let resolved =
+                    fs::canonicalize(&next).map_err(io_err(&next, "resolving the symlink"))?;
+                if !resolved.starts_with(real_root) {
+                    return Err(FilesError::Escapes {
+                        path: next,
+                        root: real_root.to_path_buf(),
+                        reason: "a parent directory is a symlink that points outside it",
+                    });
+                }
+                if !resolved.is_dir() {
+                    return Err(FilesError::NotADirectory { path: next });
+                }
+                current = resolved;
+            }
+            Ok(meta) if meta.is_dir() => current = next,
+            Ok(_) => return Err(FilesError::NotADirectory { path: next }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match DirBuilder::new().mode(0o755).create(&next) {
+                    Ok(()) => {
+                        // Exactly 0755 whatever the umask.
+                        fs::set_permissions(&next, fs::Permissions::from_mode(0o755))
+                            .map_err(io_err(&next, "setting the directory's mode"))?;
+                        fsync_dir(&current)?;
+                        current = next;
+                    }
+                    // Created meanwhile by someone else: look at it again.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        return prepare_dir(real_root, rel);
+                    }
+                    Err(e) => return Err(io_err(&next, "creating the directory")(e)),
+                }
+            }
+            Err(e) => return Err(io_err(&next, "inspecting")(e)),
+        }
+    }
+    Ok(current)
+}
+
+/// The target is a regular file with exactly the planned mode and bytes.
+fn is_unchanged(target: &Path, file: &PlannedFile) -> Result<bool, FilesError> {
+    let meta = match fs::symlink_metadata(target) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(target, "inspecting")(e)),
+    };
+    if meta.is_dir() {
+        return Err(FilesError::IsADirectory {
+            path: target.to_path_buf(),
+        });
+    }
+    // A symlink or other special file is replaced by a regular file.
+    if !meta.is_file()
+        || meta.permissions().mode() & 0o7777 != file.mode
+        || meta.len() != file.contents.expose().len() as u64
+    {
+        return Ok(false);
+    }
+    let current = fs::read(target).map_err(io_err(target, "reading"))?;
+    Ok(current == file.contents.expose())
+}
+
+/// A temporary file written and fsynced, waiting to be renamed over its target.
+/// Dropped uncommitted, it removes itself.
+struct Staged {
+    temp: Option<PathBuf>,
+    target: PathBuf,
+    dir: PathBuf,
+    planned: PathBuf,
+    mode: u32,
+}
+
+impl Staged {
+    fn commit(&mut self) -> Result<(), FilesError> {
+        if let Some(temp) = &self.temp {
+            fs::rename(temp, &self.target).map_err(io_err(&self.target, "renaming into place"))?;
+            self.temp = None;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+fn stage(dir: &Path, target: &Path, file: &PlannedFile) -> Result<Staged, FilesError> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut attempt = 0u32;
+    let (temp, mut handle) = loop {
+        let temp = dir.join(format!(
+            ".{name}.ovaboot-{}-{attempt}.tmp",
+            std::process::id()
+        ));
+        // O_EXCL (create_new) also refuses a symlink planted at the temp name.
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(file.mode)
+            .open(&temp)
+        {
+            Ok(handle) => break (temp, handle),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(io_err(target, "creating a temporary file")(e)),
+        }
+    };
+    let staged = Staged {
+        temp: Some(temp),
+        target: target.to_path_buf(),
+        dir: dir.to_path_buf(),
+        planned: file.path.clone(),
+        mode: file.mode,
+    };
+    // The umask may have taken bits off; set the exact mode while still empty.
+    handle
+        .set_permissions(fs::Permissions::from_mode(file.mode))
+        .map_err(io_err(target, "setting the mode"))?;
+    handle
+        .write_all(file.contents.expose())
+        .map_err(io_err(target, "writing"))?;
+    handle.sync_all().map_err(io_err(target, "syncing"))?;
+    Ok(staged)
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), FilesError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir, "syncing the directory"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! Plans: pure functions from the validated settings and the agent's config to
+//! the desired end state (files with contents and modes, objects to apply).
+//! Nothing here touches the world; `crate::apply` does.
+
+pub mod host;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+/// A file's desired contents; secret contents redact themselves in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum FileContents {
+    Plain(Vec<u8>),
+    Secret(Secret<Vec<u8>>),
+}
+
+impl FileContents {
+    /// The bytes to write (for the file executor and for comparing only).
+    pub fn expose(&self) -> &[u8] {
+        match self {
+            FileContents::Plain(bytes) => bytes,
+            FileContents::Secret(secret) => secret.expose(),
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        matches!(self, FileContents::Secret(_))
+    }
+}
+
+impl fmt::Debug for FileContents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Plain files are text in practice; show them so test failures read well.
+            FileContents::Plain(bytes) => f
+                .debug_tuple("Plain")
+                .field(&String::from_utf8_lossy(bytes))
+                .finish(),
+            FileContents::Secret(secret) => f.debug_tuple("Secret").field(secret).finish(),
+        }
+    }
+}
+
+/// One file of a plan: where it goes (absolute, inside the target system),
+/// what it holds, and its permission bits (e.g. `0o644`, `0o600` for secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub contents: FileContents,
+    pub mode: u32,
+}
+
+impl PlannedFile {
+    pub fn plain(path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>, mode: u32) -> Self {
+        PlannedFile {
+            path: path.into(),
+            contents: FileContents::Plain(contents.into()),
+            mode,
+        }
+    }
+
+    pub fn secret(path: impl Into<PathBuf>, contents: Secret<Vec<u8>>, mode: u32) -> Self {
+        PlannedFile {
+            path: path.into(),
+            contents: FileContents::Secret(contents),
+            mode,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_file_contents_are_redacted_in_debug() {
+        let file = PlannedFile::secret(
+            "/etc/ovaboot/key.pem",
+            Secret::new(b"-----BEGIN PRIVATE KEY-----hunter2".to_vec()),
+            0o600,
+        );
+        let debug = format!("{file:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+        assert_eq!(
+            file.contents.expose(),
+            b"-----BEGIN PRIVATE KEY-----hunter2"
+        );
+        let plain = PlannedFile::plain("/etc/hostname", "veba01.example.com\n", 0o644);
+        assert!(format!("{plain:?}").contains("veba01.example.com"));
+    }
+}

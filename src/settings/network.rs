@@ -1,0 +1,489 @@
+//! Static network and time settings: `guestinfo.ipaddress`, `guestinfo.netmask`,
+//! `guestinfo.gateway`, `guestinfo.dns`, `guestinfo.domain`, `guestinfo.ntp`
+//! (the VEBA property names).
+//!
+//! An empty value is the same as no value: the vSphere wizard sends every
+//! property, blank ones as empty strings. With `guestinfo.ipaddress` blank the
+//! appliance keeps DHCP; then `guestinfo.gateway`, `guestinfo.dns` and
+//! `guestinfo.domain` are refused (DHCP supplies them and there is no static
+//! configuration to put them in; silently dropping what the admin typed would
+//! be worse), `guestinfo.netmask` is ignored (a drop-down in the wizard always
+//! sends one), and `guestinfo.ntp` applies either way.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::ovf::{Properties, PropertyValue};
+
+pub const KEY_IPADDRESS: &str = "guestinfo.ipaddress";
+pub const KEY_NETMASK: &str = "guestinfo.netmask";
+pub const KEY_GATEWAY: &str = "guestinfo.gateway";
+pub const KEY_DNS: &str = "guestinfo.dns";
+pub const KEY_DOMAIN: &str = "guestinfo.domain";
+pub const KEY_NTP: &str = "guestinfo.ntp";
+
+/// A refused network property: `<key>: <problem>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct NetworkError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+fn err(key: &'static str, problem: impl Into<String>) -> NetworkError {
+    NetworkError {
+        key,
+        problem: problem.into(),
+    }
+}
+
+/// What the network properties say: an optional static configuration and NTP
+/// servers (which apply with DHCP too, so they live outside [`StaticNetwork`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkSettings {
+    /// `None`: DHCP, left as the image has it.
+    pub static_network: Option<StaticNetwork>,
+    /// From `guestinfo.ntp`, in the order given; empty: the image's default.
+    pub ntp: Vec<NtpServer>,
+}
+
+/// A validated static address for the appliance's first Ethernet interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticNetwork {
+    pub address: IpAddr,
+    /// Prefix length: 0–32 for IPv4, 0–128 for IPv6.
+    pub prefix: u8,
+    /// Same family as `address`; inside its subnet (IPv6 also: link-local).
+    pub gateway: Option<IpAddr>,
+    pub dns: Vec<IpAddr>,
+    /// Search domains, lowercased, without trailing dot.
+    pub domains: Vec<String>,
+}
+
+/// An NTP server: a host name or an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NtpServer {
+    Address(IpAddr),
+    Name(String),
+}
+
+impl std::fmt::Display for NtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NtpServer::Address(a) => write!(f, "{a}"),
+            NtpServer::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The value of `key`, trimmed; `None` when absent or blank.
+pub(crate) fn value<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
+    props
+        .get(key)
+        .map(PropertyValue::expose)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// How a value may be quoted in an error: never when the property is password-typed.
+fn shown(props: &Properties, key: &str, token: &str) -> String {
+    match props.get(key) {
+        Some(PropertyValue::Secret(_)) => crate::secret::REDACTED.to_string(),
+        _ => format!("{token:?}"),
+    }
+}
+
+/// Splits a list typed as `a b`, `a,b` or `a, b`.
+pub(crate) fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+}
+
+impl NetworkSettings {
+    /// Reads and validates the network properties; every error names its key.
+    pub fn from_properties(props: &Properties) -> Result<NetworkSettings, NetworkError> {
+        let ntp = match value(props, KEY_NTP) {
+            Some(v) => parse_ntp(props, v)?,
+            None => Vec::new(),
+        };
+        let Some(address) = value(props, KEY_IPADDRESS) else {
+            // A netmask alone is ignored: descriptors that offer it as a
+            // drop-down (VEBA's does) always send one, DHCP or not.
+            for key in [KEY_GATEWAY, KEY_DNS, KEY_DOMAIN] {
+                if value(props, key).is_some() {
+                    return Err(err(
+                        key,
+                        format!(
+                            "is set but {KEY_IPADDRESS} is empty; it only applies to a static \
+                             address (with DHCP the DHCP server supplies it)"
+                        ),
+                    ));
+                }
+            }
+            return Ok(NetworkSettings {
+                static_network: None,
+                ntp,
+            });
+        };
+        let static_network = Some(parse_static(props, address)?);
+        Ok(NetworkSettings {
+            static_network,
+            ntp,
+        })
+    }
+}
+
+fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork, NetworkError> {
+    let address: IpAddr = address_text.parse().map_err(|_| {
+        let hint = if address_text.contains('/') {
+            format!("; give the prefix length in {KEY_NETMASK}, not here")
+        } else {
+            String::new()
+        };
+        err(
+            KEY_IPADDRESS,
+            format!(
+                "{} is not an IPv4 or IPv6 address{hint}",
+                shown(props, KEY_IPADDRESS, address_text)
+            ),
+        )
+    })?;
+    if !is_unicast(&address) {
+        return Err(err(
+            KEY_IPADDRESS,
+            format!(
+                "{address} is not a usable host address (unspecified, loopback, multicast or broadcast)"
+            ),
+        ));
+    }
+    let mask_text = value(props, KEY_NETMASK).ok_or_else(|| {
+        err(
+            KEY_NETMASK,
+            format!("is required with a static {KEY_IPADDRESS} (a prefix length such as 24)"),
+        )
+    })?;
+    let prefix = parse_netmask(mask_text, &address).map_err(|problem| {
+        err(
+            KEY_NETMASK,
+            format!("{}: {problem}", shown(props, KEY_NETMASK, mask_text)),
+        )
+    })?;
+    let subnet = Subnet::new(address, prefix);
+    if subnet.is_reserved(&address) {
+        return Err(err(
+            KEY_IPADDRESS,
+            format!(
+                "{address} is the {} address of {}; choose a host address",
+                subnet.reserved_kind(&address),
+                subnet
+            ),
+        ));
+    }
+
+    let gateway = match value(props, KEY_GATEWAY) {
+        None => None,
+        Some(text) => {
+            let gateway: IpAddr = text.parse().map_err(|_| {
+                err(
+                    KEY_GATEWAY,
+                    format!("{} is not an IP address", shown(props, KEY_GATEWAY, text)),
+                )
+            })?;
+            check_gateway(&subnet, &address, &gateway).map_err(|p| err(KEY_GATEWAY, p))?;
+            Some(gateway)
+        }
+    };
+
+    let mut dns = Vec::new();
+    for token in value(props, KEY_DNS).map(split_list).into_iter().flatten() {
+        let server: IpAddr = token.parse().map_err(|_| {
+            err(
+                KEY_DNS,
+                format!(
+                    "{} is not an IP address (DNS servers are given as addresses, separated by spaces or commas)",
+                    shown(props, KEY_DNS, token)
+                ),
+            )
+        })?;
+        if server.is_unspecified() || server.is_multicast() {
+            return Err(err(KEY_DNS, format!("{server} cannot be a DNS server")));
+        }
+        if !dns.contains(&server) {
+            dns.push(server);
+        }
+    }
+
+    let mut domains = Vec::new();
+    for token in value(props, KEY_DOMAIN)
+        .map(split_list)
+        .into_iter()
+        .flatten()
+    {
+        let domain = dns_name(token).map_err(|problem| {
+            err(
+                KEY_DOMAIN,
+                format!(
+                    "{} is not a valid domain name: {problem}",
+                    shown(props, KEY_DOMAIN, token)
+                ),
+            )
+        })?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+
+    Ok(StaticNetwork {
+        address,
+        prefix,
+        gateway,
+        dns,
+        domains,
+    })
+}
+
+fn parse_ntp(props: &Properties, text: &str) -> Result<Vec<NtpServer>, NetworkError> {
+    let mut servers = Vec::new();
+    for token in split_list(text) {
+        let server = if let Ok(address) = token.parse::<IpAddr>() {
+            if address.is_unspecified() || address.is_multicast() {
+                return Err(err(KEY_NTP, format!("{address} cannot be an NTP server")));
+            }
+            NtpServer::Address(address)
+        } else {
+            NtpServer::Name(dns_name(token).map_err(|problem| {
+                err(
+                    KEY_NTP,
+                    format!(
+                        "{} is neither an IP address nor a valid host name: {problem}",
+                        shown(props, KEY_NTP, token)
+                    ),
+                )
+            })?)
+        };
+        if !servers.contains(&server) {
+            servers.push(server);
+        }
+    }
+    Ok(servers)
+}
+
+/// Accepts `24`, `24 (255.255.255.0)` (VEBA's form; both parts must agree) and a
+/// bare dotted mask `255.255.255.0` (IPv4 only).
+fn parse_netmask(text: &str, address: &IpAddr) -> Result<u8, String> {
+    let max: u8 = if address.is_ipv4() { 32 } else { 128 };
+    let (prefix_text, mask_text) = match text.split_once('(') {
+        Some((prefix, rest)) => {
+            let mask = rest
+                .trim()
+                .strip_suffix(')')
+                .ok_or("the dotted mask in parentheses is not closed with ')'")?;
+            (prefix.trim(), Some(mask.trim()))
+        }
+        None if text.contains('.') => ("", Some(text)),
+        None => (text, None),
+    };
+    let from_mask = match mask_text {
+        None => None,
+        Some(mask) => {
+            if address.is_ipv6() {
+                return Err(format!(
+                    "a dotted mask is IPv4 only; give a prefix length 0–{max}"
+                ));
+            }
+            let mask: Ipv4Addr = mask
+                .parse()
+                .map_err(|_| format!("{mask:?} is not a dotted netmask like 255.255.255.0"))?;
+            Some(mask_to_prefix(mask).ok_or_else(|| {
+                format!("{mask} is not a valid netmask (its one bits must be contiguous)")
+            })?)
+        }
+    };
+    let from_prefix = if prefix_text.is_empty() {
+        None
+    } else {
+        let digits = prefix_text.strip_prefix('/').unwrap_or(prefix_text);
+        let prefix: u8 = digits
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("the prefix length must be a number from 0 to {max}"))?;
+        Some(prefix)
+    };
+    match (from_prefix, from_mask) {
+        (Some(p), Some(m)) if p != m => Err(format!(
+            "prefix length /{p} and mask {} disagree (the mask is /{m})",
+            prefix_to_mask(m)
+        )),
+        (Some(p), _) => Ok(p),
+        (None, Some(m)) => Ok(m),
+        (None, None) => Err(format!(
+            "the prefix length must be a number from 0 to {max}"
+        )),
+    }
+}
+
+fn mask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
+    let bits = u32::from(mask);
+    let prefix = bits.leading_ones();
+    // Contiguous: no one bit after the first zero.
+    (bits.checked_shl(prefix).unwrap_or(0) == 0).then_some(prefix as u8)
+}
+
+fn prefix_to_mask(prefix: u8) -> Ipv4Addr {
+    Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0))
+}
+
+fn is_unicast(address: &IpAddr) -> bool {
+    match address {
+        IpAddr::V4(a) => {
+            !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_broadcast())
+        }
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_loopback() || a.is_multicast()),
+    }
+}
+
+/// The subnet an address lies in, as integer ranges of either family.
+#[derive(Debug, Clone, Copy)]
+struct Subnet {
+    network: u128,
+    last: u128,
+    prefix: u8,
+    v4: bool,
+}
+
+impl Subnet {
+    fn new(address: IpAddr, prefix: u8) -> Subnet {
+        let (bits, width) = match address {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
+            IpAddr::V6(a) => (u128::from(a), 128u32),
+        };
+        let host_bits = width - u32::from(prefix);
+        let host_mask = if host_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        };
+        Subnet {
+            network: bits & !host_mask,
+            last: (bits & !host_mask) | host_mask,
+            prefix,
+            v4: address.is_ipv4(),
+        }
+    }
+
+    fn bits(address: &IpAddr) -> u128 {
+        match address {
+            IpAddr::V4(a) => u128::from(u32::from(*a)),
+            IpAddr::V6(a) => u128::from(*a),
+        }
+    }
+
+    fn contains(&self, address: &IpAddr) -> bool {
+        address.is_ipv4() == self.v4 && (self.network..=self.last).contains(&Self::bits(address))
+    }
+
+    /// IPv4 network and broadcast addresses (none in /31 and /32, RFC 3021).
+    /// IPv6 has no broadcast; its all-zero host (subnet-router anycast) is reserved.
+    fn is_reserved(&self, address: &IpAddr) -> bool {
+        let bits = Self::bits(address);
+        if self.v4 {
+            self.prefix <= 30 && (bits == self.network || bits == self.last)
+        } else {
+            self.prefix <= 126 && bits == self.network
+        }
+    }
+
+    fn reserved_kind(&self, address: &IpAddr) -> &'static str {
+        if Self::bits(address) == self.network {
+            "network"
+        } else {
+            "broadcast"
+        }
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.v4 {
+            write!(f, "{}/{}", Ipv4Addr::from(self.network as u32), self.prefix)
+        } else {
+            write!(f, "{}/{}", Ipv6Addr::from(self.network), self.prefix)
+        }
+    }
+}
+
+fn check_gateway(subnet: &Subnet, address: &IpAddr, gateway: &IpAddr) -> Result<(), String> {
+    if gateway.is_ipv4() != address.is_ipv4() {
+        return Err(format!(
+            "{gateway} is not of the same IP version as {address}"
+        ));
+    }
+    if gateway == address {
+        return Err(format!("{gateway} is the appliance's own address"));
+    }
+    if let IpAddr::V6(g) = gateway {
+        // IPv6 routers are commonly reached by their link-local address.
+        if g.is_unicast_link_local() {
+            return Ok(());
+        }
+    }
+    if !subnet.contains(gateway) {
+        return Err(format!("{gateway} is outside the subnet {subnet}"));
+    }
+    if subnet.is_reserved(gateway) {
+        return Err(format!(
+            "{gateway} is the {} address of {subnet}, not a host",
+            subnet.reserved_kind(gateway)
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a DNS name (RFC 1123 labels; a single label is allowed, e.g. a
+/// search domain `corp`); returns it lowercased without a trailing dot.
+pub(crate) fn dns_name(input: &str) -> Result<String, String> {
+    let name = input.strip_suffix('.').unwrap_or(input);
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    if name.len() > 253 {
+        return Err(format!(
+            "it is {} characters long; at most 253 are allowed",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Err(format!(
+            "it has the character {c:?}; only letters, digits, '-' and '.' are allowed"
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label (two dots in a row, or a leading dot)".into());
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "it has a label of {} characters; at most 63 are allowed",
+                label.len()
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("it has a label that starts or ends with '-'".into());
+        }
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("its last label is all digits (an IP address?)".into());
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests;
