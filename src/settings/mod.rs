@@ -31,6 +31,10 @@ pub struct Settings {
     pub hostname: Hostname,
     /// The admin's own certificate and key; `None` means make a self-signed one.
     pub tls: Option<TlsMaterial>,
+    /// Static address, DNS, NTP (`guestinfo.ipaddress` ...).
+    pub network: network::NetworkSettings,
+    /// `guestinfo.http_proxy` ...; `None` when no proxy is set.
+    pub proxy: Option<proxy::ProxySettings>,
     /// Every property not consumed above, as delivered (secret ones stay redacted).
     pub other: Properties,
 }
@@ -76,14 +80,44 @@ pub enum Problem {
     RequiredWith { other: &'static str },
     #[error("{0}")]
     Pem(#[from] PemProblem),
+    /// A network or proxy property's own explanation.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<network::NetworkError> for SettingsError {
+    fn from(e: network::NetworkError) -> Self {
+        SettingsError::new(e.key, Problem::Invalid(e.problem))
+    }
+}
+
+impl From<proxy::ProxyError> for SettingsError {
+    fn from(e: proxy::ProxyError) -> Self {
+        SettingsError::new(e.key, Problem::Invalid(e.problem))
+    }
 }
 
 impl Settings {
     /// Validates the properties. The first property found wrong is reported.
     pub fn from_properties(props: &Properties) -> Result<Settings, SettingsError> {
         let hostname = hostname(props)?;
+        let network = network::NetworkSettings::from_properties(props)?;
+        let proxy = proxy::ProxySettings::from_properties(props)?;
         let tls = tls(props)?;
-        let consumed = [keys::HOSTNAME, keys::TLS_CERT, keys::TLS_KEY];
+        let consumed = [
+            keys::HOSTNAME,
+            keys::TLS_CERT,
+            keys::TLS_KEY,
+            network::KEY_IPADDRESS,
+            network::KEY_NETMASK,
+            network::KEY_GATEWAY,
+            network::KEY_DNS,
+            network::KEY_DOMAIN,
+            network::KEY_NTP,
+            proxy::KEY_HTTP_PROXY,
+            proxy::KEY_HTTPS_PROXY,
+            proxy::KEY_NO_PROXY,
+        ];
         let other = props
             .iter()
             .filter(|(key, _)| !consumed.contains(&key.as_str()))
@@ -92,6 +126,8 @@ impl Settings {
         Ok(Settings {
             hostname,
             tls,
+            network,
+            proxy,
             other,
         })
     }

@@ -40,7 +40,9 @@ fn a_full_wizard_environment_is_typed_and_the_rest_kept() {
         (keys::TLS_CERT, plain(&cert)),
         (keys::TLS_KEY, PropertyValue::Secret(Secret::new(key))),
         ("guestinfo.ipaddress", plain("192.0.2.10")),
+        ("guestinfo.netmask", plain("24 (255.255.255.0)")),
         ("guestinfo.ntp", plain("")),
+        ("guestinfo.vendor_note", plain("kept as a string")),
         (
             "guestinfo.root_password",
             PropertyValue::Secret(Secret::new("hunter2-hunter2".into())),
@@ -54,14 +56,10 @@ fn a_full_wizard_environment_is_typed_and_the_rest_kept() {
     assert_eq!(tls.private_key.der.expose(), &key_der);
 
     let other: Vec<&str> = s.other.keys().map(String::as_str).collect();
-    assert_eq!(
-        other,
-        [
-            "guestinfo.ipaddress",
-            "guestinfo.ntp",
-            "guestinfo.root_password"
-        ]
-    );
+    assert_eq!(other, ["guestinfo.root_password", "guestinfo.vendor_note"]);
+    let network = s.network.static_network.as_ref().expect("a static address");
+    assert_eq!(network.address.to_string(), "192.0.2.10");
+    assert_eq!(network.prefix, 24);
     assert!(s.other["guestinfo.root_password"].is_secret());
     assert!(!format!("{s:?}").contains("hunter2"));
 }
@@ -171,4 +169,22 @@ fn a_tls_key_error_is_one_line_without_the_key() {
         err.to_string(),
         "guestinfo.tls_key: block 1 (PRIVATE KEY) is not valid base64 between its BEGIN and END lines (a character lost or changed when pasting?)"
     );
+}
+
+#[test]
+fn network_and_proxy_properties_are_validated_naming_the_key() {
+    let err = error(&props(&[
+        (keys::HOSTNAME, plain("veba01.example.com")),
+        ("guestinfo.ipaddress", plain("192.0.2.10")),
+        ("guestinfo.netmask", plain("24")),
+        ("guestinfo.gateway", plain("198.51.100.1")),
+    ]));
+    assert_eq!(err.key(), "guestinfo.gateway");
+    assert!(err.to_string().starts_with("guestinfo.gateway: "), "{err}");
+
+    let err = error(&props(&[
+        (keys::HOSTNAME, plain("veba01.example.com")),
+        ("guestinfo.http_proxy", plain("ftp://proxy.example.com")),
+    ]));
+    assert_eq!(err.key(), "guestinfo.http_proxy");
 }
