@@ -6,5 +6,6 @@
 
 pub mod contour;
 pub mod ovf;
+pub mod routes;
 pub mod secret;
 pub mod settings;
