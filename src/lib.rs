@@ -6,9 +6,11 @@
 
 pub mod apply;
 pub mod commands;
+pub mod contour;
 pub mod ovf;
 pub mod plan;
 pub mod report;
+pub mod routes;
 pub mod secret;
 pub mod settings;
 pub mod tls;

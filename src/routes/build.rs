@@ -1,0 +1,214 @@
+//! Routes config -> Contour objects (projectcontour.io/v1), in apply order.
+
+use serde_json::{Value, json};
+
+use super::{RouteConfig, RoutesConfig, RoutesError};
+use crate::contour::Object;
+use crate::settings::Hostname;
+
+const API_VERSION: &str = "projectcontour.io/v1";
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// Namespaces every cluster has; ovaboot does not claim them with a Namespace object.
+const BUILT_IN_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Where the TLS Secret must be stored (the TLS step writes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// An HTTPProxy to wait for (`status.currentStatus == "valid"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// The routes step. Apply order: `namespaces`, then the TLS Secret at `secret`,
+/// then `objects` (delegation, child proxies, root proxy last, so the root never
+/// points at a child that does not exist yet). See [`RoutesPlan::in_apply_order`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutesPlan {
+    pub namespaces: Vec<Object>,
+    pub secret: SecretRef,
+    pub objects: Vec<Object>,
+    /// Every HTTPProxy, children first, root last.
+    pub proxies: Vec<ProxyRef>,
+    /// The routes in effect (the defaults when the config has none).
+    pub routes: Vec<RouteConfig>,
+}
+
+impl RoutesPlan {
+    /// All objects in apply order, with the TLS Secret object put in its place.
+    pub fn in_apply_order(&self, tls_secret: Object) -> Vec<Object> {
+        let mut all = self.namespaces.clone();
+        all.push(tls_secret);
+        all.extend(self.objects.iter().cloned());
+        all
+    }
+}
+
+/// Plan the routes for `hostname`. Pure: validates `config`, builds objects.
+pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, RoutesError> {
+    config.validate()?;
+    let routes = config.effective_routes();
+    let root_ns = config
+        .root_proxy
+        .namespace
+        .clone()
+        .unwrap_or_else(|| routes[0].namespace.clone());
+    let secret = SecretRef {
+        namespace: config
+            .tls_secret
+            .namespace
+            .clone()
+            .unwrap_or_else(|| root_ns.clone()),
+        name: config.tls_secret.name.clone(),
+    };
+    let child_name = format!("{}-routes", config.root_proxy.name);
+
+    // Route namespaces other than the root's, in order of first appearance.
+    let mut child_namespaces: Vec<&str> = Vec::new();
+    for route in &routes {
+        if route.namespace != root_ns && !child_namespaces.contains(&route.namespace.as_str()) {
+            child_namespaces.push(&route.namespace);
+        }
+    }
+
+    let mut namespace_names: Vec<&str> = vec![&root_ns];
+    for ns in std::iter::once(secret.namespace.as_str()).chain(child_namespaces.iter().copied()) {
+        if !namespace_names.contains(&ns) {
+            namespace_names.push(ns);
+        }
+    }
+    let namespaces = namespace_names
+        .iter()
+        .filter(|ns| !BUILT_IN_NAMESPACES.contains(ns))
+        .map(|ns| namespace_object(ns))
+        .collect();
+
+    let mut objects = Vec::new();
+    let mut proxies = Vec::new();
+
+    // The root proxy is the only object that names the Secret: a Secret in
+    // another namespace needs that namespace to delegate it to the root's.
+    let secret_name_in_root = if secret.namespace == root_ns {
+        secret.name.clone()
+    } else {
+        objects.push(delegation(&secret, &root_ns));
+        format!("{}/{}", secret.namespace, secret.name)
+    };
+
+    for ns in &child_namespaces {
+        let in_ns: Vec<Value> = routes
+            .iter()
+            .filter(|r| r.namespace == *ns)
+            .map(route)
+            .collect();
+        objects.push(json!({
+            "apiVersion": API_VERSION,
+            "kind": "HTTPProxy",
+            "metadata": metadata(&child_name, Some(ns)),
+            "spec": {"routes": in_ns},
+        }));
+        proxies.push(ProxyRef {
+            namespace: (*ns).to_owned(),
+            name: child_name.clone(),
+        });
+    }
+
+    let mut root_spec = json!({
+        "virtualhost": {
+            "fqdn": hostname.fqdn(),
+            "tls": {"secretName": secret_name_in_root},
+        },
+    });
+    if !child_namespaces.is_empty() {
+        // No conditions: each child's routes carry their full prefixes.
+        root_spec["includes"] = child_namespaces
+            .iter()
+            .map(|ns| json!({"name": child_name, "namespace": ns}))
+            .collect();
+    }
+    let root_routes: Vec<Value> = routes
+        .iter()
+        .filter(|r| r.namespace == root_ns)
+        .map(route)
+        .collect();
+    if !root_routes.is_empty() {
+        root_spec["routes"] = Value::Array(root_routes);
+    }
+    objects.push(json!({
+        "apiVersion": API_VERSION,
+        "kind": "HTTPProxy",
+        "metadata": metadata(&config.root_proxy.name, Some(&root_ns)),
+        "spec": root_spec,
+    }));
+    proxies.push(ProxyRef {
+        namespace: root_ns.clone(),
+        name: config.root_proxy.name.clone(),
+    });
+
+    tracing::debug!(
+        fqdn = hostname.fqdn(),
+        root_namespace = %root_ns,
+        routes = routes.len(),
+        children = child_namespaces.len(),
+        "planned the HTTPProxy routes"
+    );
+    Ok(RoutesPlan {
+        namespaces,
+        secret,
+        objects,
+        proxies,
+        routes,
+    })
+}
+
+fn metadata(name: &str, namespace: Option<&str>) -> Value {
+    let mut metadata = json!({"name": name, "labels": {MANAGED_BY: "ovaboot"}});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    metadata
+}
+
+fn namespace_object(name: &str) -> Object {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, None)})
+}
+
+fn delegation(secret: &SecretRef, root_ns: &str) -> Object {
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": "TLSCertificateDelegation",
+        "metadata": metadata(&secret.name, Some(&secret.namespace)),
+        "spec": {"delegations": [{
+            "secretName": secret.name,
+            "targetNamespaces": [root_ns],
+        }]},
+    })
+}
+
+/// One HTTPProxy route; optional fields only when set, so the object stays minimal.
+fn route(route: &RouteConfig) -> Value {
+    let mut out = json!({
+        "conditions": [{"prefix": route.prefix}],
+        "services": [{"name": route.service, "port": route.port}],
+    });
+    if let Some(replacement) = &route.rewrite {
+        out["pathRewritePolicy"] =
+            json!({"replacePrefix": [{"prefix": route.prefix, "replacement": replacement}]});
+    }
+    if route.websocket {
+        out["enableWebsockets"] = json!(true);
+    }
+    if route.permit_insecure {
+        out["permitInsecure"] = json!(true);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
