@@ -4,6 +4,7 @@
 //! [`ovf`], validated into typed [`settings`], and turned into a plan that the
 //! binary renders or applies. See `../shared/DESIGN.md` and the README.
 
+pub mod cluster;
 pub mod ovf;
 pub mod secret;
 pub mod settings;
