@@ -334,3 +334,42 @@ async fn api_server_refusing_connections_while_starting_is_waited_for() {
     }
     tc.finish().await;
 }
+
+#[tokio::test]
+async fn a_crds_group_still_404_in_discovery_after_established_is_retried() {
+    let crd = "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io";
+    let proxy = contour::HTTPPROXY;
+    let tc = TestCluster::start(vec![
+        Exchange::read_meta(
+            &contour::object_path(crd),
+            "errors/f-404-get-missing-crd.response.json",
+        ),
+        Exchange::recorded(&format!("{crd}.response.json")),
+        Exchange::recorded("crd-status/httpproxies.projectcontour.io.json"),
+        // The group was 404 before the CRDs existed; a lagging server may still say so.
+        Exchange::recorded("discovery/before-crds/apis-projectcontour.io-v1.404.txt"),
+        Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
+        Exchange::read_meta(
+            &contour::object_path(proxy),
+            "errors/f-404-get-missing-httpproxy.response.json",
+        ),
+        Exchange::recorded(&format!("{proxy}.response.json")),
+        Exchange::recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+    ])
+    .await;
+    let plan: Vec<_> = [crd, proxy]
+        .iter()
+        .map(|s| cluster_support::recorded(&format!("{s}.request.json")))
+        .collect();
+    let summary = apply_plan(tc.client(), &plan, &options())
+        .await
+        .expect("applied once the group is served");
+    assert_eq!(
+        names(&summary),
+        [
+            "CustomResourceDefinition httpproxies.projectcontour.io",
+            "HTTPProxy projectcontour/veba01"
+        ]
+    );
+    tc.finish().await;
+}

@@ -130,6 +130,36 @@ contexts:
 current-context: default
 ";
 
+    #[tokio::test(start_paused = true)]
+    async fn api_server_that_never_answers_is_given_up_at_the_deadline() {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let refuse_all = tokio::spawn(async move {
+            let mut attempts = 0;
+            while let Some((req, send)) = handle.next_request().await {
+                assert_eq!(req.uri(), "/version");
+                send.send_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+                attempts += 1;
+            }
+            attempts
+        });
+        let client = Client::new(service, "default");
+        let err = wait_for_api_server(&client, Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        drop(client);
+        let attempts = refuse_all.await.unwrap();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("the API server did not answer within "),
+            "{text}"
+        );
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+        // Backoff doubles to 8 s: about a dozen tries in 30 s, not hundreds.
+        assert!((5..20).contains(&attempts), "{attempts} attempts");
+    }
+
     #[tokio::test]
     async fn explicit_kubeconfig_is_used_with_its_context_namespace() {
         let dir = tempfile::tempdir().unwrap();

@@ -159,6 +159,23 @@ impl Exchange {
         }
     }
 
+    /// A status read while waiting, answered 200 by one of our fixtures.
+    pub fn read_fixture(path: &str, fixture_name: &str) -> Exchange {
+        Exchange {
+            method: "GET".into(),
+            path: path.to_owned(),
+            content_type: None,
+            accept: None,
+            body: None,
+            reply: Reply::Http {
+                status: 200,
+                content_type: "application/json".into(),
+                headers: Vec::new(),
+                body: fixture(fixture_name),
+            },
+        }
+    }
+
     pub fn refused(mut self) -> Exchange {
         self.reply = Reply::Refused;
         self
