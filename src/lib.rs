@@ -5,6 +5,7 @@
 //! binary renders or applies. See `../shared/DESIGN.md` and the README.
 
 pub mod apply;
+pub mod cluster;
 pub mod commands;
 pub mod contour;
 pub mod ovf;
@@ -14,3 +15,4 @@ pub mod routes;
 pub mod secret;
 pub mod settings;
 pub mod tls;
+pub mod yaml;

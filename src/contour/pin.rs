@@ -139,18 +139,10 @@ pub fn parse_manifest(
         path: path.to_owned(),
         message: format!("not UTF-8: {e}"),
     })?;
-    // Kubernetes reads manifests as YAML 1.1 (sigs.k8s.io/yaml): `defaultMode: 0644`
-    // is octal 420 there. YAML 1.2 would read it as decimal 644, an invalid mode.
-    let options = serde_saphyr::options! {
-        legacy_octal_numbers: true,
-        with_snippet: false,
-    };
     let documents: Vec<Value> =
-        serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
-            ContourError::Parse {
-                path: path.to_owned(),
-                message: one_line(&e.to_string()),
-            }
+        crate::yaml::documents(text).map_err(|message| ContourError::Parse {
+            path: path.to_owned(),
+            message,
         })?;
     documents
         .into_iter()
@@ -191,10 +183,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

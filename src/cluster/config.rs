@@ -1,0 +1,117 @@
+//! `[kube]` in the agent's config: where the kubeconfig is and how long each wait may take.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The `[kube]` table. Every key is optional; unknown keys are refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubeConfig {
+    /// Kubeconfig to use. Unset: `/etc/rancher/k3s/k3s.yaml` if it exists, else the
+    /// in-cluster service account, else `KUBECONFIG` / `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait for the API server to answer at all (k3s may still be starting).
+    pub api_server_timeout_secs: u64,
+    /// How long one request may keep failing transiently (5xx, 429, refused) before giving up.
+    pub request_retry_secs: u64,
+    /// Deadline for each CustomResourceDefinition to become `Established`.
+    pub crd_established_timeout_secs: u64,
+    /// Deadline for each Job, Deployment and DaemonSet to become ready (image pulls included).
+    pub workload_ready_timeout_secs: u64,
+    /// Deadline for each HTTPProxy to be `valid`.
+    pub httpproxy_valid_timeout_secs: u64,
+    /// How often object status is read while waiting.
+    pub poll_interval_secs: u64,
+    /// How often a wait logs what is still not ready, and why.
+    pub progress_interval_secs: u64,
+}
+
+impl Default for KubeConfig {
+    fn default() -> Self {
+        KubeConfig {
+            kubeconfig: None,
+            api_server_timeout_secs: 300,
+            request_retry_secs: 120,
+            crd_established_timeout_secs: 60,
+            workload_ready_timeout_secs: 600,
+            httpproxy_valid_timeout_secs: 180,
+            poll_interval_secs: 2,
+            progress_interval_secs: 10,
+        }
+    }
+}
+
+/// What [`apply_plan`](super::apply_plan) needs from the config, as durations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    pub request_retry: Duration,
+    pub crd_established_timeout: Duration,
+    pub workload_ready_timeout: Duration,
+    pub httpproxy_valid_timeout: Duration,
+    pub poll_interval: Duration,
+    pub progress_interval: Duration,
+    /// Wait for readiness after applying (off: apply only, as `kubectl apply` does).
+    pub wait: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions::from(&KubeConfig::default())
+    }
+}
+
+impl From<&KubeConfig> for ApplyOptions {
+    fn from(c: &KubeConfig) -> Self {
+        let secs = Duration::from_secs;
+        ApplyOptions {
+            request_retry: secs(c.request_retry_secs),
+            crd_established_timeout: secs(c.crd_established_timeout_secs),
+            workload_ready_timeout: secs(c.workload_ready_timeout_secs),
+            httpproxy_valid_timeout: secs(c.httpproxy_valid_timeout_secs),
+            // A zero interval would spin; one second is the floor.
+            poll_interval: secs(c.poll_interval_secs.max(1)),
+            progress_interval: secs(c.progress_interval_secs.max(1)),
+            wait: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Root {
+        kube: KubeConfig,
+    }
+
+    #[test]
+    fn empty_kube_table_takes_every_default() {
+        let root: Root = toml::from_str("[kube]\n").unwrap();
+        assert_eq!(root.kube, KubeConfig::default());
+    }
+
+    #[test]
+    fn keys_override_defaults_and_become_durations() {
+        let root: Root = toml::from_str(
+            "[kube]\nkubeconfig = \"/srv/k.yaml\"\nworkload_ready_timeout_secs = 30\npoll_interval_secs = 0\n",
+        )
+        .unwrap();
+        assert_eq!(root.kube.kubeconfig, Some(PathBuf::from("/srv/k.yaml")));
+        let o = ApplyOptions::from(&root.kube);
+        assert_eq!(o.workload_ready_timeout, Duration::from_secs(30));
+        assert_eq!(
+            o.poll_interval,
+            Duration::from_secs(1),
+            "zero is raised to the floor"
+        );
+        assert_eq!(o.crd_established_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn unknown_key_is_refused_and_named() {
+        let err = toml::from_str::<Root>("[kube]\nwait_timeout = 5\n").unwrap_err();
+        assert!(err.to_string().contains("wait_timeout"), "{err}");
+    }
+}

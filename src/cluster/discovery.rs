@@ -1,0 +1,192 @@
+//! Which URL serves a kind: one GET of `/api/v1` or `/apis/<group>/<version>` per
+//! group-version the plan uses (the same lists `kubectl` reads), cached for the run.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use kube::Client;
+use tokio::time::Instant;
+
+use super::transport::{self, Failure};
+use super::{ApplyError, ObjectRef};
+
+/// Where one kind lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resource {
+    pub plural: String,
+    pub namespaced: bool,
+}
+
+impl Resource {
+    /// The collection URL path of `api_version`/`plural` in `namespace` (if namespaced).
+    pub fn collection_path(&self, api_version: &str, namespace: &str) -> String {
+        let base = if api_version.contains('/') {
+            format!("/apis/{api_version}")
+        } else {
+            format!("/api/{api_version}")
+        };
+        if self.namespaced {
+            format!("{base}/namespaces/{namespace}/{}", self.plural)
+        } else {
+            format!("{base}/{}", self.plural)
+        }
+    }
+}
+
+/// The discovery path of a group-version.
+pub(crate) fn group_version_path(api_version: &str) -> String {
+    if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    }
+}
+
+/// Kinds the executor applies before discovery runs: built in to every API server.
+pub(crate) fn builtin(r: &ObjectRef) -> Option<Resource> {
+    match (r.api_version.as_str(), r.kind.as_str()) {
+        ("v1", "Namespace") => Some(Resource {
+            plural: "namespaces".into(),
+            namespaced: false,
+        }),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => Some(Resource {
+            plural: "customresourcedefinitions".into(),
+            namespaced: false,
+        }),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Discovery {
+    lists: HashMap<String, APIResourceList>,
+}
+
+impl Discovery {
+    /// Reads the resource list of each group-version of `objects` not read yet.
+    /// A group that one of this plan's CRDs defines may lag its `Established`
+    /// condition by a moment, so a 404 for it is retried; any other 404 means the
+    /// server does not have the kind and names the first object that needs it.
+    pub async fn load(
+        &mut self,
+        client: &Client,
+        objects: &[&ObjectRef],
+        crd_groups: &BTreeSet<String>,
+        retry_for: Duration,
+    ) -> Result<(), ApplyError> {
+        for r in objects {
+            if self.lists.contains_key(&r.api_version) || builtin(r).is_some() {
+                continue;
+            }
+            let list = self
+                .fetch(client, r, crd_groups.contains(r.group()), retry_for)
+                .await?;
+            self.lists.insert(r.api_version.clone(), list);
+        }
+        Ok(())
+    }
+
+    async fn fetch(
+        &self,
+        client: &Client,
+        r: &ObjectRef,
+        from_plan_crd: bool,
+        retry_for: Duration,
+    ) -> Result<APIResourceList, ApplyError> {
+        let path = group_version_path(&r.api_version);
+        let what = format!("discovery of {} (for {r})", r.api_version);
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let make = || {
+                http::Request::get(&path)
+                    .body(Vec::new())
+                    .map_err(|e| bad(&what, e))
+            };
+            let reply = transport::request(client, make, &what, retry_for, &[404]).await?;
+            if reply.code != 404 {
+                return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
+            }
+            let text = match transport::classify(404, None, &reply.body) {
+                Failure::Permanent { message, .. } | Failure::Transient { message, .. } => message,
+            };
+            let delay = transport::backoff(attempt);
+            if !from_plan_crd || started.elapsed() + delay > retry_for {
+                return Err(ApplyError::UnknownKind {
+                    object: Box::new((*r).clone()),
+                    detail: format!("GET {path}: {text}"),
+                });
+            }
+            tracing::info!("{what}: not served yet ({text}); retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// The resource for `r`: built in, or from a list loaded by [`Discovery::load`].
+    pub fn resolve(&self, r: &ObjectRef) -> Result<Resource, ApplyError> {
+        if let Some(b) = builtin(r) {
+            return Ok(b);
+        }
+        let list = self
+            .lists
+            .get(&r.api_version)
+            .ok_or_else(|| ApplyError::UnknownKind {
+                object: Box::new(r.clone()),
+                detail: "group-version not discovered".into(),
+            })?;
+        list.resources
+            .iter()
+            .find(|res| res.kind == r.kind && !res.name.contains('/'))
+            .map(|res| Resource {
+                plural: res.name.clone(),
+                namespaced: res.namespaced,
+            })
+            .ok_or_else(|| ApplyError::UnknownKind {
+                object: Box::new(r.clone()),
+                detail: format!("{} has no such kind", group_version_path(&r.api_version)),
+            })
+    }
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> ApplyError {
+    ApplyError::BadResponse {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_paths_for_core_grouped_namespaced_and_cluster_kinds() {
+        let ns = Resource {
+            plural: "deployments".into(),
+            namespaced: true,
+        };
+        assert_eq!(
+            ns.collection_path("apps/v1", "projectcontour"),
+            "/apis/apps/v1/namespaces/projectcontour/deployments"
+        );
+        let core = Resource {
+            plural: "secrets".into(),
+            namespaced: true,
+        };
+        assert_eq!(
+            core.collection_path("v1", "projectcontour"),
+            "/api/v1/namespaces/projectcontour/secrets"
+        );
+        let cluster = Resource {
+            plural: "clusterroles".into(),
+            namespaced: false,
+        };
+        assert_eq!(
+            cluster.collection_path("rbac.authorization.k8s.io/v1", "ignored"),
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+        );
+        assert_eq!(group_version_path("v1"), "/api/v1");
+    }
+}

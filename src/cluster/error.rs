@@ -1,0 +1,67 @@
+//! Everything that stops an apply. Each message names the object (or the kubeconfig
+//! file) and quotes the API server; none carries an object's body, so a Secret's
+//! data can never reach a log line through an error.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::ObjectRef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("plan object #{index} has no {what}")]
+    InvalidObject { index: usize, what: &'static str },
+
+    #[error("{object} is planned twice (objects #{first} and #{second})")]
+    Duplicate {
+        object: Box<ObjectRef>,
+        first: usize,
+        second: usize,
+    },
+
+    #[error("kubeconfig {}: {message}", path.display())]
+    Kubeconfig { path: PathBuf, message: String },
+
+    #[error("no Kubernetes client configuration: {tried}")]
+    NoClientConfig { tried: String },
+
+    #[error("the API server did not answer within {}s: {last}", waited.as_secs())]
+    ApiServerUnreachable { waited: Duration, last: String },
+
+    #[error("{what}: the API server refused it ({code} {reason}): {message}")]
+    Rejected {
+        what: String,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
+    #[error("{object}: the API server does not serve kind {} in {} ({detail})", object.kind, object.api_version)]
+    UnknownKind {
+        object: Box<ObjectRef>,
+        detail: String,
+    },
+
+    #[error("{what}: still failing after {}s; last error: {last}", waited.as_secs())]
+    GaveUp {
+        what: String,
+        waited: Duration,
+        last: String,
+    },
+
+    #[error("{object}: not ready after {}s: {reason}", waited.as_secs())]
+    NotReady {
+        object: Box<ObjectRef>,
+        waited: Duration,
+        reason: String,
+    },
+
+    #[error("{object} failed: {reason}")]
+    Failed {
+        object: Box<ObjectRef>,
+        reason: String,
+    },
+
+    #[error("{what}: unexpected answer from the API server: {message}")]
+    BadResponse { what: String, message: String },
+}

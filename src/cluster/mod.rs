@@ -1,0 +1,39 @@
+//! The Kubernetes executor: make a cluster match an ordered list of objects.
+//!
+//! Other modules plan the objects (`serde_json::Value`s in apply order); this module
+//! applies them with server-side apply (field manager `ovaboot`, `force=true`) and
+//! waits until each one is ready. It knows nothing about OVF or certificates.
+//!
+//! Order ([`order`]): Namespaces, then CustomResourceDefinitions, then a wait for each
+//! CRD to be `Established`, then discovery of the group-versions the remaining objects
+//! use (a CRD's group is 404 in discovery until then), then the rest in plan order,
+//! then a wait until every object is ready ([`readiness`]).
+//!
+//! Every request is retried while the failure is transient (connection refused, time
+//! outs, 429, 5xx) with exponential backoff and jitter up to a deadline; a permanent
+//! failure (4xx) stops the run with the API server's message and the object named.
+
+mod apply;
+mod client;
+mod config;
+mod discovery;
+mod error;
+mod manifests;
+mod object;
+pub mod readiness;
+mod transport;
+mod wait;
+
+#[cfg(test)]
+mod test_support;
+
+pub use apply::{ApplySummary, ObjectOutcome, Outcome, apply_plan};
+pub use client::{DEFAULT_KUBECONFIG, connect, load_client, wait_for_api_server};
+pub use config::{ApplyOptions, KubeConfig};
+pub use error::ApplyError;
+pub use manifests::{ManifestError, load_manifests};
+pub use object::{Class, ObjectRef, Ordered, order};
+pub use readiness::Readiness;
+
+/// The field manager ovaboot applies as.
+pub const FIELD_MANAGER: &str = "ovaboot";

@@ -1,0 +1,212 @@
+//! When is an object ready? Decided from the object's own `status`, one pure
+//! function per kind, so every rule is testable on recorded objects.
+
+use serde_json::Value;
+
+use super::ObjectRef;
+
+/// What an object's status says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet; the text says what is missing, from the status.
+    Pending(String),
+    /// Will not become ready without a change to the object (Job failed, HTTPProxy invalid).
+    Failed(String),
+}
+
+/// Whether the executor waits for `r` at all (others are done once the API server accepts them).
+pub fn waits_for(r: &ObjectRef) -> bool {
+    matches!(
+        (r.api_version.as_str(), r.kind.as_str()),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            | ("batch/v1", "Job")
+            | ("apps/v1", "Deployment" | "DaemonSet")
+            | ("projectcontour.io/v1", "HTTPProxy")
+    )
+}
+
+/// The readiness of `obj` (an object as the API server returned it), by kind.
+pub fn readiness(r: &ObjectRef, obj: &Value) -> Readiness {
+    match (r.api_version.as_str(), r.kind.as_str()) {
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => crd(obj),
+        ("batch/v1", "Job") => job(obj),
+        ("apps/v1", "Deployment") => deployment(obj),
+        ("apps/v1", "DaemonSet") => daemonset(obj),
+        ("projectcontour.io/v1", "HTTPProxy") => httpproxy(obj),
+        _ => Readiness::Ready,
+    }
+}
+
+fn int(obj: &Value, ptr: &str) -> Option<i64> {
+    obj.pointer(ptr).and_then(Value::as_i64)
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| text(c, "type") == kind)
+}
+
+fn is_true(c: Option<&Value>) -> bool {
+    c.is_some_and(|c| text(c, "status") == "True")
+}
+
+/// "reason: message" of a condition, whichever parts it has.
+fn explain(c: &Value) -> String {
+    match (text(c, "reason"), text(c, "message")) {
+        ("", m) => m.to_owned(),
+        (r, "") => r.to_owned(),
+        (r, m) => format!("{r}: {m}"),
+    }
+}
+
+/// Pending until the controller has seen the current spec (`observedGeneration >= generation`).
+fn generation_seen(obj: &Value) -> Result<(), Readiness> {
+    let generation = int(obj, "/metadata/generation").unwrap_or(0);
+    match int(obj, "/status/observedGeneration") {
+        Some(seen) if seen >= generation => Ok(()),
+        seen => Err(Readiness::Pending(format!(
+            "controller has not seen generation {generation} yet (observedGeneration {})",
+            seen.map_or("unset".to_owned(), |s| s.to_string())
+        ))),
+    }
+}
+
+/// CustomResourceDefinition: `Established=True`. `NamesAccepted=False` is a name
+/// conflict with another CRD and will not resolve by itself.
+pub fn crd(obj: &Value) -> Readiness {
+    if is_true(condition(obj, "Established")) {
+        return Readiness::Ready;
+    }
+    match condition(obj, "NamesAccepted") {
+        Some(c) if text(c, "status") == "False" => {
+            Readiness::Failed(format!("names not accepted: {}", explain(c)))
+        }
+        _ => Readiness::Pending(match condition(obj, "Established") {
+            Some(c) => format!("not Established: {}", explain(c)),
+            None => "not Established yet (no conditions)".to_owned(),
+        }),
+    }
+}
+
+/// Job: `Complete=True`; `Failed=True` is an error carrying the Job's reason.
+pub fn job(obj: &Value) -> Readiness {
+    if is_true(condition(obj, "Complete")) {
+        return Readiness::Ready;
+    }
+    if let Some(c) = condition(obj, "Failed").filter(|c| is_true(Some(c))) {
+        return Readiness::Failed(format!("Job failed: {}", explain(c)));
+    }
+    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
+    Readiness::Pending(format!(
+        "not complete: {} active, {} succeeded, {} failed pods",
+        n("active"),
+        n("succeeded"),
+        n("failed")
+    ))
+}
+
+/// Deployment: the current generation is rolled out and available: every replica
+/// updated, none old left, every replica available.
+pub fn deployment(obj: &Value) -> Readiness {
+    if let Err(pending) = generation_seen(obj) {
+        return pending;
+    }
+    let want = int(obj, "/spec/replicas").unwrap_or(1);
+    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
+    let (total, updated, available) = (n("replicas"), n("updatedReplicas"), n("availableReplicas"));
+    let stalled = condition(obj, "Progressing")
+        .filter(|c| text(c, "status") == "False")
+        .map(|c| format!(" ({})", explain(c)))
+        .unwrap_or_default();
+    if updated < want {
+        Readiness::Pending(format!("{updated} of {want} replicas updated{stalled}"))
+    } else if total > updated {
+        Readiness::Pending(format!(
+            "{} old replicas pending termination",
+            total - updated
+        ))
+    } else if available < want {
+        Readiness::Pending(format!(
+            "{available} of {want} updated replicas available{stalled}"
+        ))
+    } else {
+        Readiness::Ready
+    }
+}
+
+/// DaemonSet: at the current generation, every scheduled pod is updated and ready.
+/// `desiredNumberScheduled == 0` is not ready: on the appliance there is a node and
+/// the pod must run on it; zero means the node is not registered yet, or no node
+/// matches the DaemonSet's selector and tolerations (which the deadline then reports).
+pub fn daemonset(obj: &Value) -> Readiness {
+    if let Err(pending) = generation_seen(obj) {
+        return pending;
+    }
+    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
+    let (desired, updated, ready) = (
+        n("desiredNumberScheduled"),
+        n("updatedNumberScheduled"),
+        n("numberReady"),
+    );
+    if desired == 0 {
+        Readiness::Pending("no node is scheduled to run it (desiredNumberScheduled 0)".to_owned())
+    } else if updated < desired {
+        Readiness::Pending(format!("{updated} of {desired} scheduled pods updated"))
+    } else if ready < desired {
+        Readiness::Pending(format!("{ready} of {desired} scheduled pods ready"))
+    } else {
+        Readiness::Ready
+    }
+}
+
+/// Contour HTTPProxy: `status.currentStatus == "valid"` and the `Valid` condition's
+/// `observedGeneration` equals `metadata.generation`. `invalid` (or `orphaned`) at the
+/// current generation is an error quoting Contour's description and condition errors.
+pub fn httpproxy(obj: &Value) -> Readiness {
+    let generation = int(obj, "/metadata/generation").unwrap_or(0);
+    let status = obj.get("status").unwrap_or(&Value::Null);
+    let current = text(status, "currentStatus");
+    let description = text(status, "description");
+    let valid = condition(obj, "Valid");
+    let seen = valid
+        .and_then(|c| c.get("observedGeneration"))
+        .and_then(Value::as_i64);
+    if seen != Some(generation) {
+        let what = if current.is_empty() {
+            "no status"
+        } else {
+            current
+        };
+        return Readiness::Pending(format!(
+            "Contour has not processed generation {generation} yet ({what}{}{description})",
+            if description.is_empty() { "" } else { ": " }
+        ));
+    }
+    match current {
+        "valid" => Readiness::Ready,
+        "invalid" | "orphaned" => {
+            let mut why = format!("Contour says {current}: {description}");
+            for e in valid
+                .and_then(|c| c.get("errors"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                why.push_str(&format!("; {}", explain(e)));
+            }
+            Readiness::Failed(why)
+        }
+        other => Readiness::Pending(format!("currentStatus {other:?}: {description}")),
+    }
+}
+
+#[cfg(test)]
+#[path = "readiness_tests.rs"]
+mod tests;

@@ -1,0 +1,263 @@
+//! Every readiness rule on recorded objects (kube-apiserver v1.32), and on recorded
+//! objects with one status field changed to show the rule's other side.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::cluster::test_support::recorded;
+
+fn pending(r: Readiness) -> String {
+    match r {
+        Readiness::Pending(why) => why,
+        other => panic!("expected Pending, got {other:?}"),
+    }
+}
+
+fn failed(r: Readiness) -> String {
+    match r {
+        Readiness::Failed(why) => why,
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+fn with(mut obj: Value, ptr: &str, value: Value) -> Value {
+    *obj.pointer_mut(ptr).unwrap_or_else(|| panic!("no {ptr}")) = value;
+    obj
+}
+
+#[test]
+fn crd_right_after_apply_has_null_conditions_and_is_pending() {
+    let obj = recorded(
+        "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io.response.json",
+    );
+    assert_eq!(obj["status"]["conditions"], Value::Null);
+    assert_eq!(pending(crd(&obj)), "not Established yet (no conditions)");
+}
+
+#[test]
+fn crd_with_established_true_is_ready() {
+    for name in [
+        "contourconfigurations",
+        "contourdeployments",
+        "extensionservices",
+        "httpproxies",
+        "tlscertificatedelegations",
+    ] {
+        let obj = recorded(&format!("crd-status/{name}.projectcontour.io.json"));
+        assert_eq!(crd(&obj), Readiness::Ready, "{name}");
+    }
+}
+
+#[test]
+fn crd_whose_names_conflict_fails_with_the_message() {
+    let obj = recorded("crd-status/httpproxies.projectcontour.io.json");
+    let obj = with(
+        obj,
+        "/status/conditions",
+        json!([{"type": "NamesAccepted", "status": "False", "reason": "PluralConflict", "message": "\"httpproxies\" is already in use"}]),
+    );
+    assert_eq!(
+        failed(crd(&obj)),
+        "names not accepted: PluralConflict: \"httpproxies\" is already in use"
+    );
+}
+
+#[test]
+fn job_as_stored_is_pending_and_complete_job_is_ready() {
+    assert_eq!(
+        pending(job(&recorded("status-shapes/job.1-as-stored.json"))),
+        "not complete: 0 active, 0 succeeded, 0 failed pods"
+    );
+    assert_eq!(
+        job(&recorded("status-shapes/job.3-ready.json")),
+        Readiness::Ready
+    );
+}
+
+#[test]
+fn job_with_failed_condition_fails_with_its_reason() {
+    let obj = with(
+        recorded("status-shapes/job.3-ready.json"),
+        "/status/conditions",
+        json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]),
+    );
+    assert_eq!(
+        failed(job(&obj)),
+        "Job failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
+    );
+}
+
+#[test]
+fn deployment_as_stored_has_no_observed_generation_and_is_pending() {
+    let why = pending(deployment(&recorded(
+        "status-shapes/deployment.1-as-stored.json",
+    )));
+    assert_eq!(
+        why,
+        "controller has not seen generation 1 yet (observedGeneration unset)"
+    );
+}
+
+#[test]
+fn deployment_rolled_out_and_available_is_ready() {
+    assert_eq!(
+        deployment(&recorded("status-shapes/deployment.3-ready.json")),
+        Readiness::Ready
+    );
+    // The re-apply response carries the same status: ready without another read.
+    assert_eq!(
+        deployment(&recorded(
+            "status-shapes/deployment.4-reapply-after-ready.response.json"
+        )),
+        Readiness::Ready
+    );
+}
+
+#[test]
+fn deployment_status_of_an_older_generation_is_pending() {
+    let obj = with(
+        recorded("status-shapes/deployment.3-ready.json"),
+        "/metadata/generation",
+        json!(2),
+    );
+    assert_eq!(
+        pending(deployment(&obj)),
+        "controller has not seen generation 2 yet (observedGeneration 1)"
+    );
+}
+
+#[test]
+fn deployment_mid_rollout_is_pending_for_each_reason() {
+    let ready = recorded("status-shapes/deployment.3-ready.json");
+    let obj = with(ready.clone(), "/status/updatedReplicas", json!(1));
+    assert_eq!(pending(deployment(&obj)), "1 of 2 replicas updated");
+    let obj = with(ready.clone(), "/status/replicas", json!(3));
+    assert_eq!(
+        pending(deployment(&obj)),
+        "1 old replicas pending termination"
+    );
+    let obj = with(ready, "/status/availableReplicas", json!(1));
+    assert_eq!(
+        pending(deployment(&obj)),
+        "1 of 2 updated replicas available"
+    );
+}
+
+#[test]
+fn daemonset_as_stored_is_pending() {
+    let obj = recorded("status-shapes/daemonset.1-as-stored.json");
+    assert!(obj["status"].get("observedGeneration").is_none());
+    assert!(pending(daemonset(&obj)).starts_with("controller has not seen generation 1"));
+}
+
+#[test]
+fn daemonset_with_every_scheduled_pod_updated_and_ready_is_ready() {
+    assert_eq!(
+        daemonset(&recorded("status-shapes/daemonset.3-ready.json")),
+        Readiness::Ready
+    );
+}
+
+#[test]
+fn daemonset_scheduled_on_no_node_is_not_ready() {
+    let ready = recorded("status-shapes/daemonset.3-ready.json");
+    let mut obj = ready.clone();
+    for f in [
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "numberReady",
+        "updatedNumberScheduled",
+        "numberAvailable",
+    ] {
+        obj["status"][f] = json!(0);
+    }
+    assert_eq!(
+        pending(daemonset(&obj)),
+        "no node is scheduled to run it (desiredNumberScheduled 0)"
+    );
+    let obj = with(ready.clone(), "/status/numberReady", json!(0));
+    assert_eq!(pending(daemonset(&obj)), "0 of 1 scheduled pods ready");
+    let obj = with(ready, "/status/updatedNumberScheduled", json!(0));
+    assert_eq!(pending(daemonset(&obj)), "0 of 1 scheduled pods updated");
+}
+
+#[test]
+fn httpproxy_with_the_crd_default_status_is_pending() {
+    let obj = recorded("tls-httpproxy/02-httpproxy-veba01.response.json");
+    assert_eq!(
+        pending(httpproxy(&obj)),
+        "Contour has not processed generation 1 yet (NotReconciled: Waiting for controller)"
+    );
+}
+
+#[test]
+fn httpproxy_valid_at_current_generation_is_ready() {
+    assert_eq!(
+        httpproxy(&recorded(
+            "tls-httpproxy/06-httpproxy-veba01.get-valid.json"
+        )),
+        Readiness::Ready
+    );
+    assert_eq!(
+        httpproxy(&recorded(
+            "tls-httpproxy/08-httpproxy-veba01.reapply-after-status.response.json"
+        )),
+        Readiness::Ready
+    );
+}
+
+#[test]
+fn httpproxy_valid_for_an_older_generation_is_pending() {
+    let obj = with(
+        recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+        "/metadata/generation",
+        json!(2),
+    );
+    assert!(
+        pending(httpproxy(&obj)).starts_with("Contour has not processed generation 2 yet (valid")
+    );
+}
+
+#[test]
+fn httpproxy_invalid_fails_quoting_contours_description_and_errors() {
+    let mut obj = recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json");
+    obj["status"]["currentStatus"] = json!("invalid");
+    obj["status"]["description"] = json!("At least one error present, see Errors for details");
+    obj["status"]["conditions"][0]["status"] = json!("False");
+    obj["status"]["conditions"][0]["errors"] = json!([{
+        "type": "TLSError", "status": "True", "reason": "SecretNotValid",
+        "message": "Spec.VirtualHost.TLS Secret \"projectcontour/veba01-tls\" is invalid: Secret not found"
+    }]);
+    assert_eq!(
+        failed(httpproxy(&obj)),
+        "Contour says invalid: At least one error present, see Errors for details; \
+         SecretNotValid: Spec.VirtualHost.TLS Secret \"projectcontour/veba01-tls\" is invalid: Secret not found"
+    );
+}
+
+#[test]
+fn dispatch_by_kind_and_which_kinds_are_waited_for() {
+    let r = |api_version: &str, kind: &str| ObjectRef {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: None,
+        name: "x".into(),
+    };
+    let as_stored = recorded("status-shapes/deployment.1-as-stored.json");
+    assert!(matches!(
+        readiness(&r("apps/v1", "Deployment"), &as_stored),
+        Readiness::Pending(_)
+    ));
+    // A Service (even type LoadBalancer with no ingress) is done once accepted.
+    let svc = recorded("apply-contour/18-service-envoy.response.json");
+    assert_eq!(readiness(&r("v1", "Service"), &svc), Readiness::Ready);
+    assert!(!waits_for(&r("v1", "Service")));
+    assert!(!waits_for(&r("v1", "Secret")));
+    for (v, k) in [
+        ("batch/v1", "Job"),
+        ("apps/v1", "DaemonSet"),
+        ("projectcontour.io/v1", "HTTPProxy"),
+    ] {
+        assert!(waits_for(&r(v, k)), "{k}");
+    }
+}
