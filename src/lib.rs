@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cluster;
 pub mod commands;
+pub mod config;
 pub mod contour;
 pub mod ovf;
 pub mod plan;

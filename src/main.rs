@@ -34,11 +34,52 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compute the whole first-boot plan and write it to a folder, changing nothing else.
+    Render {
+        /// The folder to write (must be absent or empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
+        #[arg(long, value_name = "FILE")]
+        ovf_env: Option<PathBuf>,
+        /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
+        #[arg(long, conflicts_with = "ovf_env")]
+        sample: bool,
+        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The system whose /etc/hosts the plan starts from.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
+    /// Apply rendered manifests (DIR/manifests/) to the cluster, in order, waiting until each is ready.
+    Apply {
+        /// A folder written by `ovaboot render`.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
+    Images {
+        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    ovaboot::report::init_logging(cli.verbose);
+    // apply's progress lines are its output; the other commands log only warnings.
+    let verbosity = match cli.command {
+        Command::Apply { .. } => cli.verbose.max(1),
+        _ => cli.verbose,
+    };
+    ovaboot::report::init_logging(verbosity);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -66,7 +107,97 @@ fn run(command: Command) -> anyhow::Result<()> {
             print!("{out}");
             Ok(())
         }
+        Command::Render {
+            out,
+            ovf_env,
+            sample,
+            config,
+            root,
+        } => {
+            use ovaboot::commands::render;
+            // Refuse a used folder before any work, and leave it as it was.
+            render::check_output_folder(&out)?;
+            let config = load_config(config.as_deref())?;
+            let env = read_environment(ovf_env, sample)?;
+            let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
+            let facts = host_facts(&root)?;
+            let now = time::OffsetDateTime::now_utc();
+            let plan = ovaboot::plan::appliance::build(&settings, &config, &facts, now)?;
+            let rendered = render::render(&plan, &out)?;
+            let cert = &plan.summary.certificate;
+            println!(
+                "rendered {} host files and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
+                rendered.host_files,
+                rendered.manifests,
+                out.display(),
+                plan.summary.hostname,
+                serde_json::to_value(plan.tls.source)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                cert.sha256,
+                cert.sans.join(","),
+                cert.not_after
+            );
+            Ok(())
+        }
+        Command::Apply {
+            from,
+            kubeconfig,
+            config,
+        } => {
+            let mut config = load_config(config.as_deref())?;
+            if kubeconfig.is_some() {
+                config.kube.kubeconfig = kubeconfig;
+            }
+            let objects = ovaboot::cluster::load_manifests(&from)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let summary = runtime.block_on(async {
+                let client = ovaboot::cluster::connect(&config.kube).await?;
+                let options = ovaboot::cluster::ApplyOptions::from(&config.kube);
+                ovaboot::cluster::apply_plan(&client, &objects, &options).await
+            })?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Images { config } => {
+            let config = load_config(config.as_deref())?;
+            let objects = ovaboot::contour::plan(&config.contour)?;
+            for image in ovaboot::contour::images(&objects) {
+                println!("{image}");
+            }
+            Ok(())
+        }
     }
+}
+
+/// The config file, with `OVABOOT_CONTOUR_MANIFEST` (if set) naming where the
+/// pinned manifest is on this machine; its sha256 is checked all the same.
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<ovaboot::config::Config> {
+    let mut config = ovaboot::config::Config::load(path)?;
+    if let Some(manifest) = std::env::var_os("OVABOOT_CONTOUR_MANIFEST") {
+        config.contour.manifest = Some(PathBuf::from(manifest));
+    }
+    Ok(config)
+}
+
+/// What the plan needs to know about the target system.
+fn host_facts(root: &std::path::Path) -> anyhow::Result<ovaboot::plan::appliance::HostFacts> {
+    let hosts = root.join("etc/hosts");
+    let existing_hosts = match std::fs::read_to_string(&hosts) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", hosts.display())),
+    };
+    let interface =
+        ovaboot::apply::host::first_ethernet_interface(std::path::Path::new("/sys/class/net"))?;
+    Ok(ovaboot::plan::appliance::HostFacts {
+        existing_hosts,
+        interface,
+    })
 }
 
 /// Reads the OVF environment from the file given, the built-in sample, or

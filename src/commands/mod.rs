@@ -1,3 +1,4 @@
 //! What each subcommand does, as library functions the binary calls.
 
 pub mod props;
+pub mod render;

@@ -2,6 +2,7 @@
 //! the desired end state (files with contents and modes, objects to apply).
 //! Nothing here touches the world; `crate::apply` does.
 
+pub mod appliance;
 pub mod host;
 
 use std::fmt;

@@ -1,0 +1,307 @@
+//! The whole first-boot plan: every step's plan put together, pure. `render`
+//! writes it to a folder; the apply side makes the system match it. Both use
+//! this one function, so what is shown is what is done.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::PlannedFile;
+use super::host::{HostConfig, HostInputs, HostPlanError, plan_host};
+use crate::config::Config;
+use crate::contour::{self, ContourError, describe};
+use crate::routes::{self, RoutesError};
+use crate::secret::Secret;
+use crate::settings::{Hostname, Settings};
+use crate::tls::{self, TlsError, TlsPlan, ZeroizingJson};
+
+/// Where the host step puts the certificate chain and key.
+pub const TLS_CERT_PATH: &str = "/etc/ovaboot/tls/tls.crt";
+pub const TLS_KEY_PATH: &str = "/etc/ovaboot/tls/tls.key";
+
+/// Facts read from the target system that the pure plan needs.
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// The target's current `/etc/hosts` (empty if it has none).
+    pub existing_hosts: String,
+    /// The first Ethernet interface, if any.
+    pub interface: Option<String>,
+}
+
+/// One Kubernetes object of the plan, in apply order.
+pub struct Manifest {
+    /// `NN-kind-name.yaml`, the name `render` gives it.
+    pub file_name: String,
+    pub object: ManifestObject,
+}
+
+/// A manifest's object; the TLS Secret stays wrapped so it cannot be logged.
+pub enum ManifestObject {
+    Plain(Value),
+    Secret(Secret<ZeroizingJson>),
+}
+
+impl ManifestObject {
+    /// The object itself (for writing it out or sending it to the API server).
+    pub fn expose(&self) -> &Value {
+        match self {
+            ManifestObject::Plain(v) => v,
+            ManifestObject::Secret(s) => s.expose().value(),
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        matches!(self, ManifestObject::Secret(_))
+    }
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Kind and name only: the Secret's data must never reach a log.
+        write!(
+            f,
+            "Manifest({}, {})",
+            self.file_name,
+            describe(self.object.expose())
+        )
+    }
+}
+
+/// Everything first boot will do.
+#[derive(Debug)]
+pub struct Plan {
+    pub hostname: Hostname,
+    /// Host files, in write order.
+    pub files: Vec<PlannedFile>,
+    /// Kubernetes objects, in apply order.
+    pub manifests: Vec<Manifest>,
+    pub tls: TlsPlan,
+    /// What `plan.json` says.
+    pub summary: PlanSummary,
+}
+
+/// Why no plan could be made; each names the property or config key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Host(#[from] HostPlanError),
+    #[error(transparent)]
+    Contour(#[from] ContourError),
+    #[error(transparent)]
+    Routes(#[from] RoutesError),
+}
+
+/// The summary written to `plan.json` (and, later, the console banner).
+#[derive(Debug, Serialize)]
+pub struct PlanSummary {
+    pub hostname: String,
+    pub network: NetworkSummary,
+    pub proxy: bool,
+    pub certificate: CertificateSummary,
+    pub host_files: Vec<FileSummary>,
+    pub contour: ContourSummary,
+    pub routes: Vec<RouteSummary>,
+    pub manifests: Vec<String>,
+    /// What applying the plan does beyond writing what is listed here.
+    pub apply_steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NetworkSummary {
+    /// `"static"`, or `"dhcp"` (the image's networking is left alone).
+    pub mode: &'static str,
+    pub interface: Option<String>,
+    pub address: Option<String>,
+    pub gateway: Option<String>,
+    pub dns: Vec<String>,
+    pub domains: Vec<String>,
+    pub ntp: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CertificateSummary {
+    /// `"self-signed"` or `"user"`.
+    pub source: tls::CertSource,
+    pub sha256: String,
+    pub sans: Vec<String>,
+    pub not_after: String,
+    pub chain_length: usize,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FileSummary {
+    pub path: String,
+    pub mode: String,
+    pub secret: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContourSummary {
+    pub version: String,
+    pub envoy_exposure: contour::EnvoyExposure,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteSummary {
+    pub url: String,
+    pub service: String,
+}
+
+/// Makes the whole plan from the settings, the config and the host's facts.
+/// Pure but for the certificate's randomness and reading the pinned manifest.
+pub fn build(
+    settings: &Settings,
+    config: &Config,
+    facts: &HostFacts,
+    now: OffsetDateTime,
+) -> Result<Plan, PlanError> {
+    let hostname = &settings.hostname;
+    let static_ip: Option<IpAddr> = settings.network.static_network.as_ref().map(|n| n.address);
+
+    let mut files = host_files(settings, &config.host, facts)?;
+    let tls = tls::plan(hostname, static_ip, settings.tls.as_ref(), &config.tls, now)?;
+    files.push(PlannedFile::plain(
+        TLS_CERT_PATH,
+        tls.chain_pem.clone().into_bytes(),
+        0o644,
+    ));
+    files.push(PlannedFile::secret(
+        TLS_KEY_PATH,
+        Secret::new(tls.key_pem.expose().as_bytes().to_vec()),
+        0o600,
+    ));
+
+    let contour_objects = contour::plan(&config.contour)?;
+    if let Some(sysctl) = contour::privileged_port_sysctl(&contour_objects)? {
+        files.push(PlannedFile::plain(
+            sysctl.path,
+            sysctl.contents.into_bytes(),
+            sysctl.mode,
+        ));
+    }
+
+    let routes = routes::plan(hostname, &config.routes())?;
+    let secret = tls::kubernetes_secret(&tls, &routes.secret.name, &routes.secret.namespace);
+    let mut objects: Vec<ManifestObject> = contour_objects
+        .iter()
+        .cloned()
+        .map(ManifestObject::Plain)
+        .collect();
+    objects.extend(routes.namespaces.iter().cloned().map(ManifestObject::Plain));
+    objects.push(ManifestObject::Secret(secret));
+    objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
+    let manifests: Vec<Manifest> = objects
+        .into_iter()
+        .enumerate()
+        .map(|(index, object)| Manifest {
+            file_name: manifest_file_name(index, object.expose()),
+            object,
+        })
+        .collect();
+
+    let summary = PlanSummary {
+        hostname: hostname.fqdn().to_owned(),
+        network: network_summary(settings, facts),
+        proxy: settings.proxy.is_some(),
+        certificate: CertificateSummary {
+            source: tls.source,
+            sha256: tls.leaf_sha256.clone(),
+            sans: tls.sans.clone(),
+            not_after: tls.not_after.clone(),
+            chain_length: tls.chain_len,
+            warnings: tls.warnings.clone(),
+        },
+        host_files: files
+            .iter()
+            .map(|f| FileSummary {
+                path: f.path.display().to_string(),
+                mode: format!("{:04o}", f.mode),
+                secret: f.contents.is_secret(),
+            })
+            .collect(),
+        contour: ContourSummary {
+            version: config.contour.version.clone(),
+            envoy_exposure: config.contour.envoy_exposure,
+            images: contour::images(&contour_objects),
+        },
+        routes: routes
+            .routes
+            .iter()
+            .map(|r| RouteSummary {
+                url: format!("https://{}{}", hostname.fqdn(), r.prefix),
+                service: format!("{}/{}:{}", r.namespace, r.service, r.port),
+            })
+            .collect(),
+        manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
+        apply_steps: vec![
+            "set the kernel host name".into(),
+            "write the host files (atomically, unchanged ones untouched)".into(),
+            "server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".into(),
+        ],
+    };
+    Ok(Plan {
+        hostname: hostname.clone(),
+        files,
+        manifests,
+        tls,
+        summary,
+    })
+}
+
+fn host_files(
+    settings: &Settings,
+    config: &HostConfig,
+    facts: &HostFacts,
+) -> Result<Vec<PlannedFile>, HostPlanError> {
+    plan_host(
+        &HostInputs {
+            hostname: &settings.hostname,
+            network: &settings.network,
+            proxy: settings.proxy.as_ref(),
+            existing_hosts: &facts.existing_hosts,
+            interface: facts.interface.as_deref(),
+        },
+        config,
+    )
+}
+
+fn network_summary(settings: &Settings, facts: &HostFacts) -> NetworkSummary {
+    let ntp = settings.network.ntp.iter().map(|s| s.to_string()).collect();
+    match &settings.network.static_network {
+        Some(net) => NetworkSummary {
+            mode: "static",
+            interface: facts.interface.clone(),
+            address: Some(format!("{}/{}", net.address, net.prefix)),
+            gateway: net.gateway.map(|g| g.to_string()),
+            dns: net.dns.iter().map(|d| d.to_string()).collect(),
+            domains: net.domains.clone(),
+            ntp,
+        },
+        None => NetworkSummary {
+            mode: "dhcp",
+            interface: None,
+            address: None,
+            gateway: None,
+            dns: vec![],
+            domains: vec![],
+            ntp,
+        },
+    }
+}
+
+/// `NN-kind-name.yaml`, e.g. `20-daemonset-envoy.yaml`; names are DNS names,
+/// so only the kind needs lowercasing.
+fn manifest_file_name(index: usize, object: &Value) -> String {
+    let kind = object["kind"]
+        .as_str()
+        .unwrap_or("object")
+        .to_ascii_lowercase();
+    let name = object["metadata"]["name"].as_str().unwrap_or("unnamed");
+    format!("{index:02}-{kind}-{name}.yaml")
+}
