@@ -27,7 +27,11 @@ pub async fn load_client(explicit: Option<&Path>) -> Result<Client, ApplyError> 
     let config = match Config::incluster() {
         Ok(c) => c,
         Err(in_cluster) => Config::infer().await.map_err(|infer| ApplyError::NoClientConfig {
-            tried: format!("{DEFAULT_KUBECONFIG} does not exist; not in a cluster ({in_cluster}); KUBECONFIG or ~/.kube/config: {infer}"),
+            tried: format!(
+                "{DEFAULT_KUBECONFIG} does not exist; not in a cluster ({in_cluster}); KUBECONFIG or ~/.kube/config: {}",
+                // Only the first line: a parse error goes on to quote the file.
+                infer.to_string().lines().next().unwrap_or_default()
+            ),
         })?,
     };
     let url = config.cluster_url.to_string();
@@ -41,7 +45,10 @@ async fn from_file(path: &Path) -> Result<Client, ApplyError> {
         path: path.to_owned(),
         message,
     };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| err(e.to_string()))?;
+    // Parsed here rather than by Kubeconfig::read_from, whose errors quote the
+    // file around the fault, and a kubeconfig holds the admin's private key.
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let kubeconfig: Kubeconfig = crate::yaml::from_str(&text).map_err(err)?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| err(e.to_string()))?;

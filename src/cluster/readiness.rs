@@ -167,8 +167,10 @@ pub fn daemonset(obj: &Value) -> Readiness {
 }
 
 /// Contour HTTPProxy: `status.currentStatus == "valid"` and the `Valid` condition's
-/// `observedGeneration` equals `metadata.generation`. `invalid` (or `orphaned`) at the
-/// current generation is an error quoting Contour's description and condition errors.
+/// `observedGeneration` equals `metadata.generation`. `invalid` at the current
+/// generation is an error quoting Contour's description and condition errors.
+/// `orphaned` stays pending: a child applied before its root's new include is
+/// orphaned until Contour sees the include, so only the deadline decides.
 pub fn httpproxy(obj: &Value) -> Readiness {
     let generation = int(obj, "/metadata/generation").unwrap_or(0);
     let status = obj.get("status").unwrap_or(&Value::Null);
@@ -191,7 +193,10 @@ pub fn httpproxy(obj: &Value) -> Readiness {
     }
     match current {
         "valid" => Readiness::Ready,
-        "invalid" | "orphaned" => {
+        "orphaned" => Readiness::Pending(format!(
+            "Contour says orphaned (no root HTTPProxy includes it yet): {description}"
+        )),
+        "invalid" => {
             let mut why = format!("Contour says {current}: {description}");
             for e in valid
                 .and_then(|c| c.get("errors"))

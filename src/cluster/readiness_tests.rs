@@ -261,3 +261,19 @@ fn dispatch_by_kind_and_which_kinds_are_waited_for() {
         assert!(waits_for(&r(v, k)), "{k}");
     }
 }
+
+#[test]
+fn an_orphaned_child_proxy_is_pending_until_its_root_includes_it() {
+    let proxy = serde_json::json!({
+        "metadata": {"generation": 1},
+        "status": {
+            "currentStatus": "orphaned",
+            "description": "this HTTPProxy is not part of a delegation chain from a root HTTPProxy",
+            "conditions": [{"type": "Valid", "status": "False", "observedGeneration": 1}]
+        }
+    });
+    match httpproxy(&proxy) {
+        Readiness::Pending(why) => assert!(why.contains("orphaned"), "{why}"),
+        other => panic!("expected pending, got {other:?}"),
+    }
+}

@@ -100,20 +100,16 @@ pub fn render(plan: &Plan, out: &Path) -> Result<Rendered, RenderError> {
         )],
     )?;
 
-    // Into place: an empty DIR is replaced, an absent one created.
-    if out.exists() {
-        std::fs::remove_dir(out).map_err(io(out))?;
-    }
-    let staged = staging.keep();
-    std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(io(&staged))?;
-    if let Err(source) = std::fs::rename(&staged, out) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(RenderError::Io {
-            path: out.to_owned(),
-            source,
-        });
-    }
+    // Into place: rename(2) replaces an empty DIR, or creates an absent one.
+    // Until the rename succeeds the staging folder (key inside) is removed on
+    // every error, by TempDir's drop.
+    std::fs::set_permissions(
+        staging.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(io(staging.path()))?;
+    std::fs::rename(staging.path(), out).map_err(io(out))?;
+    let _ = staging.keep();
     Ok(Rendered {
         host_files: plan.files.len(),
         manifests: plan.manifests.len(),

@@ -172,8 +172,9 @@ pub fn classify(key: &str, value: String, is_secret: impl Fn(&str) -> bool) -> P
     }
 }
 
-/// A URL with a password in it (`http://user:pass@proxy:3128`): the whole
-/// value is treated as secret, whatever its key.
+/// A URL with credentials in it (`http://user:pass@proxy:3128`, or a token
+/// alone as in `http://TOKEN@proxy:3128`): the whole value is treated as
+/// secret, whatever its key.
 pub fn carries_url_credentials(value: &str) -> bool {
     value.split_whitespace().any(|word| {
         let Some((_, rest)) = word.split_once("://") else {
@@ -182,7 +183,7 @@ pub fn carries_url_credentials(value: &str) -> bool {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         authority
             .rsplit_once('@')
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+            .is_some_and(|(userinfo, _)| !userinfo.is_empty())
     })
 }
 

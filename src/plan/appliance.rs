@@ -30,6 +30,14 @@ pub struct HostFacts {
     pub interface: Option<String>,
 }
 
+/// A kernel setting the running system needs at once, e.g.
+/// `/proc/sys/net/ipv4/ip_unprivileged_port_start` = `80`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSysctl {
+    pub proc_path: std::path::PathBuf,
+    pub value: String,
+}
+
 /// One Kubernetes object of the plan, in apply order.
 pub struct Manifest {
     /// `NN-kind-name.yaml`, the name `render` gives it.
@@ -75,6 +83,8 @@ pub struct Plan {
     pub hostname: Hostname,
     /// Host files, in write order.
     pub files: Vec<PlannedFile>,
+    /// Kernel settings to write under /proc/sys now (their drop-ins are in `files`).
+    pub runtime_sysctls: Vec<RuntimeSysctl>,
     /// Kubernetes objects, in apply order.
     pub manifests: Vec<Manifest>,
     pub tls: TlsPlan,
@@ -166,19 +176,28 @@ pub fn build(
 
     let mut files = host_files(settings, &config.host, facts)?;
     let tls = tls::plan(hostname, static_ip, settings.tls.as_ref(), &config.tls, now)?;
-    files.push(PlannedFile::plain(
-        TLS_CERT_PATH,
-        tls.chain_pem.clone().into_bytes(),
-        0o644,
-    ));
+    // The key is renamed into place before the certificate: after a power cut
+    // between the two, the pair on disk does not match, which the TLS rules
+    // refuse, rather than an old key silently serving a new certificate.
     files.push(PlannedFile::secret(
         TLS_KEY_PATH,
         Secret::new(tls.key_pem.expose().as_bytes().to_vec()),
         0o600,
     ));
+    files.push(PlannedFile::plain(
+        TLS_CERT_PATH,
+        tls.chain_pem.clone().into_bytes(),
+        0o644,
+    ));
 
     let contour_objects = contour::plan(&config.contour)?;
+    let mut runtime_sysctls = Vec::new();
     if let Some(sysctl) = contour::privileged_port_sysctl(&contour_objects)? {
+        // The drop-in is read at boot; this boot needs the value written now.
+        runtime_sysctls.push(RuntimeSysctl {
+            proc_path: sysctl.proc_path.clone(),
+            value: sysctl.value.to_string(),
+        });
         files.push(PlannedFile::plain(
             sysctl.path,
             sysctl.contents.into_bytes(),
@@ -239,15 +258,25 @@ pub fn build(
             })
             .collect(),
         manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
-        apply_steps: vec![
-            "set the kernel host name".into(),
-            "write the host files (atomically, unchanged ones untouched)".into(),
-            "server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".into(),
-        ],
+        apply_steps: [
+            vec![
+                "set the kernel host name".to_owned(),
+                "write the host files (atomically, unchanged ones untouched)".to_owned(),
+            ],
+            runtime_sysctls
+                .iter()
+                .map(|s| format!("write {} to {} (before envoy starts)", s.value, s.proc_path.display()))
+                .collect(),
+            vec![
+                "server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".to_owned(),
+            ],
+        ]
+        .concat(),
     };
     Ok(Plan {
         hostname: hostname.clone(),
         files,
+        runtime_sysctls,
         manifests,
         tls,
         summary,

@@ -383,9 +383,14 @@ fn a_proxy_url_with_a_password_is_classified_secret_whatever_its_key() {
     );
     assert!(with_password.is_secret());
     assert!(!format!("{with_password:?}").contains("S3cr3t"));
+    let token_only = classify(
+        "guestinfo.https_proxy",
+        "http://ghp_T0KEN@proxy:3128".into(),
+        never,
+    );
+    assert!(token_only.is_secret(), "a user part alone is often a token");
     for plain_value in [
         "http://proxy.example.com:3128",
-        "http://user@proxy:3128",
         "user:x@host",
         "https://a/b@c:d",
     ] {
