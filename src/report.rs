@@ -11,7 +11,10 @@ pub fn init_logging(verbosity: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_env("OVABOOT_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // kube-client logs every failed connection at ERROR; ovaboot retries those
+    // itself and reports what matters, so the client's own lines are noise.
+    let filter = EnvFilter::try_from_env("OVABOOT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},kube_client=off")));
     let under_systemd =
         std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
     let builder = tracing_subscriber::fmt()
