@@ -128,8 +128,6 @@ fn apply_reads_back_exactly_what_render_wrote_in_plan_order() {
 }
 
 #[test]
-#[ignore = "bug: src/plan/appliance.rs manifest_file_name pads to 2 digits, so with 100+ manifests \
-            `100-…` sorts between `10-…` and `11-…` and load_manifests reads them out of plan order"]
 fn apply_reads_back_a_plan_of_more_than_a_hundred_manifests_in_plan_order() {
     // 45 routes, each in its own namespace: a Namespace and an HTTPProxy each,
     // on top of the release's 21 objects and the Secret.

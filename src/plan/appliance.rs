@@ -215,11 +215,13 @@ pub fn build(
     objects.extend(routes.namespaces.iter().cloned().map(ManifestObject::Plain));
     objects.push(ManifestObject::Secret(secret));
     objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
+    // Numbers as wide as the last one, so file-name order is apply order.
+    let width = objects.len().saturating_sub(1).to_string().len().max(2);
     let manifests: Vec<Manifest> = objects
         .into_iter()
         .enumerate()
         .map(|(index, object)| Manifest {
-            file_name: manifest_file_name(index, object.expose()),
+            file_name: manifest_file_name(index, width, object.expose()),
             object,
         })
         .collect();
@@ -324,13 +326,13 @@ fn network_summary(settings: &Settings, facts: &HostFacts) -> NetworkSummary {
     }
 }
 
-/// `NN-kind-name.yaml`, e.g. `20-daemonset-envoy.yaml`; names are DNS names,
-/// so only the kind needs lowercasing.
-fn manifest_file_name(index: usize, object: &Value) -> String {
+/// `NN-kind-name.yaml`, e.g. `20-daemonset-envoy.yaml` (the number zero-padded
+/// to `width`); names are DNS names, so only the kind needs lowercasing.
+fn manifest_file_name(index: usize, width: usize, object: &Value) -> String {
     let kind = object["kind"]
         .as_str()
         .unwrap_or("object")
         .to_ascii_lowercase();
     let name = object["metadata"]["name"].as_str().unwrap_or("unnamed");
-    format!("{index:02}-{kind}-{name}.yaml")
+    format!("{index:0width$}-{kind}-{name}.yaml")
 }
