@@ -10,10 +10,17 @@
 //! A failure in phase 1 removes the temporary files and touches no target; a
 //! rename failing in phase 2 leaves each target whole, old or new. Directories
 //! created in phase 1 stay.
+//!
+//! A crash or power loss between the phases leaves temporary files that no
+//! `Drop` removes (one may hold a private key), so phase 1 first deletes any
+//! left by earlier runs for each planned target: regular files named exactly
+//! as [`temp_name`] names them. This assumes one writer per root at a time.
 
 use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -100,6 +107,8 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
         };
         let dir = prepare_dir(&real_root, parent)?;
         let target = dir.join(name);
+        // Before the unchanged check: a leftover may outlive an equal target.
+        remove_stale_temps(&dir, name)?;
         if is_unchanged(&target, file)? {
             tracing::debug!(path = %file.path.display(), "unchanged");
             report.unchanged.push(file.path.clone());
@@ -248,17 +257,76 @@ impl Drop for Staged {
     }
 }
 
+/// The temporary file for target `name`: `.{name}.ovaboot-{pid}-{attempt}.tmp`.
+fn temp_name(name: &OsStr, pid: u32, attempt: u32) -> OsString {
+    let mut temp = OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".ovaboot-{pid}-{attempt}.tmp"));
+    temp
+}
+
+/// Whether `candidate` is exactly what [`temp_name`] makes for `name`, with
+/// some pid and attempt. Unambiguous: the tail after `name` is fixed in form.
+fn is_temp_name_for(candidate: &OsStr, name: &OsStr) -> bool {
+    let tail = candidate
+        .as_bytes()
+        .strip_prefix(b".")
+        .and_then(|rest| rest.strip_prefix(name.as_bytes()))
+        .and_then(|rest| rest.strip_prefix(b".ovaboot-"))
+        .and_then(|rest| rest.strip_suffix(b".tmp"));
+    let is_number = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    tail.and_then(|t| {
+        let dash = t.iter().position(|&b| b == b'-')?;
+        Some(is_number(&t[..dash]) && is_number(&t[dash + 1..]))
+    })
+    .unwrap_or(false)
+}
+
+/// Deletes temporary files an interrupted earlier run left for target `name`
+/// in `dir`. Only regular files (the entry's own type: a symlink is never
+/// followed, nor removed), only names exactly of our pattern.
+fn remove_stale_temps(dir: &Path, name: &OsStr) -> Result<(), FilesError> {
+    let mut removed = false;
+    for entry in fs::read_dir(dir).map_err(io_err(dir, "listing the directory"))? {
+        let entry = entry.map_err(io_err(dir, "listing the directory"))?;
+        if !is_temp_name_for(&entry.file_name(), name) {
+            continue;
+        }
+        let path = entry.path();
+        // DirEntry::file_type does not follow symlinks.
+        if !entry
+            .file_type()
+            .map_err(io_err(&path, "inspecting"))?
+            .is_file()
+        {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::warn!(path = %path.display(), "removed a temporary file left by an interrupted run");
+                removed = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(io_err(
+                    &path,
+                    "removing a temporary file left by an interrupted run",
+                )(e));
+            }
+        }
+    }
+    if removed {
+        // Make the removal last: the file may have held a secret.
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
 fn stage(dir: &Path, target: &Path, file: &PlannedFile) -> Result<Staged, FilesError> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = target.file_name().unwrap_or_default();
     let mut attempt = 0u32;
     let (temp, mut handle) = loop {
-        let temp = dir.join(format!(
-            ".{name}.ovaboot-{}-{attempt}.tmp",
-            std::process::id()
-        ));
+        let temp = dir.join(temp_name(name, std::process::id(), attempt));
         // O_EXCL (create_new) also refuses a symlink planted at the temp name.
         match OpenOptions::new()
             .write(true)

@@ -1,6 +1,13 @@
 //! The host step's plan: host name, `/etc/hosts`, static network, NTP and the
 //! outbound proxy for the cluster's services, as files. Pure: the caller reads
 //! the existing `/etc/hosts` and finds the interface (`crate::apply::host`).
+//!
+//! The proxy variables go to one environment file (`/etc/ovaboot/proxy.env`),
+//! root-only when a URL carries credentials, and each service's drop-in only
+//! names it with `EnvironmentFile=`. Never inline `Environment=`: systemd shows
+//! those to any local user over D-Bus (`systemctl show -p Environment`), file
+//! mode or not. Non-secret proxies use the same file, so other consumers have
+//! one place to read and a change needs a restart, not a `daemon-reload`.
 
 mod hosts_file;
 mod systemd;
@@ -11,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use hosts_file::{DEBIAN_HOSTNAME_ADDRESS, merge_hosts};
-pub use systemd::environment_line;
+pub use systemd::push_env_file_line;
 
 use crate::plan::PlannedFile;
 use crate::secret::Secret;
@@ -29,6 +36,9 @@ pub const HOST_NAME_MAX: usize = 64;
 pub struct HostConfig {
     /// Services that get the proxy environment (a drop-in each).
     pub proxy_units: Vec<String>,
+    /// The proxy variables, in `EnvironmentFile=` syntax (also valid POSIX sh);
+    /// 0600 when a proxy URL carries credentials, else 0644.
+    pub proxy_env_file: PathBuf,
     /// Appended to `NO_PROXY` (after the admin's `guestinfo.no_proxy`, before
     /// the appliance's FQDN and static address).
     pub no_proxy_defaults: Vec<String>,
@@ -58,6 +68,7 @@ impl Default for HostConfig {
             ]
             .map(String::from)
             .to_vec(),
+            proxy_env_file: "/etc/ovaboot/proxy.env".into(),
             network_file: "/etc/systemd/network/10-ovaboot.network".into(),
             timesyncd_file: "/etc/systemd/timesyncd.conf.d/ovaboot.conf".into(),
         }
@@ -88,6 +99,15 @@ impl HostConfig {
             if let Err(problem) = no_proxy_entry(entry) {
                 return bad("no_proxy_defaults", format!("{entry:?} {problem}"));
             }
+        }
+        if !systemd::is_plain_absolute_path(&self.proxy_env_file.to_string_lossy()) {
+            return bad(
+                "proxy_env_file",
+                format!(
+                    "{} must be a normalised absolute path of letters, digits and / . _ + @ - (systemd reads other characters specially in EnvironmentFile=)",
+                    self.proxy_env_file.display()
+                ),
+            );
         }
         for (key, path, suffix) in [
             ("network_file", &self.network_file, ".network"),
@@ -147,7 +167,8 @@ pub fn static_hostname(hostname: &Hostname) -> &str {
 
 /// Plans the host step's files, in this order: `/etc/hostname`, `/etc/hosts`,
 /// the networkd file (static address only), the timesyncd drop-in (NTP only),
-/// one proxy drop-in per configured unit (proxy only).
+/// the proxy environment file then one drop-in per configured unit naming it
+/// (proxy only).
 pub fn plan_host(
     inputs: &HostInputs<'_>,
     config: &HostConfig,
@@ -205,15 +226,21 @@ pub fn plan_host(
 
     if let Some(proxy) = proxy {
         let no_proxy = no_proxy_list(proxy, config, fqdn, static_network.map(|s| s.address));
-        // Into a Secret at once: with credentials it holds the proxy password.
-        let dropin = Secret::new(proxy_dropin(proxy, &no_proxy).into_bytes());
+        let env = proxy_env_file(proxy, &no_proxy);
+        files.push(if proxy.is_secret() {
+            // Root-only: it holds the proxy password.
+            PlannedFile::secret(&config.proxy_env_file, Secret::new(env.into_bytes()), 0o600)
+        } else {
+            PlannedFile::plain(&config.proxy_env_file, env, 0o644)
+        });
+        // No secret in the drop-ins, whatever the proxy: only the file's path.
+        let dropin = proxy_dropin(&config.proxy_env_file);
         for unit in &config.proxy_units {
-            let path = proxy_dropin_path(unit);
-            files.push(if proxy.is_secret() {
-                PlannedFile::secret(path, dropin.clone(), 0o600)
-            } else {
-                PlannedFile::plain(path, dropin.expose().clone(), 0o644)
-            });
+            files.push(PlannedFile::plain(
+                proxy_dropin_path(unit),
+                dropin.clone(),
+                0o644,
+            ));
         }
     }
     Ok(files)
@@ -272,25 +299,46 @@ fn no_proxy_list(
 
 /// Both spellings of each variable: Go and curl read the upper case ones,
 /// other tools (wget, some curl builds for `http_proxy`) only the lower case.
-fn proxy_dropin(proxy: &ProxySettings, no_proxy: &[String]) -> String {
-    let mut text = String::from(
-        "# Written by ovaboot on first boot from guestinfo.http_proxy,\n\
-         # guestinfo.https_proxy and guestinfo.no_proxy.\n[Service]\n",
-    );
-    let mut set = |name: &str, value: &str| {
-        for name in [name.to_string(), name.to_ascii_lowercase()] {
-            text.push_str(&environment_line(&name, value));
-            text.push('\n');
-        }
-    };
-    if let Some(http) = &proxy.http {
-        set("HTTP_PROXY", http.expose());
+fn proxy_env_file(proxy: &ProxySettings, no_proxy: &[String]) -> String {
+    const HEADER: &str = "# Written by ovaboot on first boot from guestinfo.http_proxy,\n\
+         # guestinfo.https_proxy and guestinfo.no_proxy. systemd EnvironmentFile=\n\
+         # syntax, also valid POSIX sh.\n";
+    let no_proxy = no_proxy.join(",");
+    let values: Vec<(&str, &str)> = [
+        proxy.http.as_ref().map(|u| ("HTTP_PROXY", u.expose())),
+        proxy.https.as_ref().map(|u| ("HTTPS_PROXY", u.expose())),
+        Some(("NO_PROXY", no_proxy.as_str())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // Sized up front (two lines a variable, each value at worst doubled by
+    // escaping) so the text, maybe a password, is never reallocated: that
+    // would leave copies behind that the Secret cannot zero.
+    let capacity = HEADER.len()
+        + values
+            .iter()
+            .map(|(name, value)| 2 * (name.len() + 2 * value.len() + 4))
+            .sum::<usize>();
+    let mut text = String::with_capacity(capacity);
+    text.push_str(HEADER);
+    for (name, value) in values {
+        push_env_file_line(&mut text, name, value);
+        push_env_file_line(&mut text, &name.to_ascii_lowercase(), value);
     }
-    if let Some(https) = &proxy.https {
-        set("HTTPS_PROXY", https.expose());
-    }
-    set("NO_PROXY", &no_proxy.join(","));
+    debug_assert!(text.capacity() == capacity, "reallocated");
     text
+}
+
+/// The drop-in for each proxied unit: only where the variables are.
+fn proxy_dropin(env_file: &Path) -> String {
+    // The path is validated plain (`HostConfig::validate`): no quoting needed.
+    format!(
+        "# Written by ovaboot on first boot: the proxy settings from guestinfo.http_proxy,\n\
+         # guestinfo.https_proxy and guestinfo.no_proxy are in {0}.\n\
+         [Service]\nEnvironmentFile={0}\n",
+        env_file.display()
+    )
 }
 
 #[cfg(test)]

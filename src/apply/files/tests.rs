@@ -28,8 +28,8 @@ fn host_files() -> Vec<PlannedFile> {
     vec![
         PlannedFile::plain("/etc/hostname", "veba01.lab.example.com\n", 0o644),
         PlannedFile::secret(
-            "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf",
-            Secret::new(b"[Service]\nEnvironment=\"HTTP_PROXY=http://u:pw@proxy:3128\"\n".to_vec()),
+            "/etc/ovaboot/proxy.env",
+            Secret::new(b"HTTP_PROXY=\"http://u:pw@proxy:3128\"\n".to_vec()),
             0o600,
         ),
         // A mode the usual umask (022) would cut down: proves the exact mode is set.
@@ -52,17 +52,15 @@ fn writes_files_with_exact_modes_and_creates_parents_0755() {
         "veba01.lab.example.com\n"
     );
     assert_eq!(mode_of(&r.join("etc/hostname")), 0o644);
-    let dropin = r.join("etc/systemd/system/k3s.service.d/ovaboot-proxy.conf");
-    assert!(fs::read_to_string(&dropin).unwrap().contains("u:pw@proxy"));
-    assert_eq!(mode_of(&dropin), 0o600);
+    let env_file = r.join("etc/ovaboot/proxy.env");
+    assert!(
+        fs::read_to_string(&env_file)
+            .unwrap()
+            .contains("u:pw@proxy")
+    );
+    assert_eq!(mode_of(&env_file), 0o600);
     assert_eq!(mode_of(&r.join("opt/ovaboot/group-writable")), 0o664);
-    for dir in [
-        "etc",
-        "etc/systemd",
-        "etc/systemd/system",
-        "etc/systemd/system/k3s.service.d",
-        "opt/ovaboot",
-    ] {
+    for dir in ["etc", "etc/ovaboot", "opt/ovaboot"] {
         assert_eq!(mode_of(&r.join(dir)), 0o755, "{dir}");
     }
     assert_eq!(
@@ -70,10 +68,8 @@ fn writes_files_with_exact_modes_and_creates_parents_0755() {
         [
             "etc",
             "etc/hostname",
-            "etc/systemd",
-            "etc/systemd/system",
-            "etc/systemd/system/k3s.service.d",
-            "etc/systemd/system/k3s.service.d/ovaboot-proxy.conf",
+            "etc/ovaboot",
+            "etc/ovaboot/proxy.env",
             "opt",
             "opt/ovaboot",
             "opt/ovaboot/group-writable",
@@ -276,4 +272,127 @@ fn errors_never_show_secret_contents() {
     )];
     let e = write_files(root.path(), &files).unwrap_err();
     assert!(!format!("{e} {e:?}").contains("hunter2"));
+}
+
+/// What a crash between staging and renaming leaves: a temporary file named
+/// as `stage` names them, mode 0600, holding (here) an older private key.
+fn plant_stale_temp(dir: &Path, name: &str) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let stale = dir.join(name);
+    fs::write(&stale, "-----BEGIN PRIVATE KEY-----\nold\n").unwrap();
+    fs::set_permissions(&stale, fs::Permissions::from_mode(0o600)).unwrap();
+    stale
+}
+
+fn tls_key() -> PlannedFile {
+    PlannedFile::secret(
+        "/etc/ovaboot/tls/tls.key",
+        Secret::new(b"-----BEGIN PRIVATE KEY-----\nnew\n".to_vec()),
+        0o600,
+    )
+}
+
+#[test]
+fn a_temp_file_left_by_a_crash_is_removed_on_the_next_write() {
+    let root = tempfile::tempdir().unwrap();
+    let tls = root.path().join("etc/ovaboot/tls");
+    let stale = plant_stale_temp(&tls, ".tls.key.ovaboot-1234-0.tmp");
+    // The same pid as this run (pids repeat across boots) and a later attempt.
+    let own_pid = plant_stale_temp(
+        &tls,
+        &format!(".tls.key.ovaboot-{}-7.tmp", std::process::id()),
+    );
+
+    let report = write_files(root.path(), &[tls_key()]).unwrap();
+    assert_eq!(report.written, [PathBuf::from("/etc/ovaboot/tls/tls.key")]);
+    assert!(!stale.exists() && !own_pid.exists());
+    assert_eq!(
+        fs::read_to_string(tls.join("tls.key")).unwrap(),
+        "-----BEGIN PRIVATE KEY-----\nnew\n"
+    );
+    assert_eq!(mode_of(&tls.join("tls.key")), 0o600);
+    assert_eq!(
+        tree(root.path()),
+        [
+            "etc",
+            "etc/ovaboot",
+            "etc/ovaboot/tls",
+            "etc/ovaboot/tls/tls.key"
+        ]
+    );
+}
+
+#[test]
+fn a_temp_file_left_by_a_crash_is_removed_even_when_the_target_is_unchanged() {
+    let root = tempfile::tempdir().unwrap();
+    write_files(root.path(), &[tls_key()]).unwrap();
+    let tls = root.path().join("etc/ovaboot/tls");
+    let stale = plant_stale_temp(&tls, ".tls.key.ovaboot-99-0.tmp");
+    let report = write_files(root.path(), &[tls_key()]).unwrap();
+    assert_eq!(
+        report.unchanged,
+        [PathBuf::from("/etc/ovaboot/tls/tls.key")]
+    );
+    assert!(!stale.exists());
+}
+
+#[test]
+fn only_regular_files_named_exactly_like_our_temps_for_that_target_are_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let tls = root.path().join("etc/ovaboot/tls");
+    let keep = [
+        ".tls.key.ovaboot-1234-0.tmp.bak",
+        ".tls.key.ovaboot-1234.tmp",
+        ".tls.key.ovaboot-x-0.tmp",
+        ".tls.key.ovaboot--0.tmp",
+        ".tls.key.ovaboot-1-2-3.tmp",
+        "tls.key.ovaboot-1234-0.tmp",
+        ".tls.key.other-1234-0.tmp",
+        ".tls.ke.ovaboot-1234-0.tmp",
+        // Another target's temp: not planned in this run, not ours to judge.
+        ".tls.crt.ovaboot-1234-0.tmp",
+    ];
+    for name in keep {
+        plant_stale_temp(&tls, name);
+    }
+    // A symlink with a matching name: neither it nor what it points at goes.
+    let outside = elsewhere.path().join("precious");
+    fs::write(&outside, "keep me\n").unwrap();
+    symlink(&outside, tls.join(".tls.key.ovaboot-1-0.tmp")).unwrap();
+    // A directory with a matching name stays too.
+    fs::create_dir(tls.join(".tls.key.ovaboot-2-0.tmp")).unwrap();
+
+    write_files(root.path(), &[tls_key()]).unwrap();
+    for name in keep {
+        assert!(tls.join(name).is_file(), "{name} was removed");
+    }
+    assert!(
+        fs::symlink_metadata(tls.join(".tls.key.ovaboot-1-0.tmp"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(&outside).unwrap(), "keep me\n");
+    assert!(tls.join(".tls.key.ovaboot-2-0.tmp").is_dir());
+    assert_eq!(
+        fs::read_to_string(tls.join("tls.key")).unwrap(),
+        "-----BEGIN PRIVATE KEY-----\nnew\n"
+    );
+}
+
+#[test]
+fn temp_names_are_recognised_for_their_own_target_only() {
+    let name = OsStr::new("tls.key");
+    for (pid, attempt) in [(1, 0), (4_194_304, 99), (u32::MAX, u32::MAX)] {
+        let temp = temp_name(name, pid, attempt);
+        assert!(is_temp_name_for(&temp, name), "{temp:?}");
+        assert!(!is_temp_name_for(&temp, OsStr::new("tls")));
+        assert!(!is_temp_name_for(&temp, OsStr::new("key")));
+    }
+    // A target whose own name looks like a temp name is still told apart.
+    let odd = OsStr::new("x.ovaboot-1-0.tmp");
+    let temp = temp_name(odd, 5, 0);
+    assert!(is_temp_name_for(&temp, odd));
+    assert!(!is_temp_name_for(&temp, OsStr::new("x")));
 }

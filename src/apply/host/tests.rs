@@ -129,19 +129,22 @@ fn planned_host_files_apply_then_reapply_as_unchanged() {
         write_files(root.path(), &files).unwrap()
     };
     let first = run();
-    assert_eq!(first.written.len(), 5, "{first:?}");
+    assert_eq!(first.written.len(), 6, "{first:?}");
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let env_file = root.path().join("etc/ovaboot/proxy.env");
+    assert_eq!(mode(&env_file), 0o600);
+    assert!(
+        fs::read_to_string(&env_file)
+            .unwrap()
+            .contains("\nHTTPS_PROXY=\"http://svc:pw%25x@proxy:3128\"\n")
+    );
     let dropin = root
         .path()
         .join("etc/systemd/system/k3s.service.d/ovaboot-proxy.conf");
-    assert_eq!(
-        fs::metadata(&dropin).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    assert!(
-        fs::read_to_string(&dropin)
-            .unwrap()
-            .contains("HTTPS_PROXY=http://svc:pw%%25x@proxy:3128")
-    );
+    assert_eq!(mode(&dropin), 0o644);
+    let dropin = fs::read_to_string(&dropin).unwrap();
+    assert!(dropin.ends_with("\nEnvironmentFile=/etc/ovaboot/proxy.env\n"));
+    assert!(!dropin.contains("pw%25x"), "{dropin}");
     let second = run();
     assert_eq!(second.written, Vec::<PathBuf>::new());
     assert_eq!(second.unchanged, first.written);

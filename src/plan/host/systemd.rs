@@ -1,32 +1,46 @@
 //! The bits of systemd syntax the host plan writes.
 
-/// One `Environment=` line setting `name` to `value` exactly.
+/// Appends one `NAME="value"` line of an `EnvironmentFile=` to `out`, so that
+/// both systemd and a POSIX shell read back `value` exactly.
 ///
-/// systemd first expands specifiers (`%n`, `%h`, ...) in the whole value, then
-/// splits it into words, honouring double quotes and C escapes inside them
-/// (systemd.exec(5), systemd.syntax(7)). So: `%` → `%%`, and the assignment is
-/// wrapped in double quotes with `\` and `"` escaped. A percent-encoded proxy
-/// password (`p%40ss`) is the case that matters.
-pub fn environment_line(name: &str, value: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + value.len() + 16);
-    for c in name
-        .chars()
-        .chain(std::iter::once('='))
-        .chain(value.chars())
-    {
-        match c {
-            '%' => quoted.push_str("%%"),
-            '\\' => quoted.push_str("\\\\"),
-            '"' => quoted.push_str("\\\""),
-            c => quoted.push(c),
+/// In an environment file systemd expands no specifiers (`%` is literal) and no
+/// variables; inside double quotes a backslash before any of `"`, `\`, `` ` ``
+/// and `$` stands for that character, as in the shell (systemd.exec(5),
+/// `EnvironmentFile=`; systemd's own env-file writer quotes the same way). So
+/// those four are escaped and nothing else: a percent-encoded proxy password
+/// (`p%40ss`) is written as it is. Pushing into `out` (rather than returning a
+/// line) keeps a secret value from being copied into short-lived strings.
+pub fn push_env_file_line(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    for c in value.chars() {
+        if matches!(c, '"' | '\\' | '`' | '$') {
+            out.push('\\');
         }
+        out.push(c);
     }
-    format!("Environment=\"{quoted}\"")
+    out.push_str("\"\n");
+}
+
+/// A path systemd reads literally in `EnvironmentFile=` and that needs no
+/// quoting anywhere: absolute, normalised (no `.`, `..`, `//` or trailing `/`),
+/// only `[A-Za-z0-9/._+@-]` (so no `%` specifier, whitespace or quote).
+pub fn is_plain_absolute_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._+@-".contains(c))
 }
 
 /// A service unit name as systemd accepts it (systemd.unit(5)): at most 255
 /// characters of `[A-Za-z0-9:_.\@-]`, ending in `.service` (only services take
-/// `Environment=`). The name lands in a path, so `/` and `..` never pass.
+/// `EnvironmentFile=`). The name lands in a path, so `/` and `..` never pass.
 pub fn is_service_unit_name(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".service") else {
         return false;

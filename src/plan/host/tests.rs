@@ -326,95 +326,11 @@ fn static_network_needs_a_sane_interface() {
 }
 
 #[test]
-fn proxy_dropins_for_each_unit_with_no_proxy_defaults() {
-    let p = proxy(&[
-        ("guestinfo.http_proxy", "http://proxy.example.com:3128"),
-        ("guestinfo.https_proxy", "http://proxy.example.com:3128"),
-        (
-            "guestinfo.no_proxy",
-            ".lab.example.com,10.0.0.0/8, localhost",
-        ),
-    ]);
-    let config = HostConfig {
-        proxy_units: vec!["k3s.service".into(), "containerd.service".into()],
-        ..HostConfig::default()
-    };
-    let files = plan(&full_static(), Some(&p), DEBIAN, &config).unwrap();
-    let expected = "# Written by ovaboot on first boot from guestinfo.http_proxy,\n\
-        # guestinfo.https_proxy and guestinfo.no_proxy.\n\
-        [Service]\n\
-        Environment=\"HTTP_PROXY=http://proxy.example.com:3128\"\n\
-        Environment=\"http_proxy=http://proxy.example.com:3128\"\n\
-        Environment=\"HTTPS_PROXY=http://proxy.example.com:3128\"\n\
-        Environment=\"https_proxy=http://proxy.example.com:3128\"\n\
-        Environment=\"NO_PROXY=.lab.example.com,10.0.0.0/8,localhost,127.0.0.0/8,10.42.0.0/16,10.43.0.0/16,.svc,.cluster.local,veba01.lab.example.com,192.168.10.20\"\n\
-        Environment=\"no_proxy=.lab.example.com,10.0.0.0/8,localhost,127.0.0.0/8,10.42.0.0/16,10.43.0.0/16,.svc,.cluster.local,veba01.lab.example.com,192.168.10.20\"\n";
-    for unit in ["k3s.service", "containerd.service"] {
-        let f = find(
-            &files,
-            &format!("/etc/systemd/system/{unit}.d/ovaboot-proxy.conf"),
-        );
-        assert_eq!(text(f), expected);
-        assert_eq!(f.mode, 0o644);
-        assert!(!f.contents.is_secret());
-    }
-}
-
-#[test]
-fn proxy_with_credentials_is_a_secret_0600_dropin_with_percent_doubled() {
-    let p = proxy(&[(
-        "guestinfo.https_proxy",
-        "http://svc-veba:S3cr%40t@proxy:3128",
-    )]);
-    let files = plan(
-        &NetworkSettings::default(),
-        Some(&p),
-        "",
-        &HostConfig::default(),
-    )
-    .unwrap();
-    let f = find(
-        &files,
-        "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf",
-    );
-    assert_eq!(f.mode, 0o600);
-    assert!(matches!(f.contents, FileContents::Secret(_)));
-    let t = text(f);
-    assert!(
-        t.contains("Environment=\"HTTPS_PROXY=http://svc-veba:S3cr%%40t@proxy:3128\"\n"),
-        "{t}"
-    );
-    assert!(!t.contains("HTTP_PROXY="), "only what was set");
-    // With DHCP there is no static address to add; the FQDN is still there.
-    assert!(t.contains(",.cluster.local,veba01.lab.example.com\"\n"));
-    let debug = format!("{files:?}");
-    assert!(!debug.contains("S3cr"), "{debug}");
-}
-
-#[test]
-fn systemd_environment_quoting() {
-    assert_eq!(environment_line("A", "plain"), r#"Environment="A=plain""#);
-    assert_eq!(environment_line("A", "100%"), r#"Environment="A=100%%""#);
-    assert_eq!(environment_line("A", "%n%%"), r#"Environment="A=%%n%%%%""#);
-    assert_eq!(
-        environment_line("A", r"C:\dir"),
-        r#"Environment="A=C:\\dir""#
-    );
-    assert_eq!(
-        environment_line("A", r#"say "hi""#),
-        r#"Environment="A=say \"hi\"""#
-    );
-    assert_eq!(
-        environment_line("A", "two words $HOME"),
-        r#"Environment="A=two words $HOME""#
-    );
-}
-
-#[test]
 fn host_config_defaults_and_deny_unknown_fields() {
     let config: HostConfig = toml::from_str("").unwrap();
     assert_eq!(config, HostConfig::default());
     assert_eq!(config.proxy_units, ["k3s.service"]);
+    assert_eq!(config.proxy_env_file, Path::new("/etc/ovaboot/proxy.env"));
     let config: HostConfig =
         toml::from_str("proxy_units = [\"k3s.service\", \"containerd.service\"]").unwrap();
     assert_eq!(
@@ -450,6 +366,27 @@ fn host_config_validation_names_the_key() {
         check("network_file = \"etc/systemd/network/x.network\""),
         "host.network_file: etc/systemd/network/x.network must be an absolute path"
     );
+    for bad in [
+        "etc/ovaboot/proxy.env",
+        "/etc/ovaboot/proxy env",
+        "/etc/ovaboot/%n.env",
+        "/etc/ovaboot/\"x\"",
+        "/etc/ovaboot/../proxy.env",
+        "/etc//ovaboot/proxy.env",
+        "/etc/ovaboot/",
+        "/",
+    ] {
+        let config = HostConfig {
+            proxy_env_file: bad.into(),
+            ..HostConfig::default()
+        };
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            format!(
+                "host.proxy_env_file: {bad} must be a normalised absolute path of letters, digits and / . _ + @ - (systemd reads other characters specially in EnvironmentFile=)"
+            ),
+        );
+    }
     assert_eq!(
         check("timesyncd_file = \"/etc/systemd/timesyncd.conf.d/ntp\""),
         "host.timesyncd_file: /etc/systemd/timesyncd.conf.d/ntp must end in .conf or systemd ignores it"
@@ -474,3 +411,5 @@ fn planning_twice_gives_the_same_files() {
     let second = plan(&network, Some(&p), &hosts, &HostConfig::default()).unwrap();
     assert_eq!(first, second);
 }
+
+mod proxy;
