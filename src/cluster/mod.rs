@@ -21,6 +21,7 @@ mod error;
 mod manifests;
 mod object;
 pub mod readiness;
+mod scrub;
 mod transport;
 mod wait;
 
