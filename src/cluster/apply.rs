@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::discovery::{Discovery, Resource};
 use super::readiness;
+use super::scrub::Scrub;
 use super::wait::{self, Waiting};
 use super::{ApplyError, ApplyOptions, FIELD_MANAGER, ObjectRef, order, transport};
 
@@ -199,10 +200,17 @@ async fn apply_one(
             .get_metadata(&r.name, &GetParams::default())
             .map_err(|e| build("read", e))
     };
-    let before = transport::request(client, make, &what, options.request_retry, &[404]).await?;
+    // Anything the server says about this object may quote its data.
+    let scrub = Scrub::of(obj);
+    let retry = options.request_retry;
+    let before = transport::request(client, make, &what, retry, &[404], &scrub).await?;
     let before = match before.code {
         404 => None,
-        _ => Some(parse::<MetaOnly>(&what, &before.body)?.metadata),
+        _ => Some(
+            scrub
+                .parsed(parse::<MetaOnly>(&what, &before.body))?
+                .metadata,
+        ),
     };
 
     let what = format!("apply {r}");
@@ -212,8 +220,10 @@ async fn apply_one(
             .patch(&r.name, &params, &Patch::Apply(obj))
             .map_err(|e| build("apply", e))
     };
-    let reply = transport::request(client, make, &what, options.request_retry, &[]).await?;
-    let after = parse::<MetaOnly>(&what, &reply.body)?.metadata;
+    let reply = transport::request(client, make, &what, retry, &[], &scrub).await?;
+    let after = scrub
+        .parsed(parse::<MetaOnly>(&what, &reply.body))?
+        .metadata;
 
     let outcome = match &before {
         _ if reply.code == 201 => Outcome::Created,
@@ -233,7 +243,7 @@ async fn apply_one(
     {
         Some(timeout) => {
             // Readiness is judged on the applied object first: a re-run needs no extra read.
-            let applied: Value = parse(&what, &reply.body)?;
+            let applied: Value = scrub.parsed(parse(&what, &reply.body))?;
             Some(Waiting::new(
                 r.clone(),
                 format!("{}/{}", request.url_path, r.name),

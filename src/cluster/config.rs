@@ -7,10 +7,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KubeConfig {
-    /// Kubeconfig to use. Unset: `/etc/rancher/k3s/k3s.yaml` if it exists, else the
+    /// Kubeconfig to use. Unset: `/etc/rancher/k3s/k3s.yaml` (outside a cluster, waited
+    /// for up to `api_server_timeout_secs`: k3s writes it as it starts), else the
     /// in-cluster service account, else `KUBECONFIG` / `~/.kube/config`.
     pub kubeconfig: Option<PathBuf>,
-    /// How long to wait for the API server to answer at all (k3s may still be starting).
+    /// How long to wait for k3s's kubeconfig and then for the API server to answer at
+    /// all (k3s may still be starting): one deadline for both.
     pub api_server_timeout_secs: u64,
     /// How long one request may keep failing transiently (5xx, 429, refused) before giving up.
     pub request_retry_secs: u64,

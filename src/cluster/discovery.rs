@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::scrub::Scrub;
 use super::transport::{self, Failure};
 use super::{ApplyError, ObjectRef};
 
@@ -104,7 +105,9 @@ impl Discovery {
                     .body(Vec::new())
                     .map_err(|e| bad(&what, e))
             };
-            let reply = transport::request(client, make, &what, retry_for, &[404]).await?;
+            let reply =
+                transport::request(client, make, &what, retry_for, &[404], &Scrub::default())
+                    .await?;
             if reply.code != 404 {
                 return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
             }

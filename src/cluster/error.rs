@@ -1,6 +1,7 @@
 //! Everything that stops an apply. Each message names the object (or the kubeconfig
-//! file) and quotes the API server; none carries an object's body, so a Secret's
-//! data can never reach a log line through an error.
+//! file) and quotes the API server; none carries an object's body, and what the
+//! server says about an object is scrubbed of that object's `data` first (see
+//! `scrub`), so a Secret's data can never reach a log line through an error.
 
 use std::path::PathBuf;
 use std::time::Duration;

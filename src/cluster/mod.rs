@@ -21,6 +21,7 @@ mod error;
 mod manifests;
 mod object;
 pub mod readiness;
+mod scrub;
 mod transport;
 mod wait;
 
@@ -28,7 +29,9 @@ mod wait;
 mod test_support;
 
 pub use apply::{ApplySummary, ObjectOutcome, Outcome, apply_plan};
-pub use client::{DEFAULT_KUBECONFIG, connect, load_client, wait_for_api_server};
+pub use client::{
+    DEFAULT_KUBECONFIG, connect, load_client, load_client_waiting, wait_for_api_server,
+};
 pub use config::{ApplyOptions, KubeConfig};
 pub use error::ApplyError;
 pub use manifests::{ManifestError, load_manifests};

@@ -1,6 +1,7 @@
 //! One API request with retries: transient failures (refused, time-outs, 429, 5xx)
 //! are retried with exponential backoff and jitter until a deadline; anything else
-//! is permanent and returned at once with the API server's own message.
+//! is permanent and returned at once with the API server's own message, scrubbed
+//! of the data of the object being sent.
 
 use std::fmt::Display;
 use std::hash::{BuildHasher, Hasher};
@@ -11,6 +12,7 @@ use kube::client::Body;
 use tokio::time::Instant;
 
 use super::ApplyError;
+use super::scrub::Scrub;
 
 /// A response the caller asked for: a 2xx, or one of the codes it accepts (e.g. 404 on GET).
 #[derive(Debug)]
@@ -23,7 +25,9 @@ pub(crate) struct Reply {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Failure {
     /// Worth another try; `retry_after` is the server's own hint (Retry-After, retryAfterSeconds).
+    /// `status` is the HTTP code and reason, if the server answered at all.
     Transient {
+        status: Option<(u16, String)>,
         message: String,
         retry_after: Option<Duration>,
     },
@@ -38,6 +42,11 @@ pub(crate) enum Failure {
 impl Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Failure::Transient {
+                status: Some((code, reason)),
+                message,
+                ..
+            } => write!(f, "{code} {reason}: {message}"),
             Failure::Transient { message, .. } => f.write_str(message),
             Failure::Permanent {
                 code,
@@ -69,12 +78,14 @@ fn jitter() -> f64 {
 
 /// Sends `make()` until it succeeds, fails permanently, or `retry_for` has passed.
 /// `what` names the request in logs and errors (e.g. "apply Deployment projectcontour/contour").
+/// The server's text passes through `scrub` before it reaches an error or a log line.
 pub(crate) async fn request(
     client: &Client,
     make: impl Fn() -> Result<http::Request<Vec<u8>>, ApplyError>,
     what: &dyn Display,
     retry_for: Duration,
     accept: &[u16],
+    scrub: &Scrub,
 ) -> Result<Reply, ApplyError> {
     let started = Instant::now();
     let mut attempt = 0u32;
@@ -86,7 +97,7 @@ pub(crate) async fn request(
             Ok(reply) => classify(reply.code, None, &reply.body),
             Err(f) => f,
         };
-        let (message, retry_after) = match failure {
+        let (message, retry_after) = match scrub.failure(failure) {
             Failure::Permanent {
                 code,
                 reason,
@@ -99,10 +110,9 @@ pub(crate) async fn request(
                     message,
                 });
             }
-            Failure::Transient {
-                message,
-                retry_after,
-            } => (message, retry_after),
+            transient @ Failure::Transient { retry_after, .. } => {
+                (transient.to_string(), retry_after)
+            }
         };
         let delay = retry_after.unwrap_or_else(|| backoff(attempt));
         if started.elapsed() + delay > retry_for {
@@ -160,6 +170,7 @@ fn transport_failure(e: kube::Error) -> Failure {
         kube::Error::Api(s) => classify_status(s.code, &s.reason, &s.message, None, None),
         kube::Error::Service(_) | kube::Error::HyperError(_) | kube::Error::ReadEvents(_) => {
             Failure::Transient {
+                status: None,
                 message: error_chain(&e),
                 retry_after: None,
             }
@@ -236,7 +247,8 @@ fn classify_status(
     };
     if code == 429 || code >= 500 {
         Failure::Transient {
-            message: format!("{code} {reason}: {message}"),
+            status: Some((code, reason)),
+            message: message.to_owned(),
             retry_after: header.or(hint),
         }
     } else {

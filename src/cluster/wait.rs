@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::apply::parse_object;
 use super::readiness::{self, Readiness};
+use super::scrub::Scrub;
 use super::{ApplyError, ApplyOptions, ObjectRef, transport};
 
 /// One object being waited for.
@@ -96,7 +97,9 @@ pub(crate) async fn wait_ready(
                         message: e.to_string(),
                     })
             };
-            let reply = transport::request(client, make, &what, o.request_retry, &[]).await?;
+            let reply =
+                transport::request(client, make, &what, o.request_retry, &[], &Scrub::default())
+                    .await?;
             w.last = readiness::readiness(&w.object, &parse_object(&what, &reply.body)?);
         }
     }
