@@ -180,13 +180,15 @@ pub async fn wait_for_api_server(client: &Client, timeout: Duration) -> Result<S
             },
             Err(f) => f.to_string(),
         };
-        let delay = transport::backoff(attempt);
-        if started.elapsed() + delay > timeout {
+        // The last try is made at the deadline itself, not one backoff before it.
+        let remaining = timeout.saturating_sub(started.elapsed());
+        if remaining.is_zero() {
             return Err(ApplyError::ApiServerUnreachable {
-                waited: started.elapsed(),
+                waited: timeout,
                 last,
             });
         }
+        let delay = transport::backoff(attempt).min(remaining);
         if attempt % 5 == 0 {
             tracing::info!("API server not answering yet ({last}); still trying");
         }

@@ -26,7 +26,7 @@ pub enum ApplyError {
     #[error("no Kubernetes client configuration: {tried}")]
     NoClientConfig { tried: String },
 
-    #[error("the API server did not answer within {}s: {last}", waited.as_secs())]
+    #[error("the API server did not answer within {}s (kube.api_server_timeout_secs): {last}", waited.as_secs())]
     ApiServerUnreachable { waited: Duration, last: String },
 
     #[error("{what}: the API server refused it ({code} {reason}): {message}")]
