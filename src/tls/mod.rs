@@ -14,6 +14,7 @@
 //! for digests, randomness and key parsing).
 
 mod config;
+mod key_kind;
 mod kube_secret;
 mod names;
 mod pem;
@@ -35,6 +36,7 @@ use crate::secret::Secret;
 use crate::settings::{Hostname, TlsMaterial};
 
 pub use config::{KeyAlgorithm, TlsConfig};
+pub use key_kind::{KeyKind, RSA_MAX_BITS, RSA_MIN_BITS, SUPPORTED};
 pub use kube_secret::{ZeroizingJson, kubernetes_secret};
 pub use names::san_covers;
 pub use self_signed::self_signed;
@@ -86,9 +88,12 @@ pub enum TlsError {
     )]
     NotACertificate { position: usize, reason: String },
     #[error(
-        "{KEY_PROPERTY}: the private key could not be read as {format} ({reason}); supported keys are RSA (2048 to 8192 bits), ECDSA P-256 or P-384, and Ed25519"
+        "{KEY_PROPERTY}: the private key could not be read as {format} ({reason}); supported keys are {SUPPORTED}"
     )]
     UnreadableKey { format: String, reason: String },
+    /// A key envoy cannot serve (Ed25519, P-521, RSA outside the bounds, ...).
+    #[error("{KEY_PROPERTY}: {reason}; the HTTPS listener can serve {SUPPORTED} keys only")]
+    UnsupportedKey { kind: String, reason: String },
     #[error(
         "{KEY_PROPERTY}: the private key does not match the certificate in {CERT_PROPERTY} (checked {count} certificate(s); the leaf must be the certificate issued for this key)"
     )]
