@@ -74,6 +74,7 @@ pub(super) fn from_material(
     let leaf = &chain[0];
     Ok(TlsPlan {
         source: CertSource::User,
+        reused: false,
         chain_pem,
         key_pem: pem::encode_secret(label, material.private_key.der.expose()),
         leaf_sha256: sha256_fingerprint(leaf.der),
@@ -211,7 +212,7 @@ fn check_names(leaf: &Pasted<'_>, hostname: &Hostname) -> Result<Vec<String>, Tl
     Ok(dns)
 }
 
-fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+pub(super) fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
         16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),

@@ -34,6 +34,7 @@ fn run(material: &TlsMaterial) -> Result<TlsPlan, TlsError> {
         &host(FQDN),
         None,
         Some(material),
+        None,
         &TlsConfig::default(),
         NOW,
     )
@@ -217,10 +218,10 @@ fn wildcard_covers_one_label_only() {
     let leaf = root.issue(&LeafSpec::for_names(&["*.lab.example.com"]), &key);
     let m = material(&[&leaf], &key);
     let config = TlsConfig::default();
-    let ok = plan(&host(FQDN), None, Some(&m), &config, NOW).unwrap();
+    let ok = plan(&host(FQDN), None, Some(&m), None, &config, NOW).unwrap();
     assert_eq!(ok.sans, vec!["*.lab.example.com".to_string()]);
     for name in ["a.veba01.lab.example.com", "lab.example.com"] {
-        let err = plan(&host(name), None, Some(&m), &config, NOW).unwrap_err();
+        let err = plan(&host(name), None, Some(&m), None, &config, NOW).unwrap_err();
         assert!(
             matches!(err, TlsError::NameNotCovered { .. }),
             "{name}: {err}"
