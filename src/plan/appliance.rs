@@ -175,7 +175,14 @@ pub fn build(
     let static_ip: Option<IpAddr> = settings.network.static_network.as_ref().map(|n| n.address);
 
     let mut files = host_files(settings, &config.host, facts)?;
-    let tls = tls::plan(hostname, static_ip, settings.tls.as_ref(), &config.tls, now)?;
+    let tls = tls::plan(
+        hostname,
+        static_ip,
+        settings.tls.as_ref(),
+        None,
+        &config.tls,
+        now,
+    )?;
     // The key is renamed into place before the certificate: after a power cut
     // between the two, the pair on disk does not match, which the TLS rules
     // refuse, rather than an old key silently serving a new certificate.

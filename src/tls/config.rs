@@ -1,6 +1,6 @@
 //! The `[tls]` table of the agent's config.
 
-use super::TlsError;
+use super::{KeyKind, TlsError};
 
 /// Key type of a generated (self-signed) certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -32,6 +32,16 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa2048 => "rsa-2048",
             KeyAlgorithm::Rsa3072 => "rsa-3072",
             KeyAlgorithm::Rsa4096 => "rsa-4096",
+        }
+    }
+
+    /// The key type this algorithm generates.
+    pub fn kind(self) -> KeyKind {
+        match self {
+            KeyAlgorithm::EcdsaP256 => KeyKind::EcdsaP256,
+            KeyAlgorithm::Rsa2048 => KeyKind::Rsa { bits: 2048 },
+            KeyAlgorithm::Rsa3072 => KeyKind::Rsa { bits: 3072 },
+            KeyAlgorithm::Rsa4096 => KeyKind::Rsa { bits: 4096 },
         }
     }
 

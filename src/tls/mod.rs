@@ -5,7 +5,8 @@
 //! decoded to DER by `settings`) and the `[tls]` config, decide the chain and key
 //! to serve, or refuse with one line that names the property at fault.
 //!
-//! - No material: a fresh self-signed certificate ([`self_signed`]).
+//! - No material: the self-signed pair an earlier run installed, if it is still
+//!   the one this run would make ([`installed`]); else a fresh one ([`self_signed`]).
 //! - Material: checked and ordered ([`user`]): the key must match a leaf that
 //!   covers the FQDN and is valid now; the other certificates must form that
 //!   leaf's issuing chain.
@@ -14,12 +15,16 @@
 //! for digests, randomness and key parsing).
 
 mod config;
+mod installed;
+mod key_kind;
 mod kube_secret;
 mod names;
 mod pem;
 mod self_signed;
 mod user;
 
+#[cfg(test)]
+mod installed_tests;
 #[cfg(test)]
 mod self_signed_tests;
 #[cfg(test)]
@@ -35,6 +40,8 @@ use crate::secret::Secret;
 use crate::settings::{Hostname, TlsMaterial};
 
 pub use config::{KeyAlgorithm, TlsConfig};
+pub use installed::{InstalledPair, NotReused};
+pub use key_kind::{KeyKind, RSA_MAX_BITS, RSA_MIN_BITS, SUPPORTED};
 pub use kube_secret::{ZeroizingJson, kubernetes_secret};
 pub use names::san_covers;
 pub use self_signed::self_signed;
@@ -59,6 +66,9 @@ pub enum CertSource {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TlsPlan {
     pub source: CertSource,
+    /// True when the self-signed pair installed by an earlier run was kept
+    /// (`source` is then `SelfSigned`): the Secret and clients' trust stay as they were.
+    pub reused: bool,
     /// PEM, leaf first, then each issuer in turn.
     pub chain_pem: String,
     /// PEM: PKCS#8 when generated; as given (PKCS#8, PKCS#1 or SEC1) otherwise.
@@ -86,9 +96,12 @@ pub enum TlsError {
     )]
     NotACertificate { position: usize, reason: String },
     #[error(
-        "{KEY_PROPERTY}: the private key could not be read as {format} ({reason}); supported keys are RSA (2048 to 8192 bits), ECDSA P-256 or P-384, and Ed25519"
+        "{KEY_PROPERTY}: the private key could not be read as {format} ({reason}); supported keys are {SUPPORTED}"
     )]
     UnreadableKey { format: String, reason: String },
+    /// A key envoy cannot serve (Ed25519, P-521, RSA outside the bounds, ...).
+    #[error("{KEY_PROPERTY}: {reason}; the HTTPS listener can serve {SUPPORTED} keys only")]
+    UnsupportedKey { kind: String, reason: String },
     #[error(
         "{KEY_PROPERTY}: the private key does not match the certificate in {CERT_PROPERTY} (checked {count} certificate(s); the leaf must be the certificate issued for this key)"
     )]
@@ -125,22 +138,39 @@ pub enum TlsError {
     Generate(String),
 }
 
-/// Decide the certificate to serve. `now` is passed in so the plan stays pure
-/// and tests can move the clock.
+/// Decide the certificate to serve. `installed` is the pair an earlier run
+/// left on the target, if any: without admin material it is kept when it is
+/// still what this run would generate, else replaced (the reason is logged).
+/// Admin material always wins. `now` is passed in so the plan stays pure and
+/// tests can move the clock.
 pub fn plan(
     hostname: &Hostname,
     static_ip: Option<IpAddr>,
     material: Option<&TlsMaterial>,
+    installed: Option<&InstalledPair>,
     config: &TlsConfig,
     now: OffsetDateTime,
 ) -> Result<TlsPlan, TlsError> {
     config.validate()?;
-    let plan = match material {
-        None => self_signed(hostname, static_ip, config, now)?,
-        Some(material) => user::from_material(hostname, material, config, now)?,
+    let plan = match (material, installed) {
+        (Some(material), _) => user::from_material(hostname, material, config, now)?,
+        (None, None) => self_signed(hostname, static_ip, config, now)?,
+        (None, Some(installed)) => {
+            match installed::reuse(installed, hostname, static_ip, config, now) {
+                Ok(plan) => plan,
+                Err(why) => {
+                    tracing::info!(
+                        reason = %why,
+                        "not reusing the installed self-signed certificate; generating a new one"
+                    );
+                    self_signed(hostname, static_ip, config, now)?
+                }
+            }
+        }
     };
     tracing::info!(
         source = ?plan.source,
+        reused = plan.reused,
         leaf_sha256 = %plan.leaf_sha256,
         not_after = %plan.not_after,
         chain_len = plan.chain_len,

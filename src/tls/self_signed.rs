@@ -77,19 +77,14 @@ pub fn self_signed(
     let cert = params.self_signed(&key_pair).map_err(generate)?;
     let der = cert.der().as_ref();
 
-    let mut warnings = Vec::new();
-    if config.validity_days > APPLE_MAX_VALIDITY_DAYS {
-        warnings.push(format!(
-            "tls.validity_days is {}: macOS and iOS refuse server certificates valid for more than {APPLE_MAX_VALIDITY_DAYS} days",
-            config.validity_days
-        ));
-    }
+    let warnings = config_warnings(config);
     tracing::debug!(
         algorithm = algorithm.as_str(),
         "generated a self-signed certificate"
     );
     Ok(TlsPlan {
         source: CertSource::SelfSigned,
+        reused: false,
         chain_pem: pem::encode("CERTIFICATE", der),
         key_pem: pem::encode_secret("PRIVATE KEY", key_pair.serialized_der()),
         leaf_sha256: sha256_fingerprint(der),
@@ -98,6 +93,18 @@ pub fn self_signed(
         chain_len: 1,
         warnings,
     })
+}
+
+/// What the admin should know about the config a self-signed certificate is made with.
+pub(super) fn config_warnings(config: &TlsConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.validity_days > APPLE_MAX_VALIDITY_DAYS {
+        warnings.push(format!(
+            "tls.validity_days is {}: macOS and iOS refuse server certificates valid for more than {APPLE_MAX_VALIDITY_DAYS} days",
+            config.validity_days
+        ));
+    }
+    warnings
 }
 
 /// 128 random bits, positive (RFC 5280 §4.1.2.2: at most 20 octets, non-negative).

@@ -20,7 +20,7 @@ fn generate(algorithm: KeyAlgorithm, ip: Option<IpAddr>) -> TlsPlan {
         key_algorithm: algorithm,
         ..TlsConfig::default()
     };
-    plan(&host(FQDN), ip, None, &config, NOW).unwrap()
+    plan(&host(FQDN), ip, None, None, &config, NOW).unwrap()
 }
 
 fn pem_der(text: &str) -> Vec<u8> {
@@ -120,6 +120,7 @@ fn assert_certificate(plan: &TlsPlan, algorithm: KeyAlgorithm) {
         &host(FQDN),
         None,
         Some(&material),
+        None,
         &TlsConfig::default(),
         NOW,
     )
@@ -289,7 +290,7 @@ fn bad_config_is_refused_before_generating() {
         validity_days: 0,
         ..TlsConfig::default()
     };
-    let err = plan(&host(FQDN), None, None, &config, NOW).unwrap_err();
+    let err = plan(&host(FQDN), None, None, None, &config, NOW).unwrap_err();
     assert_eq!(
         err,
         TlsError::Config {

@@ -31,6 +31,41 @@ pub fn rsa_key() -> KeyPair {
     KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048).expect("RSA key")
 }
 
+pub fn p384_key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("P-384 key")
+}
+
+pub fn p521_key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("P-521 key")
+}
+
+pub fn ed25519_key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key")
+}
+
+/// A PKCS#8 RSA key of any size (`openssl genpkey`; aws-lc-rs makes only 2048 and
+/// up). OpenSSL 3.0 writes DER keys as PKCS#1, so `openssl pkcs8 -topk8` converts.
+pub fn openssl_rsa_pkcs8(bits: u32) -> Vec<u8> {
+    let pkcs1 = openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            &format!("rsa_keygen_bits:{bits}"),
+            "-outform",
+            "DER",
+        ],
+        b"",
+    );
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-inform", "DER", "-outform", "DER",
+        ],
+        &pkcs1,
+    )
+}
+
 /// A certificate authority that can sign leaves and sub-CAs.
 pub struct Authority {
     pub der: Vec<u8>,

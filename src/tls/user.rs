@@ -3,12 +3,13 @@
 use std::net::IpAddr;
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
-    KeyPair as _, RsaKeyPair,
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _,
+    RsaKeyPair,
 };
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Error};
 
+use super::key_kind::{self, KeyKind};
 use super::{CertSource, TlsConfig, TlsError, TlsPlan, names, pem, rfc3339, sha256_fingerprint};
 use crate::settings::{Hostname, KeyFormat, PrivateKey, TlsMaterial};
 
@@ -73,6 +74,7 @@ pub(super) fn from_material(
     let leaf = &chain[0];
     Ok(TlsPlan {
         source: CertSource::User,
+        reused: false,
         chain_pem,
         key_pem: pem::encode_secret(label, material.private_key.der.expose()),
         leaf_sha256: sha256_fingerprint(leaf.der),
@@ -120,42 +122,54 @@ fn parse_all(certificates: &[Vec<u8>]) -> Result<Vec<Pasted<'_>>, TlsError> {
 }
 
 /// The public key bits of the private key, as they appear in a certificate's
-/// subjectPublicKey (RSAPublicKey DER, an uncompressed EC point, or Ed25519 bytes).
-fn public_key_of(key: &PrivateKey) -> Result<Vec<u8>, TlsError> {
+/// subjectPublicKey (RSAPublicKey DER or an uncompressed EC point). Keys envoy
+/// cannot serve are refused here, before any certificate is looked at.
+pub(super) fn public_key_of(key: &PrivateKey) -> Result<Vec<u8>, TlsError> {
     let der = key.der.expose().as_slice();
-    let (format, parsed) = match key.format {
-        KeyFormat::Pkcs1Rsa => (
-            "PKCS#1 (RSA PRIVATE KEY)",
-            RsaKeyPair::from_der(der).map(|k| k.public_key().as_ref().to_vec()),
-        ),
-        KeyFormat::Sec1Ec => (
-            "SEC1 (EC PRIVATE KEY)",
-            EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_ASN1_SIGNING, der)
-                .or_else(|_| {
-                    EcdsaKeyPair::from_private_key_der(&ECDSA_P384_SHA384_ASN1_SIGNING, der)
-                })
-                .map(|k| k.public_key().as_ref().to_vec()),
-        ),
-        KeyFormat::Pkcs8 => (
-            "PKCS#8 (PRIVATE KEY)",
-            RsaKeyPair::from_pkcs8(der)
-                .map(|k| k.public_key().as_ref().to_vec())
-                .or_else(|_| {
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der)
-                        .or_else(|_| EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, der))
-                        .map(|k| k.public_key().as_ref().to_vec())
-                })
-                .or_else(|_| {
-                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-                        .map(|k| k.public_key().as_ref().to_vec())
-                }),
-        ),
+    let format = match key.format {
+        KeyFormat::Pkcs1Rsa => "PKCS#1 (RSA PRIVATE KEY)",
+        KeyFormat::Sec1Ec => "SEC1 (EC PRIVATE KEY)",
+        KeyFormat::Pkcs8 => "PKCS#8 (PRIVATE KEY)",
+    };
+    let unreadable = |reason: String| TlsError::UnreadableKey {
+        format: format.to_owned(),
+        reason,
+    };
+    let kind = key_kind::classify(key.format, der)
+        .ok_or_else(|| unreadable("its DER is not that structure".to_owned()))?;
+    if let Some(reason) = kind.unservable() {
+        return Err(TlsError::UnsupportedKey {
+            kind: kind.to_string(),
+            reason,
+        });
+    }
+    let ec = |alg| match key.format {
+        KeyFormat::Sec1Ec => EcdsaKeyPair::from_private_key_der(alg, der),
+        _ => EcdsaKeyPair::from_pkcs8(alg, der),
+    };
+    let parsed = match (&kind, key.format) {
+        (KeyKind::Rsa { .. }, KeyFormat::Pkcs1Rsa) => {
+            RsaKeyPair::from_der(der).map(|k| k.public_key().as_ref().to_vec())
+        }
+        (KeyKind::Rsa { .. }, _) => {
+            RsaKeyPair::from_pkcs8(der).map(|k| k.public_key().as_ref().to_vec())
+        }
+        (KeyKind::EcdsaP256, _) => {
+            ec(&ECDSA_P256_SHA256_ASN1_SIGNING).map(|k| k.public_key().as_ref().to_vec())
+        }
+        (KeyKind::EcdsaP384, _) => {
+            ec(&ECDSA_P384_SHA384_ASN1_SIGNING).map(|k| k.public_key().as_ref().to_vec())
+        }
+        // unservable() let only the kinds above through.
+        (other, _) => {
+            return Err(TlsError::UnsupportedKey {
+                kind: other.to_string(),
+                reason: format!("{other} keys cannot be served"),
+            });
+        }
     };
     // KeyRejected's text is a fixed reason ("InvalidEncoding", …), never key bytes.
-    parsed.map_err(|e| TlsError::UnreadableKey {
-        format: format.to_owned(),
-        reason: e.to_string(),
-    })
+    parsed.map_err(|e| unreadable(e.to_string()))
 }
 
 /// The leaf's SANs, if one of its DNS names covers the FQDN (the CN is ignored,
@@ -198,7 +212,7 @@ fn check_names(leaf: &Pasted<'_>, hostname: &Hostname) -> Result<Vec<String>, Tl
     Ok(dns)
 }
 
-fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+pub(super) fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
         16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),

@@ -34,6 +34,7 @@ fn run(material: &TlsMaterial) -> Result<TlsPlan, TlsError> {
         &host(FQDN),
         None,
         Some(material),
+        None,
         &TlsConfig::default(),
         NOW,
     )
@@ -217,10 +218,10 @@ fn wildcard_covers_one_label_only() {
     let leaf = root.issue(&LeafSpec::for_names(&["*.lab.example.com"]), &key);
     let m = material(&[&leaf], &key);
     let config = TlsConfig::default();
-    let ok = plan(&host(FQDN), None, Some(&m), &config, NOW).unwrap();
+    let ok = plan(&host(FQDN), None, Some(&m), None, &config, NOW).unwrap();
     assert_eq!(ok.sans, vec!["*.lab.example.com".to_string()]);
     for name in ["a.veba01.lab.example.com", "lab.example.com"] {
-        let err = plan(&host(name), None, Some(&m), &config, NOW).unwrap_err();
+        let err = plan(&host(name), None, Some(&m), None, &config, NOW).unwrap_err();
         assert!(
             matches!(err, TlsError::NameNotCovered { .. }),
             "{name}: {err}"
@@ -422,4 +423,64 @@ fn key_never_shows_in_debug_summary_or_errors() {
     let wrong = material(&[&p.inter.der], &p.key);
     let err = run(&wrong).unwrap_err();
     assert_no_key_bytes(&format!("{err} {err:?}"), p.key.serialized_der());
+}
+
+/// Envoy cannot serve these: each is refused by name, before the certificate is looked at.
+fn refused_key(key: &rcgen::KeyPair) -> String {
+    let root = Authority::root("Lab Root CA");
+    let leaf = root.issue(&LeafSpec::for_names(&[FQDN]), key);
+    let err = run(&material(&[&leaf], key)).unwrap_err();
+    assert!(matches!(err, TlsError::UnsupportedKey { .. }), "{err:?}");
+    let message = err.to_string();
+    assert_no_key_bytes(&message, key.serialized_der());
+    message
+}
+
+#[test]
+fn ed25519_certificate_and_key_are_refused_naming_what_is_supported() {
+    assert_eq!(
+        refused_key(&ed25519_key()),
+        "guestinfo.tls_key: Ed25519 keys cannot be served: browsers do not accept Ed25519 server certificates; the HTTPS listener can serve RSA (2048 to 8192 bits) and ECDSA on P-256 or P-384 keys only"
+    );
+}
+
+#[test]
+fn p521_key_is_refused() {
+    assert!(
+        refused_key(&p521_key())
+            .starts_with("guestinfo.tls_key: ECDSA P-521 keys cannot be served")
+    );
+}
+
+#[test]
+fn rsa_key_under_2048_bits_is_refused_with_its_size() {
+    let root = Authority::root("Lab Root CA");
+    let leaf = root.issue(&LeafSpec::for_names(&[FQDN]), &ec_key());
+    let der = openssl_rsa_pkcs8(1024);
+    let err = run(&material_with_key(&[&leaf], KeyFormat::Pkcs8, der.clone())).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "guestinfo.tls_key: an RSA key of 1024 bits is too small (envoy refuses RSA keys under 2048 bits)"
+        ),
+        "{message}"
+    );
+    assert_no_key_bytes(&message, &der);
+}
+
+#[test]
+fn p384_key_is_served_as_pkcs8_and_as_sec1() {
+    let root = Authority::root("Lab Root CA");
+    let key = p384_key();
+    let leaf = root.issue(&LeafSpec::for_names(&[FQDN]), &key);
+    let plan = run(&material(&[&leaf], &key)).unwrap();
+    assert_eq!(plan.chain_pem, pem_of(&[&leaf]));
+    let sec1 = to_sec1(&key);
+    let plan = run(&material_with_key(
+        &[&leaf],
+        KeyFormat::Sec1Ec,
+        sec1.clone(),
+    ))
+    .unwrap();
+    assert_eq!(plan.key_pem.expose(), &pem::encode("EC PRIVATE KEY", &sec1));
 }
