@@ -197,6 +197,27 @@ fn host_facts(root: &std::path::Path) -> anyhow::Result<ovaboot::plan::appliance
     Ok(ovaboot::plan::appliance::HostFacts {
         existing_hosts,
         interface,
+        installed_tls: installed_tls(root)?,
+    })
+}
+
+/// The certificate and key a previous run installed under `root`, if both are there.
+fn installed_tls(root: &std::path::Path) -> anyhow::Result<Option<ovaboot::tls::InstalledPair>> {
+    use ovaboot::plan::appliance::{TLS_CERT_PATH, TLS_KEY_PATH};
+    let read = |path: &str| {
+        let path = root.join(path.trim_start_matches('/'));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    };
+    Ok(match (read(TLS_CERT_PATH)?, read(TLS_KEY_PATH)?) {
+        (Some(cert_pem), Some(key_pem)) => Some(ovaboot::tls::InstalledPair {
+            cert_pem,
+            key_pem: ovaboot::secret::Secret::new(key_pem),
+        }),
+        _ => None,
     })
 }
 

@@ -292,3 +292,42 @@ fn root_hosts_lines_are_kept_and_the_fqdn_is_mapped() {
         "--root untouched"
     );
 }
+
+#[test]
+fn a_rerun_over_its_own_output_keeps_the_self_signed_pair() {
+    let env = fixture("static-network-without-tls.xml");
+    let first = render(&["--ovf-env", &env], &fixture("root-with-admin-hosts"));
+    assert_eq!(first.plan()["certificate"]["reused"], false);
+
+    // The first run's rootfs is what a power-cut first boot leaves on disk.
+    let rootfs = first.path("rootfs");
+    let second = render(&["--ovf-env", &env], rootfs.to_str().unwrap());
+    assert_eq!(second.plan()["certificate"]["reused"], true);
+    assert_eq!(
+        second.plan()["certificate"]["sha256"],
+        first.plan()["certificate"]["sha256"]
+    );
+    assert_eq!(
+        second.read("rootfs/etc/ovaboot/tls/tls.key"),
+        first.read("rootfs/etc/ovaboot/tls/tls.key")
+    );
+    assert_eq!(
+        second.read("rootfs/etc/hosts"),
+        first.read("rootfs/etc/hosts"),
+        "planning over its own /etc/hosts changes nothing"
+    );
+
+    // A new host name is a new certificate.
+    let other = tempfile::tempdir().unwrap();
+    let renamed = other.path().join("ovf-env.xml");
+    let xml = std::fs::read_to_string(&env).unwrap();
+    assert!(xml.contains(FQDN));
+    std::fs::write(&renamed, xml.replace(FQDN, "other.corp.example.net")).unwrap();
+    let renamed = renamed.to_str().unwrap().to_owned();
+    let third = render(&["--ovf-env", &renamed], rootfs.to_str().unwrap());
+    assert_eq!(third.plan()["certificate"]["reused"], false);
+    assert_ne!(
+        third.plan()["certificate"]["sha256"],
+        first.plan()["certificate"]["sha256"]
+    );
+}

@@ -28,6 +28,9 @@ pub struct HostFacts {
     pub existing_hosts: String,
     /// The first Ethernet interface, if any.
     pub interface: Option<String>,
+    /// The certificate and key already at [`TLS_CERT_PATH`] / [`TLS_KEY_PATH`]
+    /// (both present): a rerun keeps them while they still fit.
+    pub installed_tls: Option<tls::InstalledPair>,
 }
 
 /// A kernel setting the running system needs at once, e.g.
@@ -136,6 +139,8 @@ pub struct NetworkSummary {
 pub struct CertificateSummary {
     /// `"self-signed"` or `"user"`.
     pub source: tls::CertSource,
+    /// The self-signed pair already installed was kept (a rerun).
+    pub reused: bool,
     pub sha256: String,
     pub sans: Vec<String>,
     pub not_after: String,
@@ -179,7 +184,7 @@ pub fn build(
         hostname,
         static_ip,
         settings.tls.as_ref(),
-        None,
+        facts.installed_tls.as_ref(),
         &config.tls,
         now,
     )?;
@@ -239,6 +244,7 @@ pub fn build(
         proxy: settings.proxy.is_some(),
         certificate: CertificateSummary {
             source: tls.source,
+            reused: tls.reused,
             sha256: tls.leaf_sha256.clone(),
             sans: tls.sans.clone(),
             not_after: tls.not_after.clone(),
