@@ -64,6 +64,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Apply the plan to this system (host phase, cluster phase, or both) and record completion.
+    Firstboot {
+        /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
+        #[arg(long, value_enum, default_value = "all")]
+        phase: ovaboot::commands::firstboot::Phase,
+        /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
+        #[arg(long, value_name = "FILE")]
+        ovf_env: Option<PathBuf>,
+        /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
+        #[arg(long, conflicts_with = "ovf_env")]
+        sample: bool,
+        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// The system to configure; the kernel host name and settings are set only when it is `/`.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
     Images {
         /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
@@ -76,7 +97,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // apply's progress lines are its output; the other commands log only warnings.
     let verbosity = match cli.command {
-        Command::Apply { .. } => cli.verbose.max(1),
+        Command::Apply { .. } | Command::Firstboot { .. } => cli.verbose.max(1),
         _ => cli.verbose,
     };
     ovaboot::report::init_logging(verbosity);
@@ -151,16 +172,61 @@ fn run(command: Command) -> anyhow::Result<()> {
                 config.kube.kubeconfig = kubeconfig;
             }
             let objects = ovaboot::cluster::load_manifests(&from)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            let summary = runtime.block_on(async {
-                let client = ovaboot::cluster::connect(&config.kube).await?;
-                let options = ovaboot::cluster::ApplyOptions::from(&config.kube);
-                ovaboot::cluster::apply_plan(&client, &objects, &options).await
-            })?;
+            let summary = apply_to_cluster(&objects, &config.kube)?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Firstboot {
+            phase,
+            ovf_env,
+            sample,
+            config,
+            kubeconfig,
+            root,
+        } => {
+            use ovaboot::commands::firstboot;
+            if let Some(done) = firstboot::completed(&root)? {
+                println!(
+                    "first boot already completed at {} for {}; nothing to do (remove {} to run it again)",
+                    done.completed_at,
+                    done.hostname,
+                    root.join(firstboot::COMPLETION_PATH.trim_start_matches('/'))
+                        .display()
+                );
+                return Ok(());
+            }
+            let mut config = load_config(config.as_deref())?;
+            if kubeconfig.is_some() {
+                config.kube.kubeconfig = kubeconfig;
+            }
+            let env = read_environment(ovf_env, sample)?;
+            let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
+            let facts = host_facts(&root)?;
+            let now = time::OffsetDateTime::now_utc();
+            let plan = ovaboot::plan::appliance::build(&settings, &config, &facts, now)?;
+            if phase.runs_host() {
+                let report = firstboot::apply_host(&plan, &root)?;
+                println!(
+                    "host: {} files written, {} unchanged",
+                    report.written.len(),
+                    report.unchanged.len()
+                );
+            }
+            if phase.runs_cluster() {
+                let objects: Vec<serde_json::Value> = plan
+                    .manifests
+                    .iter()
+                    .map(|m| m.object.expose().clone())
+                    .collect();
+                let summary = apply_to_cluster(&objects, &config.kube)?;
+                println!("cluster: {summary}");
+                let done =
+                    firstboot::record_completion(&plan, &root, time::OffsetDateTime::now_utc())?;
+                println!(
+                    "first boot completed for {}; certificate sha256 {}",
+                    done.hostname, done.certificate_sha256
+                );
+            }
             Ok(())
         }
         Command::Images { config } => {
@@ -172,6 +238,24 @@ fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Server-side applies `objects` in order and waits for them, on a
+/// single-threaded runtime (one request at a time is all first boot needs).
+fn apply_to_cluster(
+    objects: &[serde_json::Value],
+    kube: &ovaboot::cluster::KubeConfig,
+) -> anyhow::Result<ovaboot::cluster::ApplySummary> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async {
+        let client = ovaboot::cluster::connect(kube).await?;
+        let options = ovaboot::cluster::ApplyOptions::from(kube);
+        ovaboot::cluster::apply_plan(&client, objects, &options).await
+    })?;
+    Ok(summary)
 }
 
 /// The config file, with `OVABOOT_CONTOUR_MANIFEST` (if set) naming where the

@@ -1,4 +1,5 @@
 //! What each subcommand does, as library functions the binary calls.
 
+pub mod firstboot;
 pub mod props;
 pub mod render;

@@ -1,0 +1,147 @@
+//! `ovaboot firstboot`: make the system match the plan, then record that it
+//! did, so later boots do nothing.
+//!
+//! Two phases, because they belong at two points of the boot: the **host**
+//! phase (files, host name, kernel settings) must run before networkd and k3s
+//! start (k3s names its node after the host name it finds), the **cluster**
+//! phase after k3s. Each phase plans afresh from the OVF environment and is
+//! idempotent: unchanged files are not touched, the installed self-signed
+//! certificate is kept, server-side apply of the same objects is a no-op. So a
+//! power cut anywhere is repaired by running again. Only when the cluster phase
+//! has finished is the completion record written.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::apply::files::{FilesError, WriteReport, write_files};
+use crate::apply::host::{HostApplyError, set_kernel_hostname};
+use crate::plan::PlannedFile;
+use crate::plan::appliance::Plan;
+
+/// Where the completion record lives, under the target root.
+pub const COMPLETION_PATH: &str = "/var/lib/ovaboot/firstboot.json";
+
+/// Which part of first boot to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    /// Host files, kernel host name, kernel settings (before networkd and k3s).
+    Host,
+    /// Contour, the TLS Secret and the routes (after k3s), then the completion record.
+    Cluster,
+    /// Both, in order.
+    All,
+}
+
+impl Phase {
+    pub fn runs_host(self) -> bool {
+        matches!(self, Phase::Host | Phase::All)
+    }
+
+    pub fn runs_cluster(self) -> bool {
+        matches!(self, Phase::Cluster | Phase::All)
+    }
+}
+
+/// What `firstboot.json` says: when first boot finished and what it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    pub ovaboot_version: String,
+    /// RFC 3339, UTC.
+    pub completed_at: String,
+    pub hostname: String,
+    pub certificate_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirstbootError {
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Host(#[from] HostApplyError),
+    #[error("cannot write {value} to {}: {source}", path.display())]
+    Sysctl {
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    #[error("the completion record {} is unreadable ({message}); remove it to run first boot again", path.display())]
+    BadRecord { path: PathBuf, message: String },
+}
+
+/// The completion record under `root`, if first boot has finished.
+pub fn completed(root: &Path) -> Result<Option<Completion>, FirstbootError> {
+    let path = under(root, COMPLETION_PATH);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| FirstbootError::BadRecord {
+                path,
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FirstbootError::BadRecord {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The host phase: every host file under `root`; and when `root` is the
+/// running system (`/`), the kernel host name and the kernel settings the
+/// drop-ins only set at the next boot.
+pub fn apply_host(plan: &Plan, root: &Path) -> Result<WriteReport, FirstbootError> {
+    let report = write_files(root, &plan.files)?;
+    tracing::info!(
+        written = report.written.len(),
+        unchanged = report.unchanged.len(),
+        "host files in place"
+    );
+    if root == Path::new("/") {
+        set_kernel_hostname(&plan.hostname)?;
+        for sysctl in &plan.runtime_sysctls {
+            std::fs::write(&sysctl.proc_path, &sysctl.value).map_err(|source| {
+                FirstbootError::Sysctl {
+                    path: sysctl.proc_path.clone(),
+                    value: sysctl.value.clone(),
+                    source,
+                }
+            })?;
+            tracing::info!(path = %sysctl.proc_path.display(), value = %sysctl.value, "kernel setting applied");
+        }
+    } else {
+        tracing::info!(root = %root.display(), "not the running system: kernel host name and settings left alone");
+    }
+    Ok(report)
+}
+
+/// Writes the completion record (atomically) under `root`.
+pub fn record_completion(
+    plan: &Plan,
+    root: &Path,
+    now: time::OffsetDateTime,
+) -> Result<Completion, FirstbootError> {
+    let completion = Completion {
+        ovaboot_version: env!("CARGO_PKG_VERSION").to_owned(),
+        completed_at: now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| now.unix_timestamp().to_string()),
+        hostname: plan.hostname.fqdn().to_owned(),
+        certificate_sha256: plan.tls.leaf_sha256.clone(),
+    };
+    let mut text = serde_json::to_string_pretty(&completion).expect("plain data serializes");
+    text.push('\n');
+    write_files(
+        root,
+        &[PlannedFile::plain(
+            COMPLETION_PATH,
+            text.into_bytes(),
+            0o644,
+        )],
+    )?;
+    Ok(completion)
+}
+
+fn under(root: &Path, absolute: &str) -> PathBuf {
+    root.join(absolute.trim_start_matches('/'))
+}

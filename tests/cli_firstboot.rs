@@ -1,0 +1,211 @@
+//! `ovaboot firstboot` and the systemd units that run it, on a scratch root.
+
+mod cli_support;
+
+use std::path::Path;
+use std::process::Output;
+
+use cli_support::{contour_manifest, fixture, mode, ovaboot_with_manifest, text};
+
+const RECORD: &str = "var/lib/ovaboot/firstboot.json";
+
+fn firstboot(root: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["firstboot", "--root", root.to_str().unwrap(), "--config"];
+    let config = fixture("defaults-only.toml");
+    args.push(&config);
+    args.extend_from_slice(extra);
+    ovaboot_with_manifest(&args, &contour_manifest())
+}
+
+/// Every regular file under `root`, with its bytes, for before/after comparisons.
+fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = cli_support::files_under(root)
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect::<Vec<_>>();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let env = fixture("static-network-without-tls.xml");
+    let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("host: 6 files written, 0 unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(mode(&root.path().join("etc/ovaboot/tls/tls.key")), 0o600);
+    assert_eq!(mode(&root.path().join("etc/hostname")), 0o644);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/hostname")).unwrap(),
+        format!("{}\n", cli_support::FQDN)
+    );
+    assert!(
+        !root.path().join(RECORD).exists(),
+        "only the cluster phase completes first boot"
+    );
+
+    let before = snapshot(root.path());
+    let again = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("host: 0 files written, 6 unchanged"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(
+        snapshot(root.path()),
+        before,
+        "same certificate, same files"
+    );
+}
+
+#[test]
+fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_completion() {
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let kubeconfig = work.path().join("kubeconfig");
+    // Port 9 (discard) on loopback: nothing listens there.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let config = work.path().join("ovaboot.toml");
+    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+    let env = fixture("static-network-without-tls.xml");
+    let out = ovaboot_with_manifest(
+        &[
+            "firstboot",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--ovf-env",
+            &env,
+        ],
+        &contour_manifest(),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("the API server did not answer"),
+        "{stderr}"
+    );
+    assert!(
+        !root.path().join(RECORD).exists(),
+        "not complete: the next boot runs again"
+    );
+    assert!(
+        root.path().join("etc/hostname").exists(),
+        "the host phase ran before"
+    );
+}
+
+#[test]
+fn after_completion_later_boots_do_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let record = root.path().join(RECORD);
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        r#"{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"veba01.lab.example.com","certificate_sha256":"AB"}"#,
+    )
+    .unwrap();
+    let before = snapshot(root.path());
+    // No OVF environment is given: it must not even be looked for.
+    let out = firstboot(root.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("already completed at 2026-11-27T10:00:00Z"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(root.path()), before);
+}
+
+#[test]
+fn bad_input_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = cli_support::environment(dir.path(), &[("guestinfo.dns", "dns.example.com")]);
+    let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.lines().last().unwrap().contains("guestinfo.dns"),
+        "{stderr}"
+    );
+    assert!(
+        snapshot(root.path()).is_empty(),
+        "nothing written under the root"
+    );
+}
+
+/// The shipped units: `systemd-analyze verify` finds nothing to say about them,
+/// and their ExecStart command lines are ones this binary accepts.
+#[test]
+fn the_systemd_units_verify_and_their_commands_parse() {
+    let units = ["ovaboot-host.service", "ovaboot-cluster.service"];
+    let binary = env!("CARGO_BIN_EXE_ovaboot");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for unit in units {
+        let text = std::fs::read_to_string(repo.join("systemd").join(unit)).unwrap();
+        let exec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("an ExecStart line");
+        let args: Vec<&str> = exec.split_whitespace().collect();
+        assert_eq!(args[0], "/usr/bin/ovaboot");
+        // With a completion record in place the command parses and does nothing.
+        let root = tempfile::tempdir().unwrap();
+        let record = root.path().join(RECORD);
+        std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+        std::fs::write(
+            &record,
+            r#"{"ovaboot_version":"0","completed_at":"x","hostname":"h","certificate_sha256":"s"}"#,
+        )
+        .unwrap();
+        let out = std::process::Command::new(binary)
+            .args(&args[1..])
+            .args(["--root", root.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{unit}: {exec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(
+            dir.path().join(unit),
+            text.replace("/usr/bin/ovaboot", binary),
+        )
+        .unwrap();
+    }
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("--man=no")
+        .args(units.iter().map(|u| dir.path().join(u)))
+        .output()
+    else {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify: {stderr}"
+    );
+}
