@@ -48,6 +48,8 @@ fn benches(c: &mut Criterion) {
     let facts = HostFacts {
         existing_hosts: "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n".into(),
         interface: Some("eth0".into()),
+        // A first boot: nothing installed yet, so the certificate is generated.
+        installed_tls: None,
     };
     let now = OffsetDateTime::now_utc();
 
