@@ -139,11 +139,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             // Refuse a used folder before any work, and leave it as it was.
             render::check_output_folder(&out)?;
             let config = load_config(config.as_deref())?;
-            let env = read_environment(ovf_env, sample)?;
-            let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
-            let facts = host_facts(&root)?;
-            let now = time::OffsetDateTime::now_utc();
-            let plan = ovaboot::plan::appliance::build(&settings, &config, &facts, now)?;
+            let plan = make_plan(ovf_env, sample, &config, &root)?;
             let rendered = render::render(&plan, &out)?;
             let cert = &plan.summary.certificate;
             println!(
@@ -152,10 +148,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 rendered.manifests,
                 out.display(),
                 plan.summary.hostname,
-                serde_json::to_value(plan.tls.source)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                plan.tls.source.as_str(),
                 cert.sha256,
                 cert.sans.join(","),
                 cert.not_after
@@ -172,7 +165,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 config.kube.kubeconfig = kubeconfig;
             }
             let objects = ovaboot::cluster::load_manifests(&from)?;
-            let summary = apply_to_cluster(&objects, &config.kube)?;
+            let summary = ovaboot::commands::apply::apply_to_cluster(&objects, &config.kube)?;
             println!("{summary}");
             Ok(())
         }
@@ -199,11 +192,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             if kubeconfig.is_some() {
                 config.kube.kubeconfig = kubeconfig;
             }
-            let env = read_environment(ovf_env, sample)?;
-            let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
-            let facts = host_facts(&root)?;
-            let now = time::OffsetDateTime::now_utc();
-            let plan = ovaboot::plan::appliance::build(&settings, &config, &facts, now)?;
+            let plan = make_plan(ovf_env, sample, &config, &root)?;
             if phase.runs_host() {
                 let report = firstboot::apply_host(&plan, &root)?;
                 println!(
@@ -218,7 +207,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                     .iter()
                     .map(|m| m.object.expose().clone())
                     .collect();
-                let summary = apply_to_cluster(&objects, &config.kube)?;
+                let summary = ovaboot::commands::apply::apply_to_cluster(&objects, &config.kube)?;
                 println!("cluster: {summary}");
                 let done =
                     firstboot::record_completion(&plan, &root, time::OffsetDateTime::now_utc())?;
@@ -240,24 +229,6 @@ fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Server-side applies `objects` in order and waits for them, on a
-/// single-threaded runtime (one request at a time is all first boot needs).
-fn apply_to_cluster(
-    objects: &[serde_json::Value],
-    kube: &ovaboot::cluster::KubeConfig,
-) -> anyhow::Result<ovaboot::cluster::ApplySummary> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let summary = runtime.block_on(async {
-        let client = ovaboot::cluster::connect(kube).await?;
-        let options = ovaboot::cluster::ApplyOptions::from(kube);
-        ovaboot::cluster::apply_plan(&client, objects, &options).await
-    })?;
-    Ok(summary)
-}
-
 /// The config file, with `OVABOOT_CONTOUR_MANIFEST` (if set) naming where the
 /// pinned manifest is on this machine; its sha256 is checked all the same.
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<ovaboot::config::Config> {
@@ -268,41 +239,20 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<ovaboot::config
     Ok(config)
 }
 
-/// What the plan needs to know about the target system.
-fn host_facts(root: &std::path::Path) -> anyhow::Result<ovaboot::plan::appliance::HostFacts> {
-    let hosts = root.join("etc/hosts");
-    let existing_hosts = match std::fs::read_to_string(&hosts) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", hosts.display())),
-    };
-    let interface =
-        ovaboot::apply::host::first_ethernet_interface(std::path::Path::new("/sys/class/net"))?;
-    Ok(ovaboot::plan::appliance::HostFacts {
-        existing_hosts,
-        interface,
-        installed_tls: installed_tls(root)?,
-    })
-}
-
-/// The certificate and key a previous run installed under `root`, if both are there.
-fn installed_tls(root: &std::path::Path) -> anyhow::Result<Option<ovaboot::tls::InstalledPair>> {
-    use ovaboot::plan::appliance::{TLS_CERT_PATH, TLS_KEY_PATH};
-    let read = |path: &str| {
-        let path = root.join(path.trim_start_matches('/'));
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    };
-    Ok(match (read(TLS_CERT_PATH)?, read(TLS_KEY_PATH)?) {
-        (Some(cert_pem), Some(key_pem)) => Some(ovaboot::tls::InstalledPair {
-            cert_pem,
-            key_pem: ovaboot::secret::Secret::new(key_pem),
-        }),
-        _ => None,
-    })
+/// The whole plan for the system under `root`: what render writes and firstboot applies.
+fn make_plan(
+    ovf_env: Option<PathBuf>,
+    sample: bool,
+    config: &ovaboot::config::Config,
+    root: &std::path::Path,
+) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
+    let env = read_environment(ovf_env, sample)?;
+    let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
+    let facts = ovaboot::apply::host::read_host_facts(root)?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(ovaboot::plan::appliance::build(
+        &settings, config, &facts, now,
+    )?)
 }
 
 /// Reads the OVF environment from the file given, the built-in sample, or

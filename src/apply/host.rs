@@ -1,12 +1,16 @@
-//! The host step's effects beyond files: the kernel's host name, and finding
-//! the interface a static address goes on.
+//! The host step's effects beyond files: the kernel's host name, and reading
+//! the facts about the system the plan needs (its `/etc/hosts`, the interface
+//! a static address goes on, the certificate a previous run installed).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::plan::appliance::{HostFacts, TLS_CERT_PATH, TLS_KEY_PATH};
 use crate::plan::host::static_hostname;
+use crate::secret::Secret;
 use crate::settings::Hostname;
+use crate::tls::InstalledPair;
 
 /// Where the kernel lists network interfaces.
 pub const SYS_CLASS_NET: &str = "/sys/class/net";
@@ -20,6 +24,44 @@ pub enum HostApplyError {
     SetHostname { name: String, source: nix::Error },
     #[error("{}: {source}", path.display())]
     Sysfs { path: PathBuf, source: io::Error },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+}
+
+/// What the plan needs to know about the system under `root`: its
+/// `/etc/hosts`, its first Ethernet interface (from the running kernel's
+/// `/sys/class/net`) and the TLS pair a previous run installed.
+pub fn read_host_facts(root: &Path) -> Result<HostFacts, HostApplyError> {
+    let existing_hosts = read_optional(&root.join("etc/hosts"))?.unwrap_or_default();
+    let interface = first_ethernet_interface(Path::new(SYS_CLASS_NET))?;
+    let under_root = |path: &str| root.join(path.trim_start_matches('/'));
+    let installed_tls = match (
+        read_optional(&under_root(TLS_CERT_PATH))?,
+        read_optional(&under_root(TLS_KEY_PATH))?,
+    ) {
+        (Some(cert_pem), Some(key_pem)) => Some(InstalledPair {
+            cert_pem,
+            key_pem: Secret::new(key_pem),
+        }),
+        _ => None,
+    };
+    Ok(HostFacts {
+        existing_hosts,
+        interface,
+        installed_tls,
+    })
+}
+
+/// A file's text, or `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>, HostApplyError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(HostApplyError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Sets the running kernel's host name (what `/etc/hostname` holds), so the

@@ -1,5 +1,6 @@
 //! What each subcommand does, as library functions the binary calls.
 
+pub mod apply;
 pub mod firstboot;
 pub mod props;
 pub mod render;

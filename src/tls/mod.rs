@@ -61,6 +61,16 @@ pub enum CertSource {
     User,
 }
 
+impl CertSource {
+    /// As in `plan.json`: `self-signed` or `user`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertSource::SelfSigned => "self-signed",
+            CertSource::User => "user",
+        }
+    }
+}
+
 /// The certificate and key to serve. `Debug` and `Serialize` redact the key, so
 /// the plan can be logged and written as the run's summary.
 #[derive(Debug, Clone, serde::Serialize)]

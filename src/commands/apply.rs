@@ -1,0 +1,32 @@
+//! `ovaboot apply` and the cluster phase of `firstboot`: objects in, cluster
+//! made to match, on a single-threaded runtime (first boot sends one request
+//! at a time; a thread pool would only cost memory).
+
+use serde_json::Value;
+
+use crate::cluster::{ApplyError, ApplyOptions, ApplySummary, KubeConfig, apply_plan, connect};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterRunError {
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// Connects as `kube` says (waiting for k3s and its API server), server-side
+/// applies `objects` in order and waits for each to be ready.
+pub fn apply_to_cluster(
+    objects: &[Value],
+    kube: &KubeConfig,
+) -> Result<ApplySummary, ClusterRunError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClusterRunError::Runtime)?;
+    let summary = runtime.block_on(async {
+        let client = connect(kube).await?;
+        apply_plan(&client, objects, &ApplyOptions::from(kube)).await
+    })?;
+    Ok(summary)
+}
