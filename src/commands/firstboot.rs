@@ -145,3 +145,67 @@ pub fn record_completion(
 fn under(root: &Path, absolute: &str) -> PathBuf {
     root.join(absolute.trim_start_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::plan::appliance::{HostFacts, build};
+
+    fn sample_plan() -> Plan {
+        let env = crate::ovf::read_environment(&[Box::new(crate::ovf::transport::SampleTransport)])
+            .unwrap();
+        let settings = crate::settings::Settings::from_properties(&env.properties).unwrap();
+        let mut config = Config::default();
+        let manifest = std::env::var_os("OVABOOT_CONTOUR_MANIFEST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contour/contour-v1.33.6.yaml")
+            });
+        config.contour.manifest = Some(manifest);
+        let facts = HostFacts {
+            interface: Some("eth0".into()),
+            ..HostFacts::default()
+        };
+        build(&settings, &config, &facts, time::OffsetDateTime::now_utc()).unwrap()
+    }
+
+    #[test]
+    fn the_completion_record_round_trips_and_names_what_was_made() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(completed(root.path()).unwrap(), None);
+        let plan = sample_plan();
+        let at = time::macros::datetime!(2026-11-27 10:00 UTC);
+        let written = record_completion(&plan, root.path(), at).unwrap();
+        assert_eq!(written.completed_at, "2026-11-27T10:00:00Z");
+        assert_eq!(written.hostname, "veba01.lab.example.com");
+        assert_eq!(written.certificate_sha256, plan.tls.leaf_sha256);
+        assert_eq!(completed(root.path()).unwrap(), Some(written));
+    }
+
+    #[test]
+    fn a_damaged_record_is_an_error_that_says_how_to_rerun() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(COMPLETION_PATH.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{\"ovaboot_version\":").unwrap();
+        let err = completed(root.path()).unwrap_err().to_string();
+        assert!(err.contains("remove it to run first boot again"), "{err}");
+    }
+
+    #[test]
+    fn the_host_phase_off_the_running_system_writes_files_only() {
+        let root = tempfile::tempdir().unwrap();
+        let plan = sample_plan();
+        let before = nix::unistd::gethostname().unwrap();
+        let report = apply_host(&plan, root.path()).unwrap();
+        assert_eq!(report.written.len(), plan.files.len());
+        assert_eq!(
+            nix::unistd::gethostname().unwrap(),
+            before,
+            "kernel host name untouched"
+        );
+        let again = apply_host(&plan, root.path()).unwrap();
+        assert!(again.written.is_empty());
+    }
+}
