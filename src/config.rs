@@ -82,10 +82,16 @@ impl Config {
             message,
         };
         config.host.validate().map_err(|e| invalid(e.to_string()))?;
+        config.tls.validate().map_err(|e| invalid(e.to_string()))?;
+        config
+            .contour
+            .validate()
+            .map_err(|e| invalid(e.to_string()))?;
         config
             .routes()
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
+        config.kube.validate().map_err(invalid)?;
         Ok(config)
     }
 
@@ -212,6 +218,26 @@ workload_ready_timeout_secs = 900
             err.contains("line 2") && err.contains("in [tls]") && err.contains("dsa"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_table_is_checked_when_the_file_is_read() {
+        for (text, key) in [
+            ("[tls]\nvalidity_days = 0\n", "tls.validity_days"),
+            ("[tls]\nvalidity_days = 20\n", "tls.expiry_warning_days"),
+            ("[contour]\nversion = \"latest\"\n", "contour.version"),
+            (
+                "[kube]\napi_server_timeout_secs = 0\n",
+                "kube.api_server_timeout_secs",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("the config /etc/ovaboot/ovaboot.toml: "),
+                "{err}"
+            );
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

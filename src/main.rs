@@ -1,10 +1,12 @@
 //! The `ovaboot` command line: parses arguments and calls the library. No logic here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use ovaboot::commands::firstboot;
 
 #[derive(Parser)]
 #[command(
@@ -20,16 +22,39 @@ struct Cli {
     command: Command,
 }
 
+/// Where the OVF environment comes from.
+#[derive(Args)]
+struct OvfSource {
+    /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
+    #[arg(long, value_name = "FILE")]
+    ovf_env: Option<PathBuf>,
+    /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
+    #[arg(long, conflicts_with = "ovf_env")]
+    sample: bool,
+}
+
+/// The agent's config file.
+#[derive(Args)]
+struct ConfigFile {
+    /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Which cluster to talk to.
+#[derive(Args)]
+struct Kubeconfig {
+    /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print the OVF properties and the transport that delivered them (secrets redacted).
     Props {
-        /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
-        #[arg(long, value_name = "FILE")]
-        ovf_env: Option<PathBuf>,
-        /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
-        #[arg(long, conflicts_with = "ovf_env")]
-        sample: bool,
+        #[command(flatten)]
+        source: OvfSource,
         /// Print one JSON object: {"transport": ..., "properties": {...}}.
         #[arg(long)]
         json: bool,
@@ -39,16 +64,11 @@ enum Command {
         /// The folder to write (must be absent or empty).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
-        #[arg(long, value_name = "FILE")]
-        ovf_env: Option<PathBuf>,
-        /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
-        #[arg(long, conflicts_with = "ovf_env")]
-        sample: bool,
-        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// The system whose /etc/hosts the plan starts from.
+        #[command(flatten)]
+        source: OvfSource,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// The system the plan starts from: its /etc/hosts and the certificate a previous run installed.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
@@ -57,45 +77,41 @@ enum Command {
         /// A folder written by `ovaboot render`.
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
-        /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
-        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        kubeconfig: Kubeconfig,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Apply the plan to this system (host phase, cluster phase, or both) and record completion.
     Firstboot {
         /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
         #[arg(long, value_enum, default_value = "all")]
-        phase: ovaboot::commands::firstboot::Phase,
-        /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
-        #[arg(long, value_name = "FILE")]
-        ovf_env: Option<PathBuf>,
-        /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
-        #[arg(long, conflicts_with = "ovf_env")]
-        sample: bool,
-        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
+        phase: firstboot::Phase,
+        #[command(flatten)]
+        source: OvfSource,
+        #[command(flatten)]
+        config: ConfigFile,
+        #[command(flatten)]
+        kubeconfig: Kubeconfig,
         /// The system to configure; the kernel host name and settings are set only when it is `/`.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
     /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
     Images {
-        /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
+/// Exit status when running again cannot help (bad input, a refusal): the
+/// systemd unit does not restart on it (`RestartPreventExitStatus=2`).
+const EXIT_PERMANENT: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // apply's progress lines are its output; the other commands log only warnings.
+    // apply's and firstboot's progress lines are their output; the other
+    // commands log only warnings.
     let verbosity = match cli.command {
         Command::Apply { .. } | Command::Firstboot { .. } => cli.verbose.max(1),
         _ => cli.verbose,
@@ -105,19 +121,19 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("ovaboot: error: {}", one_line(&err));
-            ExitCode::FAILURE
+            if is_transient(&err) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(EXIT_PERMANENT)
+            }
         }
     }
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Props {
-            ovf_env,
-            sample,
-            json,
-        } => {
-            let env = read_environment(ovf_env, sample)?;
+        Command::Props { source, json } => {
+            let env = read_environment(&source)?;
             // Validate before printing anything: bad input prints nothing on stdout.
             ovaboot::settings::Settings::from_properties(&env.properties)?;
             let out = if json {
@@ -126,20 +142,18 @@ fn run(command: Command) -> anyhow::Result<()> {
                 ovaboot::commands::props::text(&env)
             };
             print!("{out}");
-            Ok(())
         }
         Command::Render {
             out,
-            ovf_env,
-            sample,
+            source,
             config,
             root,
         } => {
             use ovaboot::commands::render;
             // Refuse a used folder before any work, and leave it as it was.
             render::check_output_folder(&out)?;
-            let config = load_config(config.as_deref())?;
-            let plan = make_plan(ovf_env, sample, &config, &root)?;
+            let config = load_config(&config, &Kubeconfig { kubeconfig: None })?;
+            let plan = make_plan(&source, &config, &root)?;
             let rendered = render::render(&plan, &out)?;
             let cert = &plan.summary.certificate;
             println!(
@@ -153,31 +167,24 @@ fn run(command: Command) -> anyhow::Result<()> {
                 cert.sans.join(","),
                 cert.not_after
             );
-            Ok(())
         }
         Command::Apply {
             from,
             kubeconfig,
             config,
         } => {
-            let mut config = load_config(config.as_deref())?;
-            if kubeconfig.is_some() {
-                config.kube.kubeconfig = kubeconfig;
-            }
+            let config = load_config(&config, &kubeconfig)?;
             let objects = ovaboot::cluster::load_manifests(&from)?;
             let summary = ovaboot::commands::apply::apply_to_cluster(&objects, &config.kube)?;
             println!("{summary}");
-            Ok(())
         }
         Command::Firstboot {
             phase,
-            ovf_env,
-            sample,
+            source,
             config,
             kubeconfig,
             root,
         } => {
-            use ovaboot::commands::firstboot;
             if let Some(done) = firstboot::completed(&root)? {
                 println!(
                     "first boot already completed at {} for {}; nothing to do (remove {} to run it again)",
@@ -188,65 +195,67 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let mut config = load_config(config.as_deref())?;
-            if kubeconfig.is_some() {
-                config.kube.kubeconfig = kubeconfig;
-            }
-            let plan = make_plan(ovf_env, sample, &config, &root)?;
-            if phase.runs_host() {
-                let report = firstboot::apply_host(&plan, &root)?;
+            let config = load_config(&config, &kubeconfig)?;
+            let plan = make_plan(&source, &config, &root)?;
+            let report = firstboot::run(&plan, phase, &root, &config.kube)?;
+            if let Some(host) = &report.host {
                 println!(
                     "host: {} files written, {} unchanged",
-                    report.written.len(),
-                    report.unchanged.len()
+                    host.written.len(),
+                    host.unchanged.len()
                 );
             }
-            if phase.runs_cluster() {
-                let objects: Vec<serde_json::Value> = plan
-                    .manifests
-                    .iter()
-                    .map(|m| m.object.expose().clone())
-                    .collect();
-                let summary = ovaboot::commands::apply::apply_to_cluster(&objects, &config.kube)?;
-                println!("cluster: {summary}");
-                let done =
-                    firstboot::record_completion(&plan, &root, time::OffsetDateTime::now_utc())?;
+            if let Some(cluster) = &report.cluster {
+                println!("cluster: {cluster}");
+            }
+            if let Some(done) = &report.completion {
                 println!(
                     "first boot completed for {}; certificate sha256 {}",
                     done.hostname, done.certificate_sha256
                 );
             }
-            Ok(())
         }
         Command::Images { config } => {
-            let config = load_config(config.as_deref())?;
+            let config = load_config(&config, &Kubeconfig { kubeconfig: None })?;
             let objects = ovaboot::contour::plan(&config.contour)?;
             for image in ovaboot::contour::images(&objects) {
                 println!("{image}");
             }
-            Ok(())
         }
     }
+    Ok(())
 }
 
-/// The config file, with `OVABOOT_CONTOUR_MANIFEST` (if set) naming where the
-/// pinned manifest is on this machine; its sha256 is checked all the same.
-fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<ovaboot::config::Config> {
-    let mut config = ovaboot::config::Config::load(path)?;
+/// The config file, with `--kubeconfig` and `OVABOOT_CONTOUR_MANIFEST` (if
+/// set, where the pinned manifest is on this machine; its sha256 is checked
+/// all the same) over it.
+fn load_config(
+    file: &ConfigFile,
+    kubeconfig: &Kubeconfig,
+) -> anyhow::Result<ovaboot::config::Config> {
+    let mut config = ovaboot::config::Config::load(file.config.as_deref())?;
+    if let Some(path) = &kubeconfig.kubeconfig {
+        config.kube.kubeconfig = Some(path.clone());
+    }
     if let Some(manifest) = std::env::var_os("OVABOOT_CONTOUR_MANIFEST") {
-        config.contour.manifest = Some(PathBuf::from(manifest));
+        let manifest = std::path::absolute(&manifest).with_context(|| {
+            format!(
+                "OVABOOT_CONTOUR_MANIFEST={}",
+                Path::new(&manifest).display()
+            )
+        })?;
+        config.contour.manifest = Some(manifest);
     }
     Ok(config)
 }
 
 /// The whole plan for the system under `root`: what render writes and firstboot applies.
 fn make_plan(
-    ovf_env: Option<PathBuf>,
-    sample: bool,
+    source: &OvfSource,
     config: &ovaboot::config::Config,
-    root: &std::path::Path,
+    root: &Path,
 ) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
-    let env = read_environment(ovf_env, sample)?;
+    let env = read_environment(source)?;
     let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
     let facts = ovaboot::apply::host::read_host_facts(root)?;
     let now = time::OffsetDateTime::now_utc();
@@ -257,17 +266,33 @@ fn make_plan(
 
 /// Reads the OVF environment from the file given, the built-in sample, or
 /// the first transport that delivers one.
-fn read_environment(
-    ovf_env: Option<PathBuf>,
-    sample: bool,
-) -> anyhow::Result<ovaboot::ovf::OvfEnvironment> {
+fn read_environment(source: &OvfSource) -> anyhow::Result<ovaboot::ovf::OvfEnvironment> {
     use ovaboot::ovf::transport::{SampleTransport, Transport, default_transports};
-    let transports: Vec<Box<dyn Transport>> = if sample {
+    let transports: Vec<Box<dyn Transport>> = if source.sample {
         vec![Box::new(SampleTransport)]
     } else {
-        default_transports(ovf_env.as_deref())
+        default_transports(source.ovf_env.as_deref())
     };
     ovaboot::ovf::read_environment(&transports).context("reading the OVF environment")
+}
+
+/// Whether running again may succeed: the cluster (or the OVF environment's
+/// device) was not there or not ready yet. Bad input and refusals are not.
+fn is_transient(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<ovaboot::cluster::ApplyError>() {
+            !e.is_permanent()
+        } else if let Some(e) = cause.downcast_ref::<ovaboot::commands::apply::ClusterRunError>() {
+            !e.is_permanent()
+        } else if let Some(e) = cause.downcast_ref::<firstboot::FirstbootError>() {
+            !e.is_permanent()
+        } else {
+            matches!(
+                cause.downcast_ref::<ovaboot::ovf::OvfError>(),
+                Some(ovaboot::ovf::OvfError::NotFound(_) | ovaboot::ovf::OvfError::Failed(_))
+            )
+        }
+    })
 }
 
 /// The whole context chain on one line (it names the property or file at

@@ -68,16 +68,7 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
 fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_completion() {
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let kubeconfig = work.path().join("kubeconfig");
-    // Port 9 (discard) on loopback: nothing listens there.
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
-         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
-    let config = work.path().join("ovaboot.toml");
-    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+    let (kubeconfig, config) = unreachable_cluster(work.path());
     let env = fixture("static-network-without-tls.xml");
     let out = ovaboot_with_manifest(
         &[
@@ -85,9 +76,9 @@ fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_comp
             "--root",
             root.path().to_str().unwrap(),
             "--config",
-            config.to_str().unwrap(),
+            &config,
             "--kubeconfig",
-            kubeconfig.to_str().unwrap(),
+            &kubeconfig,
             "--ovf-env",
             &env,
         ],
@@ -111,6 +102,66 @@ fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_comp
         root.path().join("etc/hostname").exists(),
         "the host phase ran before"
     );
+}
+
+/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
+/// config with a 1 s deadline.
+fn unreachable_cluster(work: &Path) -> (String, String) {
+    let kubeconfig = work.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let config = work.join("ovaboot.toml");
+    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+    (
+        kubeconfig.to_str().unwrap().to_owned(),
+        config.to_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn the_cluster_phase_puts_its_certificate_on_disk_before_the_secret() {
+    // The host phase ran for one name; by the cluster phase the environment
+    // says another (a guestinfo override changed): the certificate the Secret
+    // will carry must be the one on disk.
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let env = fixture("static-network-without-tls.xml");
+    let host = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
+    assert!(host.status.success(), "{}", text(&host.stderr));
+    let renamed = work.path().join("renamed.xml");
+    let xml = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(
+        &renamed,
+        xml.replace(cli_support::FQDN, "renamed.corp.example.net"),
+    )
+    .unwrap();
+
+    let (kubeconfig, config) = unreachable_cluster(work.path());
+    let out = ovaboot_with_manifest(
+        &[
+            "firstboot",
+            "--phase",
+            "cluster",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--config",
+            &config,
+            "--kubeconfig",
+            &kubeconfig,
+            "--ovf-env",
+            renamed.to_str().unwrap(),
+        ],
+        &contour_manifest(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let cert = std::fs::read(root.path().join("etc/ovaboot/tls/tls.crt")).unwrap();
+    let sans = cli_support::openssl(&["x509", "-noout", "-ext", "subjectAltName"], &cert);
+    assert!(sans.contains("renamed.corp.example.net"), "{sans}");
+    assert!(!root.path().join(RECORD).exists());
 }
 
 #[test]

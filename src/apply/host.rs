@@ -34,22 +34,45 @@ pub enum HostApplyError {
 pub fn read_host_facts(root: &Path) -> Result<HostFacts, HostApplyError> {
     let existing_hosts = read_optional(&root.join("etc/hosts"))?.unwrap_or_default();
     let interface = first_ethernet_interface(Path::new(SYS_CLASS_NET))?;
-    let under_root = |path: &str| root.join(path.trim_start_matches('/'));
-    let installed_tls = match (
-        read_optional(&under_root(TLS_CERT_PATH))?,
-        read_optional(&under_root(TLS_KEY_PATH))?,
-    ) {
-        (Some(cert_pem), Some(key_pem)) => Some(InstalledPair {
-            cert_pem,
-            key_pem: Secret::new(key_pem),
-        }),
-        _ => None,
-    };
+    let installed_tls = installed_tls(root)?;
     Ok(HostFacts {
         existing_hosts,
         interface,
         installed_tls,
     })
+}
+
+/// The TLS pair a previous run installed under `root`, if both files are there
+/// and readable. What cannot be used (not text, not readable by this user, as
+/// for `render` run without root) is planned as absent: the TLS step then
+/// makes a new pair, and a damaged one never stops a boot.
+fn installed_tls(root: &Path) -> Result<Option<InstalledPair>, HostApplyError> {
+    let read = |path: &str| -> Result<Option<Vec<u8>>, HostApplyError> {
+        let path = root.join(path.trim_start_matches('/'));
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                tracing::warn!(path = %path.display(), "cannot read the installed TLS file; planning a new pair");
+                Ok(None)
+            }
+            Err(source) => Err(HostApplyError::Read { path, source }),
+        }
+    };
+    let (Some(cert), Some(key)) = (read(TLS_CERT_PATH)?, read(TLS_KEY_PATH)?) else {
+        return Ok(None);
+    };
+    let key = zeroize::Zeroizing::new(key);
+    match (String::from_utf8(cert), std::str::from_utf8(&key)) {
+        (Ok(cert_pem), Ok(key_pem)) => Ok(Some(InstalledPair {
+            cert_pem,
+            key_pem: Secret::new(key_pem.to_owned()),
+        })),
+        _ => {
+            tracing::warn!("the installed TLS pair is not PEM text; planning a new pair");
+            Ok(None)
+        }
+    }
 }
 
 /// A file's text, or `None` when it does not exist.

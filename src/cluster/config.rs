@@ -28,6 +28,33 @@ pub struct KubeConfig {
     pub progress_interval_secs: u64,
 }
 
+impl KubeConfig {
+    /// Refuses deadlines that would make every run fail at once.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("api_server_timeout_secs", self.api_server_timeout_secs),
+            ("request_retry_secs", self.request_retry_secs),
+            (
+                "crd_established_timeout_secs",
+                self.crd_established_timeout_secs,
+            ),
+            (
+                "workload_ready_timeout_secs",
+                self.workload_ready_timeout_secs,
+            ),
+            (
+                "httpproxy_valid_timeout_secs",
+                self.httpproxy_valid_timeout_secs,
+            ),
+        ] {
+            if value == 0 {
+                return Err(format!("kube.{key}: must be at least 1 (seconds)"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for KubeConfig {
     fn default() -> Self {
         KubeConfig {

@@ -66,3 +66,17 @@ pub enum ApplyError {
     #[error("{what}: unexpected answer from the API server: {message}")]
     BadResponse { what: String, message: String },
 }
+
+impl ApplyError {
+    /// Whether trying again later cannot help (the plan or the cluster refuses
+    /// it), as opposed to a cluster that is not there or not ready yet.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            ApplyError::NoClientConfig { .. }
+                | ApplyError::ApiServerUnreachable { .. }
+                | ApplyError::GaveUp { .. }
+                | ApplyError::NotReady { .. }
+        )
+    }
+}

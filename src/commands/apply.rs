@@ -14,6 +14,16 @@ pub enum ClusterRunError {
     Apply(#[from] ApplyError),
 }
 
+impl ClusterRunError {
+    /// Whether running again later cannot help.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ClusterRunError::Runtime(_) => false,
+            ClusterRunError::Apply(e) => e.is_permanent(),
+        }
+    }
+}
+
 /// Connects as `kube` says (waiting for k3s and its API server), server-side
 /// applies `objects` in order and waits for each to be ready.
 pub fn apply_to_cluster(

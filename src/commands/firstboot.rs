@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::files::{FilesError, WriteReport, write_files};
 use crate::apply::host::{HostApplyError, set_kernel_hostname};
+use crate::cluster::{ApplySummary, KubeConfig};
+use crate::commands::apply::{ClusterRunError, apply_to_cluster};
 use crate::plan::PlannedFile;
-use crate::plan::appliance::Plan;
+use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
 
 /// Where the completion record lives, under the target root.
 pub const COMPLETION_PATH: &str = "/var/lib/ovaboot/firstboot.json";
@@ -67,6 +69,67 @@ pub enum FirstbootError {
     },
     #[error("the completion record {} is unreadable ({message}); remove it to run first boot again", path.display())]
     BadRecord { path: PathBuf, message: String },
+    #[error(transparent)]
+    Cluster(#[from] ClusterRunError),
+}
+
+impl FirstbootError {
+    /// Whether running again later cannot help (see [`crate::cluster::ApplyError::is_permanent`]).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            FirstbootError::Cluster(e) => e.is_permanent(),
+            _ => true,
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The host phase's files.
+    pub host: Option<WriteReport>,
+    /// The cluster phase's objects.
+    pub cluster: Option<ApplySummary>,
+    /// Written when the cluster phase finished.
+    pub completion: Option<Completion>,
+}
+
+/// Runs `phase` of `plan` on the system under `root`.
+pub fn run(
+    plan: &Plan,
+    phase: Phase,
+    root: &Path,
+    kube: &KubeConfig,
+) -> Result<Report, FirstbootError> {
+    let mut report = Report::default();
+    if phase.runs_host() {
+        report.host = Some(apply_host(plan, root)?);
+    }
+    if phase.runs_cluster() {
+        // The Secret must hold the pair on disk. The plan reuses the host
+        // phase's pair, but if it could not (the clock stepped back, a
+        // guestinfo override changed in between), the new pair is written
+        // here first, so disk and cluster never disagree.
+        let tls_files: Vec<PlannedFile> = plan
+            .files
+            .iter()
+            .filter(|f| f.path == Path::new(TLS_KEY_PATH) || f.path == Path::new(TLS_CERT_PATH))
+            .cloned()
+            .collect();
+        write_files(root, &tls_files)?;
+        let objects: Vec<serde_json::Value> = plan
+            .manifests
+            .iter()
+            .map(|m| m.object.expose().clone())
+            .collect();
+        report.cluster = Some(apply_to_cluster(&objects, kube)?);
+        report.completion = Some(record_completion(
+            plan,
+            root,
+            time::OffsetDateTime::now_utc(),
+        )?);
+    }
+    Ok(report)
 }
 
 /// The completion record under `root`, if first boot has finished.

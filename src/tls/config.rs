@@ -81,13 +81,24 @@ impl Default for TlsConfig {
 }
 
 impl TlsConfig {
-    pub(crate) fn validate(&self) -> Result<(), TlsError> {
+    pub fn validate(&self) -> Result<(), TlsError> {
         if !(1..=MAX_VALIDITY_DAYS).contains(&self.validity_days) {
             return Err(TlsError::Config {
                 key: "validity_days",
                 problem: format!(
                     "must be between 1 and {MAX_VALIDITY_DAYS}, got {}",
                     self.validity_days
+                ),
+            });
+        }
+        if self.expiry_warning_days >= self.validity_days {
+            // Else a fresh self-signed certificate is already "expiring" and
+            // every rerun would replace it.
+            return Err(TlsError::Config {
+                key: "expiry_warning_days",
+                problem: format!(
+                    "must be less than tls.validity_days ({}), got {}",
+                    self.validity_days, self.expiry_warning_days
                 ),
             });
         }

@@ -149,3 +149,54 @@ fn planned_host_files_apply_then_reapply_as_unchanged() {
     assert_eq!(second.written, Vec::<PathBuf>::new());
     assert_eq!(second.unchanged, first.written);
 }
+
+fn write(root: &Path, path: &str, bytes: &[u8]) {
+    let path = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn host_facts_read_the_installed_pair_and_the_hosts_file() {
+    let root = tempfile::tempdir().unwrap();
+    let facts = read_host_facts(root.path()).unwrap();
+    assert_eq!(facts.existing_hosts, "");
+    assert!(facts.installed_tls.is_none(), "nothing installed yet");
+
+    write(root.path(), "/etc/hosts", b"127.0.0.1 localhost\n");
+    write(root.path(), TLS_CERT_PATH, b"-----BEGIN CERTIFICATE-----\n");
+    write(
+        root.path(),
+        TLS_KEY_PATH,
+        b"-----BEGIN PRIVATE KEY-----\nS3CR3T\n",
+    );
+    let facts = read_host_facts(root.path()).unwrap();
+    assert_eq!(facts.existing_hosts, "127.0.0.1 localhost\n");
+    let pair = facts.installed_tls.expect("both files are there");
+    assert!(pair.key_pem.expose().contains("S3CR3T"));
+    assert!(
+        !format!("{pair:?}").contains("S3CR3T"),
+        "the key stays redacted"
+    );
+}
+
+#[test]
+fn a_damaged_installed_pair_is_planned_as_absent_not_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), TLS_CERT_PATH, b"-----BEGIN CERTIFICATE-----\n");
+    write(root.path(), TLS_KEY_PATH, b"\xff\xfe not text");
+    let facts = read_host_facts(root.path()).unwrap();
+    assert!(facts.installed_tls.is_none());
+}
+
+#[test]
+fn half_a_pair_is_no_pair() {
+    let root = tempfile::tempdir().unwrap();
+    write(root.path(), TLS_KEY_PATH, b"-----BEGIN PRIVATE KEY-----\n");
+    assert!(
+        read_host_facts(root.path())
+            .unwrap()
+            .installed_tls
+            .is_none()
+    );
+}
