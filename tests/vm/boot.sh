@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Boots a Debian kernel in QEMU (TCG) with an initramfs holding busybox and
+# the given ovaboot binary, hands it an OVF environment over one transport,
+# and leaves the serial console in OUT/serial.log (tests/vm/init.sh says
+# what the guest runs and prints). tests/vm_transports.rs drives it.
+#
+#   boot.sh --scenario fw_cfg|iso|none|firstboot --ovaboot BIN --out DIR \
+#           [--cache DIR] [--contour-manifest FILE]
+#
+# Needs qemu-system-x86, xorriso, cpio and apt-get (Debian): the kernel
+# (linux-image-amd64's current image) and busybox-static are fetched with
+# `apt-get download` into the cache and unpacked there, never installed.
+# The VM is killed after OVABOOT_VM_TIMEOUT seconds (default 120; a boot
+# takes 6-15 s under TCG).
+# Exit status: QEMU's (0 after the guest powered off), 124 on time-out.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+scenario="" ovaboot="" out="" cache="${OVABOOT_VM_CACHE:-/var/cache/ovaboot-vm}" manifest=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --scenario) scenario=$2; shift 2 ;;
+    --ovaboot) ovaboot=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --cache) cache=$2; shift 2 ;;
+    --contour-manifest) manifest=$2; shift 2 ;;
+    *) echo "boot.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+case "$scenario" in
+fw_cfg | iso | none | firstboot) ;;
+*) echo "boot.sh: --scenario must be fw_cfg, iso, none or firstboot" >&2; exit 2 ;;
+esac
+[ -x "$ovaboot" ] || { echo "boot.sh: --ovaboot $ovaboot is not an executable" >&2; exit 2; }
+[ -n "$out" ] || { echo "boot.sh: --out is required" >&2; exit 2; }
+if [ "$scenario" = firstboot ] && [ ! -f "$manifest" ]; then
+    echo "boot.sh: the firstboot scenario needs --contour-manifest FILE" >&2
+    exit 2
+fi
+for tool in qemu-system-x86_64 xorriso cpio apt-get dpkg-deb; do
+    command -v "$tool" >/dev/null || { echo "boot.sh: $tool is not installed" >&2; exit 2; }
+done
+
+log() { echo "boot.sh: $*" >&2; }
+
+# --- The guest's kernel, modules and busybox, fetched once into the cache ---
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+kernel_pkg() {
+    apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n1
+}
+pkg=$(kernel_pkg)
+if [ -z "$pkg" ]; then
+    log "apt has no linux-image-amd64 yet: apt-get update"
+    apt-get update -qq
+    pkg=$(kernel_pkg)
+fi
+[ -n "$pkg" ] || { log "cannot tell which kernel linux-image-amd64 depends on"; exit 2; }
+guest="$cache/$pkg"
+if [ ! -f "$guest/.unpacked" ]; then
+    log "fetching $pkg and busybox-static into $cache"
+    rm -rf "$cache"/linux-image-* "$cache/debs" # older kernels too
+    mkdir -p "$guest" "$cache/debs"
+    (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" busybox-static)
+    for deb in "$cache"/debs/*.deb; do dpkg-deb -x "$deb" "$guest"; done
+    rm -rf "$cache/debs"
+    touch "$guest/.unpacked"
+fi
+flock -u 9
+kver=${pkg#linux-image-}
+vmlinuz="$guest/boot/vmlinuz-$kver"
+moddir="$guest/lib/modules/$kver"
+[ -f "$vmlinuz" ] && [ -d "$moddir" ] || { log "$pkg has no vmlinuz or modules"; exit 2; }
+
+# --- The initramfs ---
+rm -rf "$out"
+mkdir -p "$out/root"
+root="$out/root"
+mkdir -p "$root"/{bin,usr/bin,etc/ovaboot-vm,lib/modules,proc,sys,dev,run,tmp}
+cp "$guest/bin/busybox" "$root/bin/busybox"
+install -m 0755 "$here/init.sh" "$root/init"
+install -m 0755 "$ovaboot" "$root/usr/bin/ovaboot"
+# The binary's shared libraries and loader, at the paths ldd names.
+for lib in $(ldd "$ovaboot" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+done
+# A typical /etc/hosts, which the host step must keep.
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+if [ "$scenario" = firstboot ]; then
+    # Where the appliance image ships it ([contour] manifest's default).
+    mkdir -p "$root/usr/share/ovaboot/contour"
+    cp "$manifest" "$root/usr/share/ovaboot/contour/contour-v1.33.6.yaml"
+fi
+
+# Kernel modules with their dependencies first (from each .ko's modinfo),
+# flat in /lib/modules; the order is the order init.sh loads them in.
+declare -A ko_path=() loaded=()
+while IFS= read -r ko; do
+    name=$(basename "$ko" .ko)
+    ko_path[${name//-/_}]=$ko
+done < <(find "$moddir/kernel" -name '*.ko')
+order=()
+add_module() {
+    local name=${1//-/_} dep
+    [ -n "${loaded[$name]:-}" ] && return
+    [ -n "${ko_path[$name]:-}" ] || { log "module $name not in $pkg"; exit 2; }
+    loaded[$name]=1
+    for dep in $(tr '\0' '\n' <"${ko_path[$name]}" | sed -n 's/^depends=//p' | tr ',' ' '); do
+        add_module "$dep"
+    done
+    order+=("$name")
+    cp "${ko_path[$name]}" "$root/lib/modules/$name.ko"
+}
+# fw_cfg in sysfs; ISO 9660; the CD-ROM driver before the SCSI host it sits
+# on (see init.sh); a virtio NIC for the host step's first Ethernet interface.
+for module in qemu_fw_cfg isofs sr_mod virtio_pci virtio_scsi virtio_net; do
+    add_module "$module"
+done
+printf '%s\n' "${order[@]}" >"$root/etc/ovaboot-vm/modules"
+
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out/initramfs.cpio"
+rm -rf "$root"
+
+# --- The scenario's devices ---
+qemu_args=(
+    -machine pc,vmport=on -accel tcg -cpu max -smp 1 -m 1024
+    -nodefaults -no-user-config -display none -no-reboot
+    -chardev "file,id=console,path=$out/serial.log" -serial chardev:console
+    -kernel "$vmlinuz" -initrd "$out/initramfs.cpio"
+    # QEMU's VMware backdoor port: its trace shows whether the guest used it.
+    -trace "enable=vmport_*,file=$out/vmport-trace.log"
+    -append "console=ttyS0 panic=-1 scsi_mod.scan=sync ovaboot_vm=$scenario"
+)
+case "$scenario" in
+fw_cfg)
+    qemu_args+=(-fw_cfg "name=opt/ovaboot/ovf-env,file=$here/fixtures/fw-cfg-static-network-with-proxy-credentials.xml")
+    ;;
+iso)
+    mkdir -p "$out/cd"
+    cp "$here/fixtures/iso-cd-dhcp-with-ntp.xml" "$out/cd/ovf-env.xml"
+    xorriso -as mkisofs -V "OVF ENV" -o "$out/ovf-env.iso" "$out/cd" >"$out/xorriso.log" 2>&1 ||
+        { cat "$out/xorriso.log" >&2; log "xorriso failed"; exit 2; }
+    qemu_args+=(
+        -device virtio-scsi-pci,id=scsi0
+        -drive "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=$out/ovf-env.iso"
+        -device scsi-cd,drive=cd0,bus=scsi0.0
+    )
+    ;;
+none)
+    # An empty CD-ROM drive: the ISO transport must skip it without waiting.
+    qemu_args+=(
+        -device virtio-scsi-pci,id=scsi0
+        -drive if=none,id=cd0,media=cdrom
+        -device scsi-cd,drive=cd0,bus=scsi0.0
+    )
+    ;;
+firstboot)
+    # No host traffic: the NIC only has to exist for the static address.
+    qemu_args+=(-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,romfile=)
+    ;;
+esac
+
+timeout_secs=${OVABOOT_VM_TIMEOUT:-120}
+log "booting $scenario ($pkg, TCG, timeout ${timeout_secs}s)"
+start=$(date +%s)
+rc=0
+timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 "${qemu_args[@]}" || rc=$?
+log "$scenario: QEMU exited with $rc after $(($(date +%s) - start))s"
+exit "$rc"
