@@ -170,6 +170,10 @@ pub fn read_volume_label(device: &Path) -> io::Result<Option<String>> {
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(device)?;
+    if drive_is_empty(&file) {
+        // Reading an empty drive fails with EIO, which would read as a fault.
+        return Err(io::Error::from_raw_os_error(nix::libc::ENOMEDIUM));
+    }
     let mut sector = [0u8; SECTOR as usize];
     match file.read_exact_at(&mut sector, 16 * SECTOR) {
         Ok(()) => {}
@@ -181,6 +185,21 @@ pub fn read_volume_label(device: &Path) -> io::Result<Option<String>> {
     }
     let label = String::from_utf8_lossy(&sector[40..72]);
     Ok(Some(label.trim_end_matches([' ', '\0']).to_owned()))
+}
+
+/// Whether `file` is a CD-ROM drive that reports no disc (or an open tray).
+/// Image files and other devices answer the ioctl with an error: not empty.
+fn drive_is_empty(file: &File) -> bool {
+    // linux/cdrom.h
+    const CDROM_DRIVE_STATUS: nix::libc::c_ulong = 0x5326;
+    const CDSL_CURRENT: nix::libc::c_int = nix::libc::c_int::MAX;
+    const CDS_NO_DISC: nix::libc::c_int = 1;
+    const CDS_TRAY_OPEN: nix::libc::c_int = 2;
+    use std::os::fd::AsRawFd;
+    // SAFETY: CDROM_DRIVE_STATUS takes an integer argument and writes no memory;
+    // the fd is valid for the call.
+    let status = unsafe { nix::libc::ioctl(file.as_raw_fd(), CDROM_DRIVE_STATUS, CDSL_CURRENT) };
+    matches!(status, CDS_NO_DISC | CDS_TRAY_OPEN)
 }
 
 /// Looks for the document in a mounted medium: `None` when absent.
