@@ -1,15 +1,21 @@
 //! Writes planned files atomically under a root prefix (`/` on the appliance,
-//! a folder for `render`, a mounted image for tests).
+//! a folder for `render`, a mounted image for tests), and removes the ones
+//! planned absent.
 //!
 //! Two phases, so that a failure leaves every target as it was whenever it can:
 //! 1. stage: check every path, create parent directories (0755), and write each
 //!    changed file to a temporary file beside its target (created `O_EXCL` with
-//!    its final mode, so a secret is never readable by others), fsynced;
-//! 2. commit: rename each temporary file over its target, fsync the directories.
+//!    its final mode, so a secret is never readable by others), fsynced; for a
+//!    file planned absent, only check that what is there may be removed (a
+//!    regular file or a symlink, never a directory), creating nothing;
+//! 2. commit, in plan order: rename each temporary file over its target, remove
+//!    each file planned absent (a symlink itself, never what it points to),
+//!    then fsync the directories.
 //!
-//! A failure in phase 1 removes the temporary files and touches no target; a
-//! rename failing in phase 2 leaves each target whole, old or new. Directories
-//! created in phase 1 stay.
+//! A failure in phase 1 removes the temporary files and touches no target (so
+//! nothing is removed either); a rename or removal failing in phase 2 leaves
+//! each target whole, old or new. Directories created in phase 1 stay, and no
+//! directory is ever removed.
 //!
 //! A crash or power loss between the phases leaves temporary files that no
 //! `Drop` removes (one may hold a private key), so phase 1 first deletes any
@@ -32,6 +38,10 @@ pub struct WriteReport {
     pub written: Vec<PathBuf>,
     /// Already had the planned bytes and mode: not touched at all.
     pub unchanged: Vec<PathBuf>,
+    /// Planned absent and removed.
+    pub removed: Vec<PathBuf>,
+    /// Planned absent and already absent: nothing to do.
+    pub already_absent: Vec<PathBuf>,
 }
 
 /// Why files were not written. Paths are the real ones (root prefix included).
@@ -53,6 +63,8 @@ pub enum FilesError {
     NotADirectory { path: PathBuf },
     #[error("{}: is a directory, not replacing it with a file", path.display())]
     IsADirectory { path: PathBuf },
+    #[error("{}: planned absent, but it is a {kind}; only a file or a symlink is removed", path.display())]
+    NotRemovable { path: PathBuf, kind: &'static str },
     #[error("{}: {action}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -70,7 +82,8 @@ fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> FilesE
     }
 }
 
-/// Writes `files` under `root` (created if missing); see the module doc.
+/// Writes `files` under `root` (created if missing) and removes those planned
+/// absent; see the module doc.
 pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, FilesError> {
     // Check every path before touching anything.
     let mut seen = BTreeSet::new();
@@ -95,7 +108,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
     let real_root = fs::canonicalize(root).map_err(io_err(root, "resolving the root directory"))?;
 
     let mut report = WriteReport::default();
-    let mut staged: Vec<Staged> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
     for (file, rel) in files.iter().zip(&relative) {
         let (parent, name) = match (rel.parent(), rel.file_name()) {
             (Some(parent), Some(name)) => (parent, name),
@@ -105,30 +118,110 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
                 });
             }
         };
-        let dir = prepare_dir(&real_root, parent)?;
+        let Some(contents) = file.contents.expose() else {
+            if let Some(removal) = check_removal(&real_root, parent, name, file)? {
+                pending.push(Pending::Remove(removal));
+            } else {
+                tracing::debug!(path = %file.path.display(), "already absent");
+                report.already_absent.push(file.path.clone());
+            }
+            continue;
+        };
+        let dir = walk_dir(&real_root, parent, Walk::Create)?
+            .expect("Walk::Create returns the directory or an error");
         let target = dir.join(name);
         // Before the unchanged check: a leftover may outlive an equal target.
         remove_stale_temps(&dir, name)?;
-        if is_unchanged(&target, file)? {
+        if is_unchanged(&target, contents, file.mode)? {
             tracing::debug!(path = %file.path.display(), "unchanged");
             report.unchanged.push(file.path.clone());
             continue;
         }
-        staged.push(stage(&dir, &target, file)?);
+        pending.push(Pending::Write(stage(&dir, &target, file, contents)?));
     }
 
-    // Commit. From here on each rename is atomic on its own.
+    // Commit, in plan order. From here on each rename or removal is atomic on
+    // its own.
     let mut dirs = BTreeSet::new();
-    for mut staged in staged {
-        staged.commit()?;
-        dirs.insert(staged.dir.clone());
-        tracing::info!(path = %staged.planned.display(), mode = format_args!("{:o}", staged.mode), "wrote");
-        report.written.push(staged.planned.clone());
+    for pending in pending {
+        match pending {
+            Pending::Write(mut staged) => {
+                staged.commit()?;
+                dirs.insert(staged.dir.clone());
+                tracing::info!(path = %staged.planned.display(), mode = format_args!("{:o}", staged.mode), "wrote");
+                report.written.push(staged.planned.clone());
+            }
+            Pending::Remove(removal) => match fs::remove_file(&removal.target) {
+                Ok(()) => {
+                    dirs.insert(removal.dir);
+                    tracing::info!(path = %removal.planned.display(), "removed");
+                    report.removed.push(removal.planned);
+                }
+                // Gone meanwhile: as planned.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    report.already_absent.push(removal.planned);
+                }
+                Err(e) => return Err(io_err(&removal.target, "removing")(e)),
+            },
+        }
     }
     for dir in dirs {
         fsync_dir(&dir)?;
     }
     Ok(report)
+}
+
+/// A change waiting for the commit phase.
+enum Pending {
+    Write(Staged),
+    Remove(Removal),
+}
+
+/// A file planned absent that exists and may be removed.
+struct Removal {
+    target: PathBuf,
+    dir: PathBuf,
+    planned: PathBuf,
+}
+
+/// For a file planned absent: `Some` if there is something to remove at
+/// `parent/name` (a regular file or a symlink), `None` if it is already absent
+/// (its directory too); an error for a directory or other special file. The
+/// parent is checked as for a write (no symlink out of the root) but never
+/// created. Stale temporary files for the name are removed: one may hold the
+/// secret the absent file used to hold.
+fn check_removal(
+    real_root: &Path,
+    parent: &Path,
+    name: &OsStr,
+    file: &PlannedFile,
+) -> Result<Option<Removal>, FilesError> {
+    let Some(dir) = walk_dir(real_root, parent, Walk::Existing)? else {
+        return Ok(None);
+    };
+    remove_stale_temps(&dir, name)?;
+    let target = dir.join(name);
+    let meta = match fs::symlink_metadata(&target) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(&target, "inspecting")(e)),
+    };
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_symlink() {
+        return Ok(Some(Removal {
+            target,
+            dir,
+            planned: file.path.clone(),
+        }));
+    }
+    Err(FilesError::NotRemovable {
+        path: target,
+        kind: if kind.is_dir() {
+            "directory"
+        } else {
+            "special file"
+        },
+    })
 }
 
 /// `path` without its leading `/`, refused if relative or if it climbs (`..`).
@@ -160,9 +253,18 @@ fn relative_path(root: &Path, path: &Path) -> Result<PathBuf, FilesError> {
     Ok(rel)
 }
 
-/// Walks (and creates) `rel` under `real_root`; a symlinked component is
-/// followed only if it resolves inside the root. Returns the real directory.
-fn prepare_dir(real_root: &Path, rel: &Path) -> Result<PathBuf, FilesError> {
+/// Whether [`walk_dir`] creates missing directories.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Create,
+    /// Stop at the first missing one (`Ok(None)`).
+    Existing,
+}
+
+/// Walks (and, with [`Walk::Create`], creates) `rel` under `real_root`; a
+/// symlinked component is followed only if it resolves inside the root.
+/// Returns the real directory, or `None` if it is missing and not created.
+fn walk_dir(real_root: &Path, rel: &Path, walk: Walk) -> Result<Option<PathBuf>, FilesError> {
     let mut current = real_root.to_path_buf();
     for part in rel.components() {
         let next = current.join(part);
@@ -184,6 +286,9 @@ fn prepare_dir(real_root: &Path, rel: &Path) -> Result<PathBuf, FilesError> {
             }
             Ok(meta) if meta.is_dir() => current = next,
             Ok(_) => return Err(FilesError::NotADirectory { path: next }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && walk == Walk::Existing => {
+                return Ok(None);
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 match DirBuilder::new().mode(0o755).create(&next) {
                     Ok(()) => {
@@ -195,7 +300,7 @@ fn prepare_dir(real_root: &Path, rel: &Path) -> Result<PathBuf, FilesError> {
                     }
                     // Created meanwhile by someone else: look at it again.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return prepare_dir(real_root, rel);
+                        return walk_dir(real_root, rel, walk);
                     }
                     Err(e) => return Err(io_err(&next, "creating the directory")(e)),
                 }
@@ -203,11 +308,11 @@ fn prepare_dir(real_root: &Path, rel: &Path) -> Result<PathBuf, FilesError> {
             Err(e) => return Err(io_err(&next, "inspecting")(e)),
         }
     }
-    Ok(current)
+    Ok(Some(current))
 }
 
 /// The target is a regular file with exactly the planned mode and bytes.
-fn is_unchanged(target: &Path, file: &PlannedFile) -> Result<bool, FilesError> {
+fn is_unchanged(target: &Path, contents: &[u8], mode: u32) -> Result<bool, FilesError> {
     let meta = match fs::symlink_metadata(target) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -220,13 +325,13 @@ fn is_unchanged(target: &Path, file: &PlannedFile) -> Result<bool, FilesError> {
     }
     // A symlink or other special file is replaced by a regular file.
     if !meta.is_file()
-        || meta.permissions().mode() & 0o7777 != file.mode
-        || meta.len() != file.contents.expose().len() as u64
+        || meta.permissions().mode() & 0o7777 != mode
+        || meta.len() != contents.len() as u64
     {
         return Ok(false);
     }
     let current = fs::read(target).map_err(io_err(target, "reading"))?;
-    Ok(current == file.contents.expose())
+    Ok(current == contents)
 }
 
 /// A temporary file written and fsynced, waiting to be renamed over its target.
@@ -322,7 +427,12 @@ fn remove_stale_temps(dir: &Path, name: &OsStr) -> Result<(), FilesError> {
     Ok(())
 }
 
-fn stage(dir: &Path, target: &Path, file: &PlannedFile) -> Result<Staged, FilesError> {
+fn stage(
+    dir: &Path,
+    target: &Path,
+    file: &PlannedFile,
+    contents: &[u8],
+) -> Result<Staged, FilesError> {
     let name = target.file_name().unwrap_or_default();
     let mut attempt = 0u32;
     let (temp, mut handle) = loop {
@@ -351,7 +461,7 @@ fn stage(dir: &Path, target: &Path, file: &PlannedFile) -> Result<Staged, FilesE
         .set_permissions(fs::Permissions::from_mode(file.mode))
         .map_err(io_err(target, "setting the mode"))?;
     handle
-        .write_all(file.contents.expose())
+        .write_all(contents)
         .map_err(io_err(target, "writing"))?;
     handle.sync_all().map_err(io_err(target, "syncing"))?;
     Ok(staged)

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! DIR/rootfs/<absolute path>   every host file first boot would write, with its mode
+//!                              (nothing for the files planned absent: plan.json lists them)
 //! DIR/manifests/NN-kind-name.yaml   every Kubernetes object, in apply order (Secret 0600)
 //! DIR/plan.json                 the summary
 //! ```
@@ -34,7 +35,10 @@ pub enum RenderError {
 /// What was written.
 #[derive(Debug)]
 pub struct Rendered {
+    /// Host files written under `rootfs/`.
     pub host_files: usize,
+    /// Host files planned absent: listed in `plan.json`, nothing written.
+    pub absent_host_files: usize,
     pub manifests: usize,
 }
 
@@ -71,7 +75,13 @@ pub fn render(plan: &Plan, out: &Path) -> Result<Rendered, RenderError> {
         .tempdir_in(&parent)
         .map_err(io(&parent))?;
 
-    write_files(&staging.path().join("rootfs"), &plan.files)?;
+    // The same executor as first boot, so paths are checked alike; in the new,
+    // empty rootfs an absent file is already absent and nothing is written.
+    let report = write_files(&staging.path().join("rootfs"), &plan.files)?;
+    debug_assert!(
+        report.removed.is_empty(),
+        "a fresh rootfs has nothing to remove"
+    );
 
     let manifests: Vec<PlannedFile> = plan
         .manifests
@@ -110,8 +120,10 @@ pub fn render(plan: &Plan, out: &Path) -> Result<Rendered, RenderError> {
     .map_err(io(staging.path()))?;
     std::fs::rename(staging.path(), out).map_err(io(out))?;
     let _ = staging.keep();
+    let absent_host_files = plan.files.iter().filter(|f| f.is_absent()).count();
     Ok(Rendered {
-        host_files: plan.files.len(),
+        host_files: plan.files.len() - absent_host_files,
+        absent_host_files,
         manifests: plan.manifests.len(),
     })
 }

@@ -115,7 +115,13 @@ pub struct PlanSummary {
     pub network: NetworkSummary,
     pub proxy: bool,
     pub certificate: CertificateSummary,
+    /// The host files written, each with its mode (every one is under
+    /// `render`'s `rootfs/`).
     pub host_files: Vec<FileSummary>,
+    /// Host files ovaboot owns that this plan does not want (e.g. the static
+    /// network file with DHCP): applying removes them if present; `render`
+    /// writes nothing for them.
+    pub absent_host_files: Vec<String>,
     pub contour: ContourSummary,
     pub routes: Vec<RouteSummary>,
     pub manifests: Vec<String>,
@@ -253,11 +259,17 @@ pub fn build(
         },
         host_files: files
             .iter()
+            .filter(|f| !f.is_absent())
             .map(|f| FileSummary {
                 path: f.path.display().to_string(),
                 mode: format!("{:04o}", f.mode),
                 secret: f.contents.is_secret(),
             })
+            .collect(),
+        absent_host_files: files
+            .iter()
+            .filter(|f| f.is_absent())
+            .map(|f| f.path.display().to_string())
             .collect(),
         contour: ContourSummary {
             version: config.contour.version.clone(),
@@ -276,7 +288,7 @@ pub fn build(
         apply_steps: [
             vec![
                 "set the kernel host name".to_owned(),
-                "write the host files (atomically, unchanged ones untouched)".to_owned(),
+                "write the host files (atomically, unchanged ones untouched) and remove the absent ones that exist".to_owned(),
             ],
             runtime_sysctls
                 .iter()

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use hosts_file::{DEBIAN_HOSTNAME_ADDRESS, merge_hosts};
+pub use hosts_file::{DEBIAN_HOSTNAME_ADDRESS, HOSTS_MARKER, merge_hosts};
 pub use systemd::push_env_file_line;
 
 use crate::plan::PlannedFile;
@@ -166,9 +166,17 @@ pub fn static_hostname(hostname: &Hostname) -> &str {
 }
 
 /// Plans the host step's files, in this order: `/etc/hostname`, `/etc/hosts`,
-/// the networkd file (static address only), the timesyncd drop-in (NTP only),
-/// the proxy environment file then one drop-in per configured unit naming it
-/// (proxy only).
+/// the networkd file, the timesyncd drop-in, the proxy environment file then
+/// one drop-in per configured unit naming it.
+///
+/// Every optional file this run does not want is planned absent, so that a
+/// rerun after the admin changed the properties (static → DHCP, NTP or proxy
+/// cleared) takes back what an earlier run wrote: the networkd file with DHCP,
+/// the timesyncd drop-in without NTP, the drop-ins and then the environment
+/// file without a proxy. Drop-ins go first when removing (and last when
+/// writing) so that no unit ever names a missing `EnvironmentFile=`, which
+/// would stop it from starting. Only the paths `HostConfig` names are
+/// touched: what the admin or the image put elsewhere stays.
 pub fn plan_host(
     inputs: &HostInputs<'_>,
     config: &HostConfig,
@@ -200,47 +208,56 @@ pub fn plan_host(
         0o644,
     ));
 
-    if let Some(net) = static_network {
-        let interface = interface.ok_or(HostPlanError::NoInterface)?;
-        if !systemd::is_interface_name(interface) {
-            return Err(HostPlanError::BadInterface(interface.to_string()));
+    files.push(match static_network {
+        Some(net) => {
+            let interface = interface.ok_or(HostPlanError::NoInterface)?;
+            if !systemd::is_interface_name(interface) {
+                return Err(HostPlanError::BadInterface(interface.to_string()));
+            }
+            PlannedFile::plain(&config.network_file, networkd_file(net, interface), 0o644)
         }
-        files.push(PlannedFile::plain(
-            &config.network_file,
-            networkd_file(net, interface),
-            0o644,
-        ));
-    }
+        None => PlannedFile::absent(&config.network_file),
+    });
 
-    if !network.ntp.is_empty() {
+    files.push(if network.ntp.is_empty() {
+        PlannedFile::absent(&config.timesyncd_file)
+    } else {
         let servers: Vec<String> = network.ntp.iter().map(ToString::to_string).collect();
-        files.push(PlannedFile::plain(
+        PlannedFile::plain(
             &config.timesyncd_file,
             format!(
                 "# Written by ovaboot on first boot from guestinfo.ntp.\n[Time]\nNTP={}\n",
                 servers.join(" ")
             ),
             0o644,
-        ));
-    }
+        )
+    });
 
-    if let Some(proxy) = proxy {
-        let no_proxy = no_proxy_list(proxy, config, fqdn, static_network.map(|s| s.address));
-        let env = proxy_env_file(proxy, &no_proxy);
-        files.push(if proxy.is_secret() {
-            // Root-only: it holds the proxy password.
-            PlannedFile::secret(&config.proxy_env_file, Secret::new(env.into_bytes()), 0o600)
-        } else {
-            PlannedFile::plain(&config.proxy_env_file, env, 0o644)
-        });
-        // No secret in the drop-ins, whatever the proxy: only the file's path.
-        let dropin = proxy_dropin(&config.proxy_env_file);
-        for unit in &config.proxy_units {
-            files.push(PlannedFile::plain(
-                proxy_dropin_path(unit),
-                dropin.clone(),
-                0o644,
-            ));
+    match proxy {
+        Some(proxy) => {
+            let no_proxy = no_proxy_list(proxy, config, fqdn, static_network.map(|s| s.address));
+            let env = proxy_env_file(proxy, &no_proxy);
+            files.push(if proxy.is_secret() {
+                // Root-only: it holds the proxy password.
+                PlannedFile::secret(&config.proxy_env_file, Secret::new(env.into_bytes()), 0o600)
+            } else {
+                PlannedFile::plain(&config.proxy_env_file, env, 0o644)
+            });
+            // No secret in the drop-ins, whatever the proxy: only the file's path.
+            let dropin = proxy_dropin(&config.proxy_env_file);
+            for unit in &config.proxy_units {
+                files.push(PlannedFile::plain(
+                    proxy_dropin_path(unit),
+                    dropin.clone(),
+                    0o644,
+                ));
+            }
+        }
+        None => {
+            for unit in &config.proxy_units {
+                files.push(PlannedFile::absent(proxy_dropin_path(unit)));
+            }
+            files.push(PlannedFile::absent(&config.proxy_env_file));
         }
     }
     Ok(files)

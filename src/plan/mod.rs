@@ -15,19 +15,30 @@ use crate::secret::Secret;
 pub enum FileContents {
     Plain(Vec<u8>),
     Secret(Secret<Vec<u8>>),
+    /// The file must not exist: a file ovaboot owns that this run does not
+    /// want (e.g. the static network file once the admin chose DHCP), so a
+    /// rerun with changed properties takes back what an earlier run wrote.
+    Absent,
 }
 
 impl FileContents {
-    /// The bytes to write (for the file executor and for comparing only).
-    pub fn expose(&self) -> &[u8] {
+    /// The bytes to write (for the file executor and for comparing only), or
+    /// `None` when the file must not exist. An `Option` rather than empty
+    /// bytes, so that no caller can write an absent file as an empty one.
+    pub fn expose(&self) -> Option<&[u8]> {
         match self {
-            FileContents::Plain(bytes) => bytes,
-            FileContents::Secret(secret) => secret.expose(),
+            FileContents::Plain(bytes) => Some(bytes),
+            FileContents::Secret(secret) => Some(secret.expose()),
+            FileContents::Absent => None,
         }
     }
 
     pub fn is_secret(&self) -> bool {
         matches!(self, FileContents::Secret(_))
+    }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, FileContents::Absent)
     }
 }
 
@@ -40,12 +51,14 @@ impl fmt::Debug for FileContents {
                 .field(&String::from_utf8_lossy(bytes))
                 .finish(),
             FileContents::Secret(secret) => f.debug_tuple("Secret").field(secret).finish(),
+            FileContents::Absent => f.write_str("Absent"),
         }
     }
 }
 
 /// One file of a plan: where it goes (absolute, inside the target system),
-/// what it holds, and its permission bits (e.g. `0o644`, `0o600` for secrets).
+/// what it holds (or that it must not exist), and its permission bits (e.g.
+/// `0o644`, `0o600` for secrets; `0` and unused when absent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
     pub path: PathBuf,
@@ -69,6 +82,20 @@ impl PlannedFile {
             mode,
         }
     }
+
+    /// `path` must not exist: the file executor removes it if it does (a file
+    /// or symlink, never a directory).
+    pub fn absent(path: impl Into<PathBuf>) -> Self {
+        PlannedFile {
+            path: path.into(),
+            contents: FileContents::Absent,
+            mode: 0,
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        self.contents.is_absent()
+    }
 }
 
 #[cfg(test)]
@@ -87,9 +114,19 @@ mod tests {
         assert!(debug.contains("<redacted>"));
         assert_eq!(
             file.contents.expose(),
-            b"-----BEGIN PRIVATE KEY-----hunter2"
+            Some(&b"-----BEGIN PRIVATE KEY-----hunter2"[..])
         );
         let plain = PlannedFile::plain("/etc/hostname", "veba01.example.com\n", 0o644);
         assert!(format!("{plain:?}").contains("veba01.example.com"));
+    }
+
+    #[test]
+    fn an_absent_file_has_no_bytes_to_write_and_says_so() {
+        let file = PlannedFile::absent("/etc/ovaboot/proxy.env");
+        assert!(file.is_absent());
+        assert!(!file.contents.is_secret());
+        assert_eq!(file.contents.expose(), None, "never written as empty");
+        assert!(format!("{file:?}").contains("Absent"));
+        assert!(!PlannedFile::plain("/etc/hostname", "", 0o644).is_absent());
     }
 }

@@ -396,3 +396,5 @@ fn temp_names_are_recognised_for_their_own_target_only() {
     assert!(is_temp_name_for(&temp, odd));
     assert!(!is_temp_name_for(&temp, OsStr::new("x")));
 }
+
+mod absent;

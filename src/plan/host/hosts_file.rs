@@ -1,14 +1,24 @@
 //! Merging the appliance's own name into an existing `/etc/hosts`.
 //!
-//! Every line that does not name the appliance is kept byte for byte
-//! (comments, IPv6 lines, the admin's own entries). Earlier mappings of the
-//! same names, and a previous `127.0.1.1` line (Debian's slot for the host's
-//! own name, which in an image still holds the build-time name), are replaced
-//! by one line in the place of the first of them. Planning over the result
-//! gives the same file.
+//! The line ovaboot writes ends in the comment [`HOSTS_MARKER`] (hosts(5):
+//! text from `#` to the end of the line is a comment; glibc, musl,
+//! systemd-resolved and Go all cut the line there). Every line that carries
+//! the marker is ovaboot's own from an earlier run and is dropped, whatever
+//! names it maps: a renamed host loses its old mapping. Every other line that
+//! does not name the appliance is kept byte for byte (comments, IPv6 lines,
+//! the admin's own entries). Earlier unmarked mappings of the same names
+//! (the admin's, or ovaboot's before it marked its line), and a previous
+//! `127.0.1.1` line (Debian's slot for the host's own name, which in an image
+//! still holds the build-time name), are replaced too. The new line takes the
+//! place of the first line replaced. Planning over the result gives the same
+//! file.
 
 /// The loopback address Debian maps the host name to when it has no fixed address.
 pub const DEBIAN_HOSTNAME_ADDRESS: &str = "127.0.1.1";
+
+/// The comment that ends the line ovaboot writes (and only that line): on a
+/// rerun, a line whose whole comment is this is ovaboot's and is replaced.
+pub const HOSTS_MARKER: &str = "# ovaboot";
 
 /// `existing` with `address` mapped to `fqdn` and `short` (see the module doc).
 pub fn merge_hosts(existing: &str, address: &str, fqdn: &str, short: &str) -> String {
@@ -19,7 +29,7 @@ pub fn merge_hosts(existing: &str, address: &str, fqdn: &str, short: &str) -> St
     }
     names.retain(|n| !n.eq_ignore_ascii_case("localhost"));
     let ours = |n: &str| names.iter().any(|m| m.eq_ignore_ascii_case(n));
-    let our_line = format!("{address}\t{}", names.join("\t"));
+    let our_line = format!("{address}\t{}\t{HOSTS_MARKER}", names.join("\t"));
 
     let mut out: Vec<String> = Vec::new();
     let mut insert_at: Option<usize> = None;
@@ -29,6 +39,11 @@ pub fn merge_hosts(existing: &str, address: &str, fqdn: &str, short: &str) -> St
             Some(i) => line.split_at(i),
             None => (line, ""),
         };
+        // An entry with our marker (a bare `# ovaboot` comment line is not ours).
+        if comment.trim_end() == HOSTS_MARKER && !content.trim().is_empty() {
+            insert_at.get_or_insert(out.len());
+            continue;
+        }
         let mut tokens = content.split_whitespace();
         let Some(ip) = tokens.next() else {
             out.push(line.to_string());

@@ -71,7 +71,25 @@ fn plan(
 }
 
 fn text(file: &PlannedFile) -> &str {
-    std::str::from_utf8(file.contents.expose()).unwrap()
+    std::str::from_utf8(file.contents.expose().expect("a present file")).unwrap()
+}
+
+/// The paths planned present, in plan order.
+fn present(files: &[PlannedFile]) -> Vec<&str> {
+    files
+        .iter()
+        .filter(|f| !f.is_absent())
+        .map(|f| f.path.to_str().unwrap())
+        .collect()
+}
+
+/// The paths planned absent, in plan order.
+fn absent(files: &[PlannedFile]) -> Vec<&str> {
+    files
+        .iter()
+        .filter(|f| f.is_absent())
+        .map(|f| f.path.to_str().unwrap())
+        .collect()
 }
 
 fn find<'a>(files: &'a [PlannedFile], path: &str) -> &'a PlannedFile {
@@ -86,7 +104,7 @@ fn hosts_debian_default_gets_the_127_0_1_1_slot() {
     assert_eq!(
         merge(DEBIAN, DEBIAN_HOSTNAME_ADDRESS),
         "127.0.0.1\tlocalhost\n\
-         127.0.1.1\tveba01.lab.example.com\tveba01\n\
+         127.0.1.1\tveba01.lab.example.com\tveba01\t# ovaboot\n\
          \n\
          # The following lines are desirable for IPv6 capable hosts\n\
          ::1     localhost ip6-localhost ip6-loopback\n\
@@ -95,10 +113,9 @@ fn hosts_debian_default_gets_the_127_0_1_1_slot() {
     );
     // With a static address the name maps to it and the 127.0.1.1 line goes.
     let merged = merge(DEBIAN, "192.168.10.20");
-    assert!(
-        merged
-            .starts_with("127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\n\n")
-    );
+    assert!(merged.starts_with(
+        "127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n\n"
+    ));
     assert!(!merged.contains("127.0.1.1"));
     assert!(!merged.contains("debian"));
 }
@@ -108,7 +125,7 @@ fn hosts_cloud_image_keeps_comments_and_ipv6_lines() {
     let merged = merge(CLOUD, DEBIAN_HOSTNAME_ADDRESS);
     let expected = CLOUD.replace(
         "127.0.1.1 packer-build.localdomain packer-build",
-        "127.0.1.1\tveba01.lab.example.com\tveba01",
+        "127.0.1.1\tveba01.lab.example.com\tveba01\t# ovaboot",
     );
     assert_eq!(merged, expected);
 }
@@ -118,7 +135,7 @@ fn hosts_photon_gets_the_name_after_localhost() {
     let merged = merge(PHOTON, "192.168.10.20");
     let expected = PHOTON.replace(
         "127.0.0.1   localhost\n",
-        "127.0.0.1   localhost\n192.168.10.20\tveba01.lab.example.com\tveba01\n",
+        "127.0.0.1   localhost\n192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n",
     );
     assert_eq!(merged, expected);
 }
@@ -129,7 +146,7 @@ fn hosts_admin_entries_stay_byte_for_byte() {
     assert_eq!(
         merged,
         "127.0.0.1\tlocalhost\n\
-         192.168.10.20\tveba01.lab.example.com\tveba01\n\
+         192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n\
          \n\
          # lab infrastructure, added by the admin\n\
          10.0.0.50    vcenter.lab.example.com vcenter   # vCenter\n\
@@ -145,7 +162,7 @@ fn hosts_old_mapping_of_the_same_name_is_replaced_not_duplicated() {
     assert_eq!(
         merged,
         "127.0.0.1\tlocalhost\n\
-         192.168.10.20\tveba01.lab.example.com\tveba01\n\
+         192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n\
          # the appliance, from an earlier deployment\n\
          10.0.0.50\tvcenter.lab.example.com vcenter\n\
          ::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -157,16 +174,16 @@ fn hosts_old_mapping_of_the_same_name_is_replaced_not_duplicated() {
 fn hosts_without_localhost_get_it_and_empty_file_gets_both() {
     assert_eq!(
         merge("", DEBIAN_HOSTNAME_ADDRESS),
-        "127.0.0.1\tlocalhost\n127.0.1.1\tveba01.lab.example.com\tveba01\n"
+        "127.0.0.1\tlocalhost\n127.0.1.1\tveba01.lab.example.com\tveba01\t# ovaboot\n"
     );
     assert_eq!(
         merge("# managed by hand\n10.0.0.50 vcenter\n", "192.168.10.20"),
-        "# managed by hand\n127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\n10.0.0.50 vcenter\n"
+        "# managed by hand\n127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n10.0.0.50 vcenter\n"
     );
     // An old mapping above where localhost gets inserted keeps its place.
     assert_eq!(
         merge("10.0.0.9 veba01\n10.0.0.50 vcenter\n", "192.168.10.20"),
-        "127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\n10.0.0.50 vcenter\n"
+        "127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n10.0.0.50 vcenter\n"
     );
 }
 
@@ -189,6 +206,61 @@ fn hosts_merge_is_idempotent_and_readdressing_never_duplicates() {
 }
 
 #[test]
+fn hosts_renamed_host_loses_its_old_marked_line_and_admin_lines_stay() {
+    // First boot as veba02 with a static address, then the admin renames it
+    // and switches to DHCP or another address.
+    for fixture in FIXTURES {
+        let earlier = merge_hosts(fixture, "10.0.0.20", "veba02.example.com", "veba02");
+        assert!(
+            earlier.contains("10.0.0.20\tveba02.example.com\tveba02\t# ovaboot\n"),
+            "{earlier}"
+        );
+        for address in [DEBIAN_HOSTNAME_ADDRESS, "192.168.10.20"] {
+            let renamed = merge(&earlier, address);
+            assert!(!renamed.contains("veba02"), "{renamed}");
+            assert!(!renamed.contains("10.0.0.20"), "{renamed}");
+            // As if the earlier name had never been there.
+            assert_eq!(renamed, merge(fixture, address), "over\n{fixture}");
+        }
+    }
+    let renamed = merge(
+        &merge_hosts(ADMIN, "10.0.0.20", "veba02.example.com", "veba02"),
+        "192.168.10.20",
+    );
+    for line in ADMIN.lines().filter(|l| !l.starts_with("127.0.1.1")) {
+        assert!(renamed.lines().any(|l| l == line), "{line:?} lost");
+    }
+}
+
+#[test]
+fn hosts_only_entries_whose_whole_comment_is_the_marker_are_replaced_as_ours() {
+    let existing = "127.0.0.1\tlocalhost\n\
+                    # ovaboot\n\
+                    10.0.0.9 build.example.com # ovaboot appliance builder\n\
+                    10.0.0.10 mirror.example.com #ovaboot\n\
+                    10.0.0.20\tveba02.example.com\tveba02\t# ovaboot  \n\
+                    10.0.0.21 veba03.example.com # ovaboot\n";
+    assert_eq!(
+        merge(existing, "192.168.10.20"),
+        "127.0.0.1\tlocalhost\n\
+         # ovaboot\n\
+         10.0.0.9 build.example.com # ovaboot appliance builder\n\
+         10.0.0.10 mirror.example.com #ovaboot\n\
+         192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n"
+    );
+}
+
+#[test]
+fn hosts_an_unmarked_line_of_the_earlier_format_is_still_replaced() {
+    // What ovaboot wrote before it marked its line.
+    let earlier = "127.0.0.1\tlocalhost\n192.168.10.99\tveba01.lab.example.com\tveba01\n";
+    assert_eq!(
+        merge(earlier, "192.168.10.20"),
+        "127.0.0.1\tlocalhost\n192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n"
+    );
+}
+
+#[test]
 fn hostname_file_is_the_fqdn_and_falls_back_to_the_short_name_past_64() {
     let files = plan(
         &NetworkSettings::default(),
@@ -207,7 +279,7 @@ fn hostname_file_is_the_fqdn_and_falls_back_to_the_short_name_past_64() {
 }
 
 #[test]
-fn dhcp_plans_only_hostname_and_hosts() {
+fn dhcp_writes_only_hostname_and_hosts_and_plans_every_optional_file_absent() {
     let files = plan(
         &NetworkSettings::default(),
         None,
@@ -215,9 +287,19 @@ fn dhcp_plans_only_hostname_and_hosts() {
         &HostConfig::default(),
     )
     .unwrap();
-    let paths: Vec<_> = files.iter().map(|f| f.path.to_str().unwrap()).collect();
-    assert_eq!(paths, ["/etc/hostname", "/etc/hosts"]);
-    assert!(text(&files[1]).contains("127.0.1.1\tveba01.lab.example.com\tveba01\n"));
+    assert_eq!(present(&files), ["/etc/hostname", "/etc/hosts"]);
+    // What an earlier run with a static address, NTP and a proxy wrote is taken
+    // back; the drop-ins before the file they name.
+    assert_eq!(
+        absent(&files),
+        [
+            "/etc/systemd/network/10-ovaboot.network",
+            "/etc/systemd/timesyncd.conf.d/ovaboot.conf",
+            "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf",
+            "/etc/ovaboot/proxy.env",
+        ]
+    );
+    assert!(text(&files[1]).contains("127.0.1.1\tveba01.lab.example.com\tveba01\t# ovaboot\n"));
     // No interface is needed with DHCP.
     let hostname = hostname();
     let inputs = HostInputs {
@@ -256,7 +338,7 @@ fn static_network_writes_networkd_and_timesyncd_files() {
     );
     assert!(
         text(find(&files, "/etc/hosts"))
-            .contains("192.168.10.20\tveba01.lab.example.com\tveba01\n")
+            .contains("192.168.10.20\tveba01.lab.example.com\tveba01\t# ovaboot\n")
     );
 }
 
@@ -276,7 +358,11 @@ fn minimal_static_network_and_ntp_with_dhcp() {
         text(find(&files, "/etc/systemd/network/10-ovaboot.network"))
             .ends_with("[Network]\nAddress=10.1.2.3/16\n")
     );
-    assert_eq!(files.len(), 3, "no timesyncd file without NTP");
+    assert_eq!(
+        find(&files, "/etc/systemd/timesyncd.conf.d/ovaboot.conf").contents,
+        FileContents::Absent,
+        "no timesyncd file without NTP"
+    );
 
     let files = plan(
         &network(&[("guestinfo.ntp", "ntp.lab.example.com")]),
@@ -285,9 +371,8 @@ fn minimal_static_network_and_ntp_with_dhcp() {
         &HostConfig::default(),
     )
     .unwrap();
-    let paths: Vec<_> = files.iter().map(|f| f.path.to_str().unwrap()).collect();
     assert_eq!(
-        paths,
+        present(&files),
         [
             "/etc/hostname",
             "/etc/hosts",
@@ -400,6 +485,54 @@ fn host_config_validation_names_the_key() {
         plan(&NetworkSettings::default(), None, "", &config),
         Err(HostPlanError::Config(_))
     ));
+}
+
+#[test]
+fn every_optional_file_a_full_plan_writes_an_empty_plan_takes_back() {
+    let config = HostConfig {
+        proxy_units: vec!["k3s.service".into(), "containerd.service".into()],
+        timesyncd_file: "/etc/systemd/timesyncd.conf.d/50-veba.conf".into(),
+        ..HostConfig::default()
+    };
+    let p = proxy(&[("guestinfo.https_proxy", "http://u:pw@proxy:3128")]);
+    let full = plan(&full_static(), Some(&p), DEBIAN, &config).unwrap();
+    assert!(absent(&full).is_empty(), "{full:?}");
+    let empty = plan(&NetworkSettings::default(), None, DEBIAN, &config).unwrap();
+    let mut written: Vec<&str> = present(&full)[2..].to_vec();
+    let mut taken_back = absent(&empty);
+    written.sort_unstable();
+    taken_back.sort_unstable();
+    assert_eq!(written, taken_back);
+}
+
+#[test]
+fn static_to_dhcp_and_ntp_cleared_plan_those_files_absent() {
+    let before = plan(&full_static(), None, DEBIAN, &HostConfig::default()).unwrap();
+    assert!(!find(&before, "/etc/systemd/network/10-ovaboot.network").is_absent());
+    assert!(!find(&before, "/etc/systemd/timesyncd.conf.d/ovaboot.conf").is_absent());
+    // DHCP, NTP kept: only the network file goes.
+    let dhcp = plan(
+        &network(&[("guestinfo.ntp", "0.pool.ntp.org")]),
+        None,
+        DEBIAN,
+        &HostConfig::default(),
+    )
+    .unwrap();
+    assert!(find(&dhcp, "/etc/systemd/network/10-ovaboot.network").is_absent());
+    assert!(!find(&dhcp, "/etc/systemd/timesyncd.conf.d/ovaboot.conf").is_absent());
+    // Static kept, NTP cleared: only the drop-in goes.
+    let no_ntp = plan(
+        &network(&[
+            ("guestinfo.ipaddress", "192.168.10.20"),
+            ("guestinfo.netmask", "24"),
+        ]),
+        None,
+        DEBIAN,
+        &HostConfig::default(),
+    )
+    .unwrap();
+    assert!(!find(&no_ntp, "/etc/systemd/network/10-ovaboot.network").is_absent());
+    assert!(find(&no_ntp, "/etc/systemd/timesyncd.conf.d/ovaboot.conf").is_absent());
 }
 
 #[test]

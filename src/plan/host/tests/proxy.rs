@@ -118,7 +118,7 @@ fn proxy_credentials_go_only_to_a_root_only_env_file_never_into_a_dropin() {
     assert_eq!(text(dropin), DEFAULT_DROPIN);
     assert_eq!(dropin.mode, 0o644);
     assert!(!dropin.contents.is_secret());
-    for file in &files {
+    for file in files.iter().filter(|f| !f.is_absent()) {
         if file.path != Path::new("/etc/ovaboot/proxy.env") {
             let t = text(file);
             assert!(!t.contains("S3cr") && !t.contains("svc-veba"), "{t}");
@@ -127,6 +127,27 @@ fn proxy_credentials_go_only_to_a_root_only_env_file_never_into_a_dropin() {
     }
     let debug = format!("{files:?}");
     assert!(!debug.contains("S3cr"), "{debug}");
+}
+
+#[test]
+fn no_proxy_takes_back_every_units_dropin_then_the_env_file() {
+    let config = HostConfig {
+        proxy_units: vec!["k3s.service".into(), "containerd.service".into()],
+        proxy_env_file: "/run/ovaboot/proxy-v2.env".into(),
+        ..HostConfig::default()
+    };
+    let files = plan(&full_static(), None, DEBIAN, &config).unwrap();
+    let paths: Vec<_> = files.iter().map(|f| f.path.to_str().unwrap()).collect();
+    assert_eq!(
+        paths[4..],
+        [
+            "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf",
+            "/etc/systemd/system/containerd.service.d/ovaboot-proxy.conf",
+            "/run/ovaboot/proxy-v2.env",
+        ],
+        "drop-ins removed before the file they name, so no unit names a missing one"
+    );
+    assert!(files[4..].iter().all(PlannedFile::is_absent));
 }
 
 #[test]
