@@ -200,9 +200,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             let report = firstboot::run(&plan, phase, &root, &config.kube)?;
             if let Some(host) = &report.host {
                 println!(
-                    "host: {} files written, {} unchanged",
+                    "host: {} files written, {} unchanged, {} removed",
                     host.written.len(),
-                    host.unchanged.len()
+                    host.unchanged.len(),
+                    host.removed.len()
                 );
             }
             if let Some(cluster) = &report.cluster {

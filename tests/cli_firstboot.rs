@@ -34,7 +34,7 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("host: 6 files written, 0 unchanged"),
+        text(&out.stdout).contains("host: 6 files written, 0 unchanged, 0 removed"),
         "{}",
         text(&out.stdout)
     );
@@ -53,7 +53,7 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let again = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(
-        text(&again.stdout).contains("host: 0 files written, 6 unchanged"),
+        text(&again.stdout).contains("host: 0 files written, 6 unchanged, 0 removed"),
         "{}",
         text(&again.stdout)
     );
