@@ -111,21 +111,17 @@ pub async fn apply_plan(
     let mut done = Vec::with_capacity(total);
     let mut step = 0;
 
-    let mut crd_waits = Vec::new();
-    for i in plan.namespaces.iter().chain(&plan.crds).copied() {
-        step += 1;
-        let (outcome, waiting) = apply_one(
-            client,
-            &discovery,
-            &plan.refs[i],
-            &objects[i],
-            options,
-            (step, total),
-        )
+    let first: Vec<usize> = plan.namespaces.iter().chain(&plan.crds).copied().collect();
+    let batch = Batch {
+        client,
+        objects,
+        refs: &plan.refs,
+        options,
+        total,
+    };
+    let crd_waits = batch
+        .apply(&first, &discovery, &mut step, &mut done)
         .await?;
-        done.push(outcome);
-        crd_waits.extend(waiting);
-    }
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
 
@@ -144,21 +140,9 @@ pub async fn apply_plan(
         .load(client, &rest, &crd_groups, options.request_retry)
         .await?;
 
-    let mut waits = Vec::new();
-    for &i in &plan.rest {
-        step += 1;
-        let (outcome, waiting) = apply_one(
-            client,
-            &discovery,
-            &plan.refs[i],
-            &objects[i],
-            options,
-            (step, total),
-        )
+    let waits = batch
+        .apply(&plan.rest, &discovery, &mut step, &mut done)
         .await?;
-        done.push(outcome);
-        waits.extend(waiting);
-    }
     if options.wait {
         wait::wait_ready(client, waits, options).await?;
     }
@@ -178,6 +162,44 @@ pub async fn apply_plan(
 /// Reads the object's metadata (to tell changed from unchanged), applies it, and
 /// says whether and how long to wait for it. The read asks for metadata only, so a
 /// Secret's data is not sent back.
+/// What every object of one apply run shares.
+struct Batch<'a> {
+    client: &'a Client,
+    objects: &'a [Value],
+    refs: &'a [ObjectRef],
+    options: &'a ApplyOptions,
+    total: usize,
+}
+
+impl Batch<'_> {
+    /// Applies `indices` in order, appending outcomes to `done`; returns what
+    /// to wait for.
+    async fn apply(
+        &self,
+        indices: &[usize],
+        discovery: &Discovery,
+        step: &mut usize,
+        done: &mut Vec<ObjectOutcome>,
+    ) -> Result<Vec<Waiting>, ApplyError> {
+        let mut waits = Vec::new();
+        for &i in indices {
+            *step += 1;
+            let (outcome, waiting) = apply_one(
+                self.client,
+                discovery,
+                &self.refs[i],
+                &self.objects[i],
+                self.options,
+                (*step, self.total),
+            )
+            .await?;
+            done.push(outcome);
+            waits.extend(waiting);
+        }
+        Ok(waits)
+    }
+}
+
 async fn apply_one(
     client: &Client,
     discovery: &Discovery,
