@@ -6,7 +6,7 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{contour_manifest, fixture, ovaboot_with_manifest, text, xml_escape};
+use cli_support::{contour_manifest, fixture, ovaboot_with_manifest, text};
 
 const NETWORK: &str = "etc/systemd/network/10-ovaboot.network";
 const TIMESYNCD: &str = "etc/systemd/timesyncd.conf.d/ovaboot.conf";
@@ -19,25 +19,7 @@ const ADMIN_HOSTS: &str = "# lab hosts the builder added\n\
 
 /// An OVF environment with exactly `properties`, written to `dir/name`.
 fn environment(dir: &Path, name: &str, properties: &[(&str, &str)]) -> String {
-    let props: String = properties
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "  <Property oe:key=\"{k}\" oe:value=\"{}\"/>\n",
-                xml_escape(v)
-            )
-        })
-        .collect();
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        format!(
-            "<?xml version=\"1.0\"?>\n<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" \
-             xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\"><PropertySection>\n{props}</PropertySection></Environment>\n"
-        ),
-    )
-    .unwrap();
-    path.to_str().unwrap().to_owned()
+    cli_support::environment_with(&dir.join(name), properties)
 }
 
 fn host_phase(root: &Path, env: &str) -> String {

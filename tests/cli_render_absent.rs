@@ -5,34 +5,21 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{files_under, render, xml_escape};
+use cli_support::{files_under, render};
 
 #[test]
 fn files_planned_absent_are_listed_and_not_written() {
     let work = tempfile::tempdir().unwrap();
     let env = work.path().join("dhcp-without-ntp-or-proxy.xml");
-    let props: String = [
-        ("guestinfo.hostname", "appliance7.corp.example.net"),
-        ("guestinfo.ipaddress", ""),
-        ("guestinfo.ntp", ""),
-        ("guestinfo.http_proxy", ""),
-    ]
-    .iter()
-    .map(|(k, v)| {
-        format!(
-            "  <Property oe:key=\"{k}\" oe:value=\"{}\"/>\n",
-            xml_escape(v)
-        )
-    })
-    .collect();
-    std::fs::write(
+    cli_support::environment_with(
         &env,
-        format!(
-            "<?xml version=\"1.0\"?>\n<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" \
-             xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\"><PropertySection>\n{props}</PropertySection></Environment>\n"
-        ),
-    )
-    .unwrap();
+        &[
+            ("guestinfo.hostname", "appliance7.corp.example.net"),
+            ("guestinfo.ipaddress", ""),
+            ("guestinfo.ntp", ""),
+            ("guestinfo.http_proxy", ""),
+        ],
+    );
     let empty_root = tempfile::tempdir().unwrap();
     let r = render(
         &["--ovf-env", env.to_str().unwrap()],

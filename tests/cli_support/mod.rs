@@ -62,7 +62,8 @@ pub fn xml_escape(value: &str) -> String {
         .replace('\r', "&#13;")
 }
 
-/// An ESXi-style OVF environment with the static network of the fixtures plus `extra`.
+/// An ESXi-style OVF environment with the static network of the fixtures plus
+/// `extra`, written to `dir/ovf-env.xml`.
 pub fn environment(dir: &Path, extra: &[(&str, &str)]) -> String {
     let mut properties = vec![
         ("guestinfo.hostname", FQDN),
@@ -71,6 +72,11 @@ pub fn environment(dir: &Path, extra: &[(&str, &str)]) -> String {
         ("guestinfo.gateway", "192.168.40.1"),
     ];
     properties.extend_from_slice(extra);
+    environment_with(&dir.join("ovf-env.xml"), &properties)
+}
+
+/// An ESXi-style OVF environment with exactly `properties`, written to `path`.
+pub fn environment_with(path: &Path, properties: &[(&str, &str)]) -> String {
     let props: String = properties
         .iter()
         .map(|(k, v)| {
@@ -84,8 +90,7 @@ pub fn environment(dir: &Path, extra: &[(&str, &str)]) -> String {
         "<?xml version=\"1.0\"?>\n<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" \
          xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\"><PropertySection>\n{props}</PropertySection></Environment>\n"
     );
-    let path = dir.join("ovf-env.xml");
-    std::fs::write(&path, xml).unwrap();
+    std::fs::write(path, xml).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
