@@ -58,6 +58,11 @@ fn is_true(c: Option<&Value>) -> bool {
 }
 
 /// "reason: message" of a condition, whichever parts it has.
+/// Contour's error for a route whose Service is missing (not a wrong port).
+fn service_not_found(e: &Value) -> bool {
+    text(e, "reason") == "ServiceUnresolvedReference" && text(e, "message").contains("not found")
+}
+
 fn explain(c: &Value) -> String {
     match (text(c, "reason"), text(c, "message")) {
         ("", m) => m.to_owned(),
@@ -197,16 +202,24 @@ pub fn httpproxy(obj: &Value) -> Readiness {
             "Contour says orphaned (no root HTTPProxy includes it yet): {description}"
         )),
         "invalid" => {
-            let mut why = format!("Contour says {current}: {description}");
-            for e in valid
+            let errors: Vec<&Value> = valid
                 .and_then(|c| c.get("errors"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-            {
+                .collect();
+            let mut why = format!("Contour says {current}: {description}");
+            for e in &errors {
                 why.push_str(&format!("; {}", explain(e)));
             }
-            Readiness::Failed(why)
+            // A routed Service that does not exist yet is a matter of time at
+            // boot (another unit may still be creating it): wait for it until
+            // the deadline rather than fail for good.
+            if !errors.is_empty() && errors.iter().all(|e| service_not_found(e)) {
+                Readiness::Pending(format!("waiting for the routed Service to exist ({why})"))
+            } else {
+                Readiness::Failed(why)
+            }
         }
         other => Readiness::Pending(format!("currentStatus {other:?}: {description}")),
     }

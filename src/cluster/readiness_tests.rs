@@ -277,3 +277,41 @@ fn an_orphaned_child_proxy_is_pending_until_its_root_includes_it() {
         other => panic!("expected pending, got {other:?}"),
     }
 }
+
+fn invalid_proxy(errors: serde_json::Value) -> Value {
+    serde_json::json!({
+        "metadata": {"generation": 2},
+        "status": {
+            "currentStatus": "invalid",
+            "description": "At least one error present, see Errors for details",
+            "conditions": [{"type": "Valid", "status": "False", "observedGeneration": 2, "errors": errors}]
+        }
+    })
+}
+
+#[test]
+fn a_proxy_routing_to_a_service_not_created_yet_is_pending() {
+    // Contour's own wording (internal/dag/httpproxy_processor.go).
+    let proxy = invalid_proxy(serde_json::json!([{
+        "type": "ServiceError", "reason": "ServiceUnresolvedReference",
+        "message": "Spec.Routes unresolved service reference: service \"ovaboot/status\" not found"
+    }]));
+    match httpproxy(&proxy) {
+        Readiness::Pending(why) => assert!(why.contains("ovaboot/status"), "{why}"),
+        other => panic!("expected pending, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_proxy_with_any_other_error_fails() {
+    let proxy = invalid_proxy(serde_json::json!([
+        {"type": "ServiceError", "reason": "ServiceUnresolvedReference",
+         "message": "Spec.Routes unresolved service reference: service \"ovaboot/status\" not found"},
+        {"type": "TLSError", "reason": "SecretNotValid",
+         "message": "Spec.VirtualHost.TLS Secret \"ovaboot/ovaboot-tls\" is invalid"}
+    ]));
+    match httpproxy(&proxy) {
+        Readiness::Failed(why) => assert!(why.contains("SecretNotValid"), "{why}"),
+        other => panic!("expected failed, got {other:?}"),
+    }
+}
