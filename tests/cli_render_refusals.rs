@@ -26,7 +26,11 @@ fn assert_refused(args: &[&str], manifest: &Path, names: &[&str]) -> String {
         let mut all = vec!["render", "--out", out.to_str().unwrap()];
         all.extend_from_slice(args);
         let o = ovaboot_with_manifest(&all, manifest);
-        assert!(!o.status.success(), "render accepted {args:?}");
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "bad input exits 2 (no retry): {args:?}"
+        );
         assert_eq!(text(&o.stdout), "", "nothing on stdout");
         let err = text(&o.stderr);
         assert_eq!(err.lines().count(), 1, "exactly one line on stderr: {err}");

@@ -159,9 +159,6 @@ pub async fn apply_plan(
     Ok(summary)
 }
 
-/// Reads the object's metadata (to tell changed from unchanged), applies it, and
-/// says whether and how long to wait for it. The read asks for metadata only, so a
-/// Secret's data is not sent back.
 /// What every object of one apply run shares.
 struct Batch<'a> {
     client: &'a Client,
@@ -200,6 +197,9 @@ impl Batch<'_> {
     }
 }
 
+/// Reads the object's metadata (to tell changed from unchanged), applies it, and
+/// says whether and how long to wait for it. The read asks for metadata only, so a
+/// Secret's data is not sent back.
 async fn apply_one(
     client: &Client,
     discovery: &Discovery,

@@ -80,3 +80,59 @@ impl ApplyError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_absent_or_unready_cluster_is_worth_retrying() {
+        let object = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("ovaboot".into()),
+            name: "ovaboot-tls".into(),
+        };
+        let transient = [
+            ApplyError::NoClientConfig {
+                tried: String::new(),
+            },
+            ApplyError::ApiServerUnreachable {
+                waited: Duration::ZERO,
+                last: String::new(),
+            },
+            ApplyError::GaveUp {
+                what: String::new(),
+                waited: Duration::ZERO,
+                last: String::new(),
+            },
+            ApplyError::NotReady {
+                object: Box::new(object.clone()),
+                waited: Duration::ZERO,
+                reason: String::new(),
+            },
+        ];
+        for e in &transient {
+            assert!(!e.is_permanent(), "{e}");
+        }
+        let permanent = [
+            ApplyError::Rejected {
+                what: String::new(),
+                code: 422,
+                reason: "Invalid".into(),
+                message: String::new(),
+            },
+            ApplyError::Failed {
+                object: Box::new(object.clone()),
+                reason: String::new(),
+            },
+            ApplyError::Kubeconfig {
+                path: "/etc/rancher/k3s/k3s.yaml".into(),
+                message: String::new(),
+            },
+        ];
+        for e in &permanent {
+            assert!(e.is_permanent(), "{e}");
+        }
+    }
+}

@@ -57,12 +57,12 @@ fn is_true(c: Option<&Value>) -> bool {
     c.is_some_and(|c| text(c, "status") == "True")
 }
 
-/// "reason: message" of a condition, whichever parts it has.
 /// Contour's error for a route whose Service is missing (not a wrong port).
 fn service_not_found(e: &Value) -> bool {
     text(e, "reason") == "ServiceUnresolvedReference" && text(e, "message").contains("not found")
 }
 
+/// "reason: message" of a condition, whichever parts it has.
 fn explain(c: &Value) -> String {
     match (text(c, "reason"), text(c, "message")) {
         ("", m) => m.to_owned(),

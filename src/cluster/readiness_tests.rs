@@ -315,3 +315,16 @@ fn a_proxy_with_any_other_error_fails() {
         other => panic!("expected failed, got {other:?}"),
     }
 }
+
+#[test]
+fn a_proxy_routing_to_a_wrong_port_of_an_existing_service_fails() {
+    // Same reason as a missing Service, but no waiting will fix a wrong port.
+    let proxy = invalid_proxy(serde_json::json!([{
+        "type": "ServiceError", "reason": "ServiceUnresolvedReference",
+        "message": "Spec.Routes unresolved service reference: port \"8080\" on service \"ovaboot/status\" not matched"
+    }]));
+    match httpproxy(&proxy) {
+        Readiness::Failed(why) => assert!(why.contains("not matched"), "{why}"),
+        other => panic!("expected failed, got {other:?}"),
+    }
+}

@@ -221,6 +221,10 @@ pub fn build(
             sysctl.contents.into_bytes(),
             sysctl.mode,
         ));
+    } else {
+        // host-port: envoy binds nothing below 1024 itself; take back what a
+        // host-network run may have installed.
+        files.push(PlannedFile::absent(contour::sysctl::DROP_IN_PATH));
     }
 
     let routes = routes::plan(hostname, &config.routes())?;
@@ -360,4 +364,69 @@ fn manifest_file_name(index: usize, width: usize, object: &Value) -> String {
         .to_ascii_lowercase();
     let name = object["metadata"]["name"].as_str().unwrap_or("unnamed");
     format!("{index:0width$}-{kind}-{name}.yaml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contour::EnvoyExposure;
+    use crate::contour::sysctl::DROP_IN_PATH;
+
+    fn sample_plan(exposure: EnvoyExposure) -> Plan {
+        let env = crate::ovf::read_environment(&[Box::new(crate::ovf::transport::SampleTransport)])
+            .unwrap();
+        let settings = Settings::from_properties(&env.properties).unwrap();
+        let mut config = Config::default();
+        config.contour.manifest = Some(
+            std::env::var_os("OVABOOT_CONTOUR_MANIFEST")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../shared/contour/contour-v1.33.6.yaml")
+                }),
+        );
+        config.contour.envoy_exposure = exposure;
+        let facts = HostFacts {
+            interface: Some("eth0".into()),
+            ..HostFacts::default()
+        };
+        build(&settings, &config, &facts, OffsetDateTime::now_utc()).unwrap()
+    }
+
+    fn sysctl_file(plan: &Plan) -> &PlannedFile {
+        plan.files
+            .iter()
+            .find(|f| f.path == std::path::Path::new(DROP_IN_PATH))
+            .expect("the sysctl drop-in is always planned, present or absent")
+    }
+
+    #[test]
+    fn host_network_installs_the_port_sysctl_now_and_at_boot() {
+        let plan = sample_plan(EnvoyExposure::HostNetwork);
+        assert!(!sysctl_file(&plan).is_absent());
+        assert_eq!(plan.runtime_sysctls.len(), 1);
+        assert_eq!(plan.runtime_sysctls[0].value, "80");
+    }
+
+    #[test]
+    fn host_port_takes_the_port_sysctl_back() {
+        let plan = sample_plan(EnvoyExposure::HostPort);
+        assert!(sysctl_file(&plan).is_absent());
+        assert!(plan.runtime_sysctls.is_empty());
+    }
+
+    #[test]
+    fn the_key_is_written_before_the_certificate() {
+        let plan = sample_plan(EnvoyExposure::HostNetwork);
+        let at = |p: &str| {
+            plan.files
+                .iter()
+                .position(|f| f.path == std::path::Path::new(p))
+        };
+        assert!(at(TLS_KEY_PATH).unwrap() < at(TLS_CERT_PATH).unwrap());
+        assert!(
+            !format!("{plan:?}").contains("PRIVATE KEY"),
+            "the key stays redacted in Debug"
+        );
+    }
 }

@@ -62,8 +62,18 @@ guest="$cache/$pkg"
 if [ ! -f "$guest/.unpacked" ]; then
     log "fetching $pkg and busybox-static into $cache"
     rm -rf "$cache"/linux-image-* "$cache/debs" # older kernels too
-    mkdir -p "$guest" "$cache/debs"
-    (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" busybox-static)
+    mkdir -p "$cache/debs"
+    download() { (cd "$cache/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" busybox-static); }
+    if ! download; then
+        # Stale package lists name a kernel the mirror has dropped: refresh once.
+        log "download failed: apt-get update and look the kernel up again"
+        apt-get update -qq
+        pkg=$(kernel_pkg)
+        [ -n "$pkg" ] || { log "cannot tell which kernel linux-image-amd64 depends on"; exit 2; }
+        guest="$cache/$pkg"
+        download
+    fi
+    mkdir -p "$guest"
     for deb in "$cache"/debs/*.deb; do dpkg-deb -x "$deb" "$guest"; done
     rm -rf "$cache/debs"
     touch "$guest/.unpacked"

@@ -196,10 +196,21 @@ fn drive_is_empty(file: &File) -> bool {
     const CDS_NO_DISC: nix::libc::c_int = 1;
     const CDS_TRAY_OPEN: nix::libc::c_int = 2;
     use std::os::fd::AsRawFd;
+    const CDS_DRIVE_NOT_READY: nix::libc::c_int = 3;
     // SAFETY: CDROM_DRIVE_STATUS takes an integer argument and writes no memory;
     // the fd is valid for the call.
-    let status = unsafe { nix::libc::ioctl(file.as_raw_fd(), CDROM_DRIVE_STATUS, CDSL_CURRENT) };
-    matches!(status, CDS_NO_DISC | CDS_TRAY_OPEN)
+    let status = || unsafe { nix::libc::ioctl(file.as_raw_fd(), CDROM_DRIVE_STATUS, CDSL_CURRENT) };
+    // A drive still spinning up says so for a moment; give it a bounded while
+    // (5 s) rather than read it and mistake the EIO for an empty drive.
+    let mut now = status();
+    for _ in 0..25 {
+        if now != CDS_DRIVE_NOT_READY {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        now = status();
+    }
+    matches!(now, CDS_NO_DISC | CDS_TRAY_OPEN)
 }
 
 /// Looks for the document in a mounted medium: `None` when absent.
