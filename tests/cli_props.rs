@@ -1,42 +1,17 @@
 //! `ovaboot props` as a user runs it: the built binary, real documents on disk.
 
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn ovaboot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ovaboot"))
-        .args(args)
-        .env_remove("OVABOOT_LOG")
-        .output()
-        .expect("the ovaboot binary runs")
-}
-
-fn xml_escape(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
-        .replace('\n', "&#10;")
+    cli_support::ovaboot(args)
 }
 
 /// Writes an ESXi-style OVF environment with these properties and returns its path.
 fn environment(dir: &Path, properties: &[(&str, &str)]) -> String {
-    let props: String = properties
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "    <Property oe:key=\"{k}\" oe:value=\"{}\"/>\n",
-                xml_escape(v)
-            )
-        })
-        .collect();
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Environment xmlns=\"http://schemas.dmtf.org/ovf/environment/1\" \
-         xmlns:oe=\"http://schemas.dmtf.org/ovf/environment/1\">\n  <PropertySection>\n{props}  </PropertySection>\n</Environment>\n"
-    );
-    let path = dir.join("ovf-env.xml");
-    std::fs::write(&path, xml).unwrap();
-    path.to_str().unwrap().to_owned()
+    cli_support::environment_with(&dir.join("ovf-env.xml"), properties)
 }
 
 fn stdout(o: &Output) -> String {
