@@ -157,8 +157,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             let rendered = render::render(&plan, &out)?;
             let cert = &plan.summary.certificate;
             println!(
-                "rendered {} host files and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
+                "rendered {} host files ({} more to remove) and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
                 rendered.host_files,
+                rendered.absent_host_files,
                 rendered.manifests,
                 out.display(),
                 plan.summary.hostname,

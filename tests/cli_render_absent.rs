@@ -79,9 +79,12 @@ fn files_planned_absent_are_listed_and_not_written() {
         .collect();
     on_disk.sort();
     assert_eq!(listed, on_disk);
+    let absent = plan["absent_host_files"].as_array().unwrap().len();
     assert!(
-        r.stdout
-            .contains(&format!("rendered {} host files", listed.len())),
+        r.stdout.contains(&format!(
+            "rendered {} host files ({absent} more to remove)",
+            listed.len()
+        )),
         "{}",
         r.stdout
     );
