@@ -27,6 +27,47 @@ fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
+/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
+/// config with a 1 s deadline.
+fn unreachable_cluster(work: &Path) -> (String, String) {
+    let kubeconfig = work.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let config = work.join("ovaboot.toml");
+    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+    (
+        kubeconfig.to_str().unwrap().to_owned(),
+        config.to_str().unwrap().to_owned(),
+    )
+}
+
+/// `firstboot` on `root` with `env`, against the cluster of [`unreachable_cluster`].
+fn firstboot_against_unreachable_cluster(
+    root: &Path,
+    work: &Path,
+    env: &str,
+    extra: &[&str],
+) -> Output {
+    let (kubeconfig, config) = unreachable_cluster(work);
+    let mut args = vec![
+        "firstboot",
+        "--root",
+        root.to_str().unwrap(),
+        "--config",
+        &config,
+        "--kubeconfig",
+        &kubeconfig,
+        "--ovf-env",
+        env,
+    ];
+    args.extend_from_slice(extra);
+    ovaboot_with_manifest(&args, &contour_manifest())
+}
+
 #[test]
 fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let root = tempfile::tempdir().unwrap();
@@ -68,22 +109,8 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
 fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_completion() {
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let (kubeconfig, config) = unreachable_cluster(work.path());
     let env = fixture("static-network-without-tls.xml");
-    let out = ovaboot_with_manifest(
-        &[
-            "firstboot",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--config",
-            &config,
-            "--kubeconfig",
-            &kubeconfig,
-            "--ovf-env",
-            &env,
-        ],
-        &contour_manifest(),
-    );
+    let out = firstboot_against_unreachable_cluster(root.path(), work.path(), &env, &[]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -108,24 +135,6 @@ fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_comp
     );
 }
 
-/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
-/// config with a 1 s deadline.
-fn unreachable_cluster(work: &Path) -> (String, String) {
-    let kubeconfig = work.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
-         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
-    let config = work.join("ovaboot.toml");
-    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
-    (
-        kubeconfig.to_str().unwrap().to_owned(),
-        config.to_str().unwrap().to_owned(),
-    )
-}
-
 #[test]
 fn the_cluster_phase_puts_its_certificate_on_disk_before_the_secret() {
     // The host phase ran for one name; by the cluster phase the environment
@@ -144,22 +153,11 @@ fn the_cluster_phase_puts_its_certificate_on_disk_before_the_secret() {
     )
     .unwrap();
 
-    let (kubeconfig, config) = unreachable_cluster(work.path());
-    let out = ovaboot_with_manifest(
-        &[
-            "firstboot",
-            "--phase",
-            "cluster",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--config",
-            &config,
-            "--kubeconfig",
-            &kubeconfig,
-            "--ovf-env",
-            renamed.to_str().unwrap(),
-        ],
-        &contour_manifest(),
+    let out = firstboot_against_unreachable_cluster(
+        root.path(),
+        work.path(),
+        renamed.to_str().unwrap(),
+        &["--phase", "cluster"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let cert = std::fs::read(root.path().join("etc/ovaboot/tls/tls.crt")).unwrap();

@@ -7,7 +7,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::time::Instant;
 
-use super::transport::{self, Failure};
+use super::transport;
 use super::{ApplyError, KubeConfig};
 
 /// Where k3s writes its admin kubeconfig.
@@ -163,21 +163,11 @@ pub async fn wait_for_api_server(client: &Client, timeout: Duration) -> Result<S
                 return Ok(version);
             }
             // 401/403 from a starting k3s are real answers: nothing will change them.
-            Ok(reply) => match transport::classify(reply.code, None, &reply.body) {
-                Failure::Permanent {
-                    code,
-                    reason,
-                    message,
-                } => {
-                    return Err(ApplyError::Rejected {
-                        what: "GET /version".into(),
-                        code,
-                        reason,
-                        message,
-                    });
-                }
-                f => f.to_string(),
-            },
+            Ok(reply) => {
+                transport::classify(reply.code, None, &reply.body)
+                    .transient_or_rejected(&"GET /version")?
+                    .0
+            }
             Err(f) => f.to_string(),
         };
         // The last try is made at the deadline itself, not one backoff before it.
@@ -272,6 +262,18 @@ users:
         }
     }
 
+    /// The error names the kubeconfig and, in Display and Debug alike, quotes
+    /// no 16-character run of its key (base64 or PEM).
+    fn assert_names_file_hides_key(err: &ApplyError, path: &Path, key_data: &str, key_pem: &str) {
+        let shown = format!("{err} {err:?}");
+        assert!(
+            shown.starts_with(&format!("kubeconfig {}: ", path.display())),
+            "{shown}"
+        );
+        assert_no_run_of(key_data, &shown);
+        assert_no_run_of(key_pem, &shown);
+    }
+
     #[tokio::test]
     async fn a_whole_k3s_kubeconfig_loads() {
         let dir = tempfile::tempdir().unwrap();
@@ -296,13 +298,7 @@ users:
                 continue; // e.g. cut inside `preferences` or a trailing newline
             };
             failed += 1;
-            let shown = format!("{err} {err:?}");
-            assert!(
-                shown.starts_with(&format!("kubeconfig {}: ", path.display())),
-                "{shown}"
-            );
-            assert_no_run_of(&key_data, &shown);
-            assert_no_run_of(&key_pem, &shown);
+            assert_names_file_hides_key(&err, &path, &key_data, &key_pem);
         }
         let mid_key = key_at..full.len() - 1;
         assert!(
@@ -360,13 +356,7 @@ users:
             .await
             .err()
             .unwrap();
-        let shown = format!("{err} {err:?}");
-        assert!(
-            shown.starts_with(&format!("kubeconfig {}: ", path.display())),
-            "{shown}"
-        );
-        assert_no_run_of(&key_data, &shown);
-        assert_no_run_of(&key_pem, &shown);
+        assert_names_file_hides_key(&err, &path, &key_data, &key_pem);
     }
 
     #[tokio::test(start_paused = true)]

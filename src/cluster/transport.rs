@@ -39,6 +39,31 @@ pub(crate) enum Failure {
     },
 }
 
+impl Failure {
+    /// A permanent failure as the error that names `what`; a transient one as
+    /// its log text and the server's retry hint.
+    pub(crate) fn transient_or_rejected(
+        self,
+        what: &dyn Display,
+    ) -> Result<(String, Option<Duration>), ApplyError> {
+        match self {
+            Failure::Permanent {
+                code,
+                reason,
+                message,
+            } => Err(ApplyError::Rejected {
+                what: what.to_string(),
+                code,
+                reason,
+                message,
+            }),
+            transient @ Failure::Transient { retry_after, .. } => {
+                Ok((transient.to_string(), retry_after))
+            }
+        }
+    }
+}
+
 impl Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -97,23 +122,7 @@ pub(crate) async fn request(
             Ok(reply) => classify(reply.code, None, &reply.body),
             Err(f) => f,
         };
-        let (message, retry_after) = match scrub.failure(failure) {
-            Failure::Permanent {
-                code,
-                reason,
-                message,
-            } => {
-                return Err(ApplyError::Rejected {
-                    what: what.to_string(),
-                    code,
-                    reason,
-                    message,
-                });
-            }
-            transient @ Failure::Transient { retry_after, .. } => {
-                (transient.to_string(), retry_after)
-            }
-        };
+        let (message, retry_after) = scrub.failure(failure).transient_or_rejected(what)?;
         let delay = retry_after.unwrap_or_else(|| backoff(attempt));
         if started.elapsed() + delay > retry_for {
             return Err(ApplyError::GaveUp {
