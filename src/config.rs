@@ -8,9 +8,12 @@ use serde::Deserialize;
 
 use crate::cluster::KubeConfig;
 use crate::contour::ContourConfig;
-use crate::plan::host::HostConfig;
 use crate::routes::{RootProxyConfig, RouteConfig, RoutesConfig, TlsSecretConfig};
 use crate::tls::TlsConfig;
+
+mod host;
+
+pub use host::{HostConfig, HostConfigError};
 
 /// Where the config is read from when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ovaboot/ovaboot.toml";

@@ -15,5 +15,6 @@ pub mod report;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod systemd_syntax;
 pub mod tls;
 pub mod yaml;

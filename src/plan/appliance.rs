@@ -9,8 +9,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::PlannedFile;
-use super::host::{HostConfig, HostInputs, HostPlanError, plan_host};
-use crate::config::Config;
+use super::host::{HostInputs, HostPlanError, plan_host};
+use crate::config::{Config, HostConfig};
 use crate::contour::{self, ContourError, describe};
 use crate::routes::{self, RoutesError};
 use crate::secret::Secret;

@@ -89,8 +89,9 @@ fn sets_the_kernel_hostname_in_a_private_uts_namespace() {
 #[test]
 fn planned_host_files_apply_then_reapply_as_unchanged() {
     use crate::apply::files::write_files;
+    use crate::config::HostConfig;
     use crate::ovf::{Properties, PropertyValue};
-    use crate::plan::host::{HostConfig, HostInputs, plan_host};
+    use crate::plan::host::{HostInputs, plan_host};
     use crate::settings::network::NetworkSettings;
     use crate::settings::proxy::ProxySettings;
     use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,5 @@
-//! The bits of systemd syntax the host plan writes.
+//! The bits of systemd syntax ovaboot writes or checks: environment files,
+//! unit names, paths and interface names. Pure.
 
 /// Appends one `NAME="value"` line of an `EnvironmentFile=` to `out`, so that
 /// both systemd and a POSIX shell read back `value` exactly.
