@@ -326,7 +326,12 @@ async fn api_server_refusing_connections_while_starting_is_waited_for() {
         version,
     ])
     .await;
-    let got = wait_for_api_server(tc.client(), Duration::from_secs(60)).await;
+    let got = wait_for_api_server(
+        tc.client(),
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    )
+    .await;
     let got = tc.ok(got).await;
     assert!(got.starts_with("v1."), "{got}");
     if tc.is_replay() {

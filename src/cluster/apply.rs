@@ -9,11 +9,18 @@ use kube::api::{GetParams, Patch, PatchParams};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::config::ApplyOptions;
 use super::discovery::{Discovery, Resource};
+use super::error::ApplyError;
+use super::object::order;
 use super::readiness;
 use super::scrub::Scrub;
+use super::transport::{self, Limits};
+use super::types::ObjectRef;
 use super::wait::{self, Waiting};
-use super::{ApplyError, ApplyOptions, FIELD_MANAGER, ObjectRef, order, transport};
+
+/// The field manager ovaboot applies as.
+pub const FIELD_MANAGER: &str = "ovaboot";
 
 /// What applying one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -137,7 +144,15 @@ pub async fn apply_plan(
         .collect();
     let rest: Vec<&ObjectRef> = plan.rest.iter().map(|&i| &plan.refs[i]).collect();
     discovery
-        .load(client, &rest, &crd_groups, options.request_retry)
+        .load(
+            client,
+            &rest,
+            &crd_groups,
+            Limits {
+                attempt: options.request_timeout,
+                total: options.request_retry,
+            },
+        )
         .await?;
 
     let waits = batch
@@ -224,7 +239,10 @@ async fn apply_one(
     };
     // Anything the server says about this object may quote its data.
     let scrub = Scrub::of(obj);
-    let retry = options.request_retry;
+    let retry = Limits {
+        attempt: options.request_timeout,
+        total: options.request_retry,
+    };
     let before = transport::request(client, make, &what, retry, &[404], &scrub).await?;
     let before = match before.code {
         404 => None,

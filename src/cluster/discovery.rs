@@ -2,15 +2,16 @@
 //! group-version the plan uses (the same lists `kubectl` reads), cached for the run.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::error::ApplyError;
+use super::failure::{self, Failure};
 use super::scrub::Scrub;
-use super::transport::{self, Failure};
-use super::{ApplyError, ObjectRef};
+use super::transport::{self, Limits};
+use super::types::ObjectRef;
 
 /// Where one kind lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,14 +75,14 @@ impl Discovery {
         client: &Client,
         objects: &[&ObjectRef],
         crd_groups: &BTreeSet<String>,
-        retry_for: Duration,
+        limits: Limits,
     ) -> Result<(), ApplyError> {
         for r in objects {
             if self.lists.contains_key(&r.api_version) || builtin(r).is_some() {
                 continue;
             }
             let list = self
-                .fetch(client, r, crd_groups.contains(r.group()), retry_for)
+                .fetch(client, r, crd_groups.contains(r.group()), limits)
                 .await?;
             self.lists.insert(r.api_version.clone(), list);
         }
@@ -93,7 +94,7 @@ impl Discovery {
         client: &Client,
         r: &ObjectRef,
         from_plan_crd: bool,
-        retry_for: Duration,
+        limits: Limits,
     ) -> Result<APIResourceList, ApplyError> {
         let path = group_version_path(&r.api_version);
         let what = format!("discovery of {} (for {r})", r.api_version);
@@ -106,16 +107,15 @@ impl Discovery {
                     .map_err(|e| bad(&what, e))
             };
             let reply =
-                transport::request(client, make, &what, retry_for, &[404], &Scrub::default())
-                    .await?;
+                transport::request(client, make, &what, limits, &[404], &Scrub::default()).await?;
             if reply.code != 404 {
                 return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
             }
-            let text = match transport::classify(404, None, &reply.body) {
+            let text = match failure::classify(404, None, &reply.body) {
                 Failure::Permanent { message, .. } | Failure::Transient { message, .. } => message,
             };
             let delay = transport::backoff(attempt);
-            if !from_plan_crd || started.elapsed() + delay > retry_for {
+            if !from_plan_crd || started.elapsed() + delay > limits.total {
                 return Err(ApplyError::UnknownKind {
                     object: Box::new((*r).clone()),
                     detail: format!("GET {path}: {text}"),

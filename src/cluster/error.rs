@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::ObjectRef;
+use super::types::{Endpoint, ObjectRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -23,10 +23,12 @@ pub enum ApplyError {
     #[error("kubeconfig {}: {message}", path.display())]
     Kubeconfig { path: PathBuf, message: String },
 
-    #[error("no Kubernetes client configuration: {tried}")]
+    #[error(
+        "no Kubernetes client configuration (pass --kubeconfig or set kube.kubeconfig): {tried}"
+    )]
     NoClientConfig { tried: String },
 
-    #[error("the API server did not answer within {}s (kube.api_server_timeout_secs): {last}", waited.as_secs())]
+    #[error("the API server did not answer within {:.0}s (kube.api_server_timeout_secs): {last}", waited.as_secs_f64())]
     ApiServerUnreachable { waited: Duration, last: String },
 
     #[error("{what}: the API server refused it ({code} {reason}): {message}")]
@@ -43,7 +45,7 @@ pub enum ApplyError {
         detail: String,
     },
 
-    #[error("{what}: still failing after {}s; last error: {last}", waited.as_secs())]
+    #[error("{what}: still failing after {:.0}s (kube.request_retry_secs); last error: {last}", waited.as_secs_f64())]
     GaveUp {
         what: String,
         waited: Duration,
@@ -65,12 +67,23 @@ pub enum ApplyError {
 
     #[error("{what}: unexpected answer from the API server: {message}")]
     BadResponse { what: String, message: String },
+
+    /// Any of the above, with the API server and kubeconfig it happened with.
+    #[error("{error} ({endpoint})")]
+    At {
+        endpoint: Box<Endpoint>,
+        #[source]
+        error: Box<ApplyError>,
+    },
 }
 
 impl ApplyError {
     /// Whether trying again later cannot help (the plan or the cluster refuses
     /// it), as opposed to a cluster that is not there or not ready yet.
     pub fn is_permanent(&self) -> bool {
+        if let ApplyError::At { error, .. } = self {
+            return error.is_permanent();
+        }
         !matches!(
             self,
             ApplyError::NoClientConfig { .. }
@@ -134,5 +147,38 @@ mod tests {
         for e in &permanent {
             assert!(e.is_permanent(), "{e}");
         }
+    }
+
+    #[test]
+    fn no_client_configuration_says_how_to_name_one() {
+        let e = ApplyError::NoClientConfig {
+            tried: "/etc/rancher/k3s/k3s.yaml did not appear in time".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("--kubeconfig") && text.contains("kube.kubeconfig"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_error_at_an_endpoint_names_it_and_keeps_its_kind() {
+        let e = ApplyError::At {
+            endpoint: Box::new(Endpoint {
+                server: "https://127.0.0.1:6443/".into(),
+                origin: "kubeconfig /etc/rancher/k3s/k3s.yaml".into(),
+            }),
+            error: Box::new(ApplyError::ApiServerUnreachable {
+                waited: Duration::from_millis(2999),
+                last: "503 ServiceUnavailable: not now".into(),
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the API server did not answer within 3s (kube.api_server_timeout_secs): \
+             503 ServiceUnavailable: not now \
+             (API server https://127.0.0.1:6443/, kubeconfig /etc/rancher/k3s/k3s.yaml)"
+        );
+        assert!(!e.is_permanent());
     }
 }

@@ -1,55 +1,29 @@
 //! Naming and ordering of planned objects: pure.
 
-use std::fmt;
-
 use serde_json::Value;
 
-use super::ApplyError;
+use super::error::ApplyError;
+use super::types::ObjectRef;
 
-/// Which object an outcome, log line or error is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
-
-impl ObjectRef {
-    /// Reads `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`;
-    /// `index` (the object's place in the plan) names it when one is missing.
-    pub fn of(index: usize, obj: &Value) -> Result<ObjectRef, ApplyError> {
-        let field = |ptr: &str| {
-            obj.pointer(ptr)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let missing = |what: &'static str| ApplyError::InvalidObject { index, what };
-        Ok(ObjectRef {
-            api_version: field("/apiVersion")
-                .ok_or(missing("apiVersion"))?
-                .to_owned(),
-            kind: field("/kind").ok_or(missing("kind"))?.to_owned(),
-            namespace: field("/metadata/namespace").map(str::to_owned),
-            name: field("/metadata/name")
-                .ok_or(missing("metadata.name"))?
-                .to_owned(),
-        })
-    }
-
-    /// The group of `apiVersion` (`""` for the core group).
-    pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
-    }
+/// Reads `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`;
+/// `index` (the object's place in the plan) names it when one is missing.
+fn object_ref(index: usize, obj: &Value) -> Result<ObjectRef, ApplyError> {
+    let field = |ptr: &str| {
+        obj.pointer(ptr)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let missing = |what: &'static str| ApplyError::InvalidObject { index, what };
+    Ok(ObjectRef {
+        api_version: field("/apiVersion")
+            .ok_or(missing("apiVersion"))?
+            .to_owned(),
+        kind: field("/kind").ok_or(missing("kind"))?.to_owned(),
+        namespace: field("/metadata/namespace").map(str::to_owned),
+        name: field("/metadata/name")
+            .ok_or(missing("metadata.name"))?
+            .to_owned(),
+    })
 }
 
 /// How the executor treats an object.
@@ -105,7 +79,7 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
         rest: Vec::new(),
     };
     for (index, obj) in objects.iter().enumerate() {
-        let r = ObjectRef::of(index, obj)?;
+        let r = object_ref(index, obj)?;
         if let Some(first) = ordered.refs.iter().position(|seen| seen == &r) {
             return Err(ApplyError::Duplicate {
                 object: Box::new(r),
@@ -180,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_kind_of_the_same_name_in_another_group_is_not_a_crd() {
-        let r = ObjectRef::of(0, &obj("example.com/v1", "CustomResourceDefinition", "x")).unwrap();
+        let r = object_ref(0, &obj("example.com/v1", "CustomResourceDefinition", "x")).unwrap();
         assert_eq!(Class::of(&r), Class::Other);
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::ObjectRef;
+use super::types::ObjectRef;
 
 /// What an object's status says.
 #[derive(Debug, Clone, PartialEq, Eq)]

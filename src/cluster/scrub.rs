@@ -16,8 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-use super::ApplyError;
-use super::transport::Failure;
+use super::error::ApplyError;
+use super::failure::Failure;
 
 /// Any run this long of a value is removed, wherever it starts.
 const WINDOW: usize = 16;

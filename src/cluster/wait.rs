@@ -9,9 +9,12 @@ use kube::Client;
 use tokio::time::Instant;
 
 use super::apply::parse_object;
+use super::config::ApplyOptions;
+use super::error::ApplyError;
 use super::readiness::{self, Readiness};
 use super::scrub::Scrub;
-use super::{ApplyError, ApplyOptions, ObjectRef, transport};
+use super::transport::{self, Limits};
+use super::types::ObjectRef;
 
 /// One object being waited for.
 #[derive(Debug)]
@@ -97,9 +100,18 @@ pub(crate) async fn wait_ready(
                         message: e.to_string(),
                     })
             };
-            let reply =
-                transport::request(client, make, &what, o.request_retry, &[], &Scrub::default())
-                    .await?;
+            let reply = transport::request(
+                client,
+                make,
+                &what,
+                Limits {
+                    attempt: o.request_timeout,
+                    total: o.request_retry,
+                },
+                &[],
+                &Scrub::default(),
+            )
+            .await?;
             w.last = readiness::readiness(&w.object, &parse_object(&what, &reply.body)?);
         }
     }

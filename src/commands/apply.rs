@@ -35,8 +35,10 @@ pub fn apply_to_cluster(
         .build()
         .map_err(ClusterRunError::Runtime)?;
     let summary = runtime.block_on(async {
-        let client = connect(kube).await?;
-        apply_plan(&client, objects, &ApplyOptions::from(kube)).await
+        let connection = connect(kube).await?;
+        apply_plan(&connection.client, objects, &ApplyOptions::from(kube))
+            .await
+            .map_err(|e| connection.context(e))
     })?;
     Ok(summary)
 }

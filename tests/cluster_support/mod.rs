@@ -214,9 +214,11 @@ impl TestCluster {
     /// replay of `script`, with tokio's clock paused so backoff and polling take no time.
     pub async fn start(script: Vec<Exchange>) -> TestCluster {
         if let Some(path) = std::env::var_os("OVABOOT_TEST_KUBECONFIG") {
-            let client = ovaboot::cluster::load_client(Some(std::path::Path::new(&path)))
+            let timeout = std::time::Duration::from_secs(10);
+            let client = ovaboot::cluster::load_client(Some(std::path::Path::new(&path)), timeout)
                 .await
-                .unwrap_or_else(|e| panic!("OVABOOT_TEST_KUBECONFIG: {e}"));
+                .unwrap_or_else(|e| panic!("OVABOOT_TEST_KUBECONFIG: {e}"))
+                .client;
             return TestCluster {
                 client,
                 replay: None,
