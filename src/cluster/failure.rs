@@ -12,6 +12,21 @@ use super::error::ApplyError;
 pub(crate) struct Reply {
     pub code: u16,
     pub body: Vec<u8>,
+    /// The answer's `Date` header: the API server's clock, to the second.
+    pub date: Option<k8s_openapi::jiff::Timestamp>,
+    /// How long the attempt that got this answer took.
+    pub took: Duration,
+}
+
+/// `body` as JSON of type `T`, or the error that names `what` was asked.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+) -> Result<T, ApplyError> {
+    serde_json::from_slice(body).map_err(|e| ApplyError::BadResponse {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// Why one attempt failed.

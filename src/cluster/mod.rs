@@ -4,10 +4,11 @@
 //! applies them with server-side apply (field manager `ovaboot`, `force=true`) and
 //! waits until each one is ready. It knows nothing about OVF or certificates.
 //!
-//! Order ([`order`]): Namespaces, then CustomResourceDefinitions, then a wait for each
+//! Stages ([`order`]): Namespaces, then CustomResourceDefinitions, then a wait for each
 //! CRD to be `Established`, then discovery of the group-versions the remaining objects
-//! use (a CRD's group is 404 in discovery until then), then the rest in plan order,
-//! then a wait until every object is ready ([`readiness`]).
+//! use (a CRD's group is 404 in discovery until then), then the rest, the Secrets and
+//! the HTTPProxies, then a wait until every object is ready ([`readiness`]), by watch.
+//! The objects of one stage are applied concurrently, one request each.
 //!
 //! Every request has a time limit and is retried while the failure is transient
 //! (connection refused, no answer in time, 429, 5xx) with exponential backoff and

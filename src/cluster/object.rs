@@ -33,8 +33,12 @@ pub enum Class {
     Namespace,
     /// Applied second, then waited for: its group is not served until it is `Established`.
     CustomResourceDefinition,
-    /// Everything else, in plan order.
+    /// Everything else.
     Other,
+    /// After everything else: the TLS material the routes refer to.
+    Secret,
+    /// Last: the routes, once what they route to and their certificates are there.
+    HttpProxy,
 }
 
 impl Class {
@@ -44,18 +48,23 @@ impl Class {
             ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
                 Class::CustomResourceDefinition
             }
+            ("v1", "Secret") => Class::Secret,
+            ("projectcontour.io/v1", "HTTPProxy") => Class::HttpProxy,
             _ => Class::Other,
         }
     }
 }
 
-/// A plan split into the three apply phases; each holds indexes into the plan, in plan order.
+/// A plan split into its apply stages; each holds indexes into the plan, in plan order.
+/// Objects of one stage have no order between them and are applied concurrently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ordered {
     pub refs: Vec<ObjectRef>,
     pub namespaces: Vec<usize>,
     pub crds: Vec<usize>,
     pub rest: Vec<usize>,
+    pub secrets: Vec<usize>,
+    pub httpproxies: Vec<usize>,
 }
 
 impl Ordered {
@@ -65,11 +74,13 @@ impl Ordered {
             .iter()
             .chain(&self.crds)
             .chain(&self.rest)
+            .chain(&self.secrets)
+            .chain(&self.httpproxies)
             .copied()
     }
 }
 
-/// Names every object and sorts it into its phase. Fails on an object without
+/// Names every object and sorts it into its stage. Fails on an object without
 /// apiVersion, kind or name, and on the same object planned twice.
 pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
     let mut ordered = Ordered {
@@ -77,6 +88,8 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
         namespaces: Vec::new(),
         crds: Vec::new(),
         rest: Vec::new(),
+        secrets: Vec::new(),
+        httpproxies: Vec::new(),
     };
     for (index, obj) in objects.iter().enumerate() {
         let r = object_ref(index, obj)?;
@@ -91,6 +104,8 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
             Class::Namespace => ordered.namespaces.push(index),
             Class::CustomResourceDefinition => ordered.crds.push(index),
             Class::Other => ordered.rest.push(index),
+            Class::Secret => ordered.secrets.push(index),
+            Class::HttpProxy => ordered.httpproxies.push(index),
         }
         ordered.refs.push(r);
     }
@@ -107,8 +122,10 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_then_crds_then_the_rest_in_plan_order() {
+    fn namespaces_then_crds_then_the_rest_then_secrets_then_httpproxies() {
         let plan = vec![
+            obj("projectcontour.io/v1", "HTTPProxy", "root"),
+            obj("v1", "Secret", "tls"),
             obj("v1", "ServiceAccount", "contour"),
             obj(
                 "apiextensions.k8s.io/v1",
@@ -125,11 +142,14 @@ mod tests {
             obj("projectcontour.io/v1", "HTTPProxy", "veba01"),
         ];
         let o = order(&plan).unwrap();
-        assert_eq!(o.apply_order().collect::<Vec<_>>(), vec![2, 1, 4, 0, 3, 5]);
-        assert_eq!(o.refs[5].to_string(), "HTTPProxy projectcontour/veba01");
-        assert_eq!(o.refs[2].to_string(), "Namespace projectcontour");
-        assert_eq!(o.refs[5].group(), "projectcontour.io");
-        assert_eq!(o.refs[0].group(), "");
+        assert_eq!(
+            o.apply_order().collect::<Vec<_>>(),
+            vec![4, 3, 6, 2, 5, 1, 0, 7]
+        );
+        assert_eq!(o.refs[7].to_string(), "HTTPProxy projectcontour/veba01");
+        assert_eq!(o.refs[4].to_string(), "Namespace projectcontour");
+        assert_eq!(o.refs[7].group(), "projectcontour.io");
+        assert_eq!(o.refs[2].group(), "");
     }
 
     #[test]

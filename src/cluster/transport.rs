@@ -116,6 +116,7 @@ pub(crate) async fn send_once(
 }
 
 async fn exchange(client: &Client, req: http::Request<Vec<u8>>) -> Result<Reply, Failure> {
+    let sent = Instant::now();
     let res = client
         .send(req.map(Body::from))
         .await
@@ -127,18 +128,33 @@ async fn exchange(client: &Client, req: http::Request<Vec<u8>>) -> Result<Reply,
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
+    let date = res
+        .headers()
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            k8s_openapi::jiff::fmt::rfc2822::DateTimeParser::new()
+                .parse_timestamp(v)
+                .ok()
+        });
     let body = res
         .into_body()
         .collect_bytes()
         .await
         .map_err(transport_failure)?
         .to_vec();
+    let reply = Reply {
+        code,
+        body,
+        date,
+        took: sent.elapsed(),
+    };
     if (200..300).contains(&code) {
-        return Ok(Reply { code, body });
+        return Ok(reply);
     }
-    match classify(code, retry_after, &body) {
+    match classify(code, retry_after, &reply.body) {
         // Keep accepted codes (the caller decides) only for permanent failures.
-        Failure::Permanent { .. } => Ok(Reply { code, body }),
+        Failure::Permanent { .. } => Ok(reply),
         transient => Err(transient),
     }
 }

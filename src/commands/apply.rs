@@ -1,6 +1,6 @@
 //! `ovaboot apply` and the cluster phase of `firstboot`: objects in, cluster
-//! made to match, on a single-threaded runtime (first boot sends one request
-//! at a time; a thread pool would only cost memory).
+//! made to match, on a single-threaded runtime (concurrent requests are futures
+//! on one thread; a thread pool would only cost memory).
 
 use serde_json::Value;
 
