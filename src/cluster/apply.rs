@@ -12,7 +12,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::config::ApplyOptions;
+use super::config::{ApplyOptions, CONCURRENCY};
 use super::discovery::{Discovery, Resource};
 use super::error::ApplyError;
 use super::failure::parse;
@@ -25,10 +25,6 @@ use super::wait::{self, Waiting};
 
 /// The field manager ovaboot applies as.
 pub const FIELD_MANAGER: &str = "ovaboot";
-
-/// How many objects of one stage are in flight at once: enough to keep the API
-/// server busy, few enough not to trip its max-in-flight limit on a small appliance.
-pub const CONCURRENCY: usize = 8;
 
 /// What applying one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How many applies of one stage (or discovery reads) are in flight at once: enough
+/// to keep the API server busy, few enough to stay far below its max-in-flight limit.
+pub const CONCURRENCY: usize = 8;
+
 /// The `[kube]` table. Every key is optional; unknown keys are refused.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]

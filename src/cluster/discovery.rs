@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::config::CONCURRENCY;
 use super::error::ApplyError;
 use super::failure::{self, Failure};
 use super::scrub::Scrub;
@@ -66,10 +68,10 @@ pub(crate) struct Discovery {
 }
 
 impl Discovery {
-    /// Reads the resource list of each group-version of `objects` not read yet.
-    /// A group that one of this plan's CRDs defines may lag its `Established`
-    /// condition by a moment, so a 404 for it is retried; any other 404 means the
-    /// server does not have the kind and names the first object that needs it.
+    /// Reads the resource list of each group-version of `objects` not read yet,
+    /// concurrently. A group that one of this plan's CRDs defines may lag its
+    /// `Established` condition by a moment, so a 404 for it is retried; any other 404
+    /// means the server does not have the kind and names the first object that needs it.
     pub async fn load(
         &mut self,
         client: &Client,
@@ -77,13 +79,20 @@ impl Discovery {
         crd_groups: &BTreeSet<String>,
         limits: Limits,
     ) -> Result<(), ApplyError> {
+        let mut wanted: Vec<&ObjectRef> = Vec::new();
         for r in objects {
-            if self.lists.contains_key(&r.api_version) || builtin(r).is_some() {
-                continue;
+            let known = self.lists.contains_key(&r.api_version) || builtin(r).is_some();
+            if !known && !wanted.iter().any(|w| w.api_version == r.api_version) {
+                wanted.push(r);
             }
-            let list = self
-                .fetch(client, r, crd_groups.contains(r.group()), limits)
-                .await?;
+        }
+        let this = &*self;
+        let lists: Vec<APIResourceList> = futures::stream::iter(&wanted)
+            .map(|r| this.fetch(client, r, crd_groups.contains(r.group()), limits))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (r, list) in wanted.iter().zip(lists) {
             self.lists.insert(r.api_version.clone(), list);
         }
         Ok(())

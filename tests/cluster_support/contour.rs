@@ -71,8 +71,8 @@ fn crd_status(stem: &str) -> String {
     format!("crd-status/{name}.json")
 }
 
-/// Discovery of the group-versions the non-CRD objects use, in order of first use.
-fn discovery() -> Vec<Vec<Exchange>> {
+/// Discovery of the group-versions the non-CRD objects use: one stage (concurrent).
+fn discovery() -> Vec<Exchange> {
     [
         "api-v1",
         "apis-rbac.authorization.k8s.io-v1",
@@ -81,11 +81,7 @@ fn discovery() -> Vec<Vec<Exchange>> {
         "apis-projectcontour.io-v1",
     ]
     .iter()
-    .map(|f| {
-        vec![Exchange::recorded(&format!(
-            "discovery/after-crds/{f}.json"
-        ))]
-    })
+    .map(|f| Exchange::recorded(&format!("discovery/after-crds/{f}.json")))
     .collect()
 }
 
@@ -162,7 +158,7 @@ pub fn first_apply_stages() -> Vec<Vec<Exchange>> {
             })
             .collect(),
     ];
-    s.extend(discovery());
+    s.push(discovery());
     s.push(applied(&rest, "response"));
     s.push(vec![Exchange::recorded(&format!("{SECRET}.response.json"))]);
     s.push(vec![Exchange::recorded(&format!(
@@ -211,7 +207,7 @@ pub fn reapply_stages() -> Vec<Vec<Exchange>> {
         ))],
         applied(&crds, "reapply.response"),
     ];
-    s.extend(discovery());
+    s.push(discovery());
     s.push(applied(&rest, "reapply.response"));
     // No re-apply of the Secret was recorded; the server answers 200 with the
     // stored object (the recorded GET of it).

@@ -1,4 +1,3 @@
-
 use super::*;
 
 const T: Duration = Duration::from_secs(10);
@@ -159,6 +158,11 @@ async fn k3s_kubeconfig_that_stays_truncated_fails_naming_it_at_the_deadline() {
         .err()
         .unwrap();
     assert_names_file_hides_key(&err, &path, &key_data, &key_pem);
+    let text = err.to_string();
+    assert!(
+        text.contains("--kubeconfig") && text.contains("kube.kubeconfig"),
+        "{text}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
