@@ -26,7 +26,9 @@ async fn contour_with_tls_and_httpproxy_applies_in_stage_order_and_a_rerun_chang
     let first_stages = contour::first_apply_stages();
     let pass1_len: usize = first_stages.iter().map(Vec::len).sum();
     let stages = [first_stages, contour::reapply_stages()].concat();
-    let mut tc = TestCluster::staged(stages).await;
+    // The CRDs, their watches and discovery (stages 1, 2 and 3) must be in flight
+    // all at once before any is answered: they are sent concurrently.
+    let mut tc = TestCluster::staged_together(stages, &[1, 2, 3]).await;
     let plan = contour::plan();
 
     let first = apply_plan(tc.client(), &plan, &options()).await;

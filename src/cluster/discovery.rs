@@ -115,8 +115,13 @@ impl Discovery {
                     .body(Vec::new())
                     .map_err(|e| bad(&what, e))
             };
+            // One deadline for the 404 retries here and the transient ones inside.
+            let left = Limits {
+                total: limits.total.saturating_sub(started.elapsed()),
+                ..limits
+            };
             let reply =
-                transport::request(client, make, &what, limits, &[404], &Scrub::default()).await?;
+                transport::request(client, make, &what, left, &[404], &Scrub::default()).await?;
             if reply.code != 404 {
                 return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
             }

@@ -256,6 +256,14 @@ impl TestCluster {
     /// every request of a stage comes before any of the next. Requests with the same
     /// method and path within a stage are answered in script order.
     pub async fn staged(stages: Vec<Vec<Exchange>>) -> TestCluster {
+        TestCluster::staged_together(stages, &[]).await
+    }
+
+    /// Like [`TestCluster::staged`]; the stages numbered in `together` are answered
+    /// only once all their requests are in flight at the same time (which a client
+    /// sending them one after the other never does: its first request times out).
+    pub async fn staged_together(stages: Vec<Vec<Exchange>>, together: &[usize]) -> TestCluster {
+        let together = together.to_vec();
         if let Some(path) = std::env::var_os("OVABOOT_TEST_KUBECONFIG") {
             let timeout = std::time::Duration::from_secs(10);
             let client = ovaboot::cluster::load_client(Some(std::path::Path::new(&path)), timeout)
@@ -272,9 +280,26 @@ impl TestCluster {
         let task = tokio::spawn(async move {
             let mut seen: Vec<Seen> = Vec::new();
             for (stage_no, mut stage) in stages.into_iter().enumerate() {
+                let mut gathered = std::collections::VecDeque::new();
+                if together.contains(&stage_no) {
+                    while gathered.len() < stage.len() {
+                        match handle.next_request().await {
+                            Some(pending) => gathered.push_back(pending),
+                            None => panic!(
+                                "stage {stage_no}: only {} of {} requests were sent at once",
+                                gathered.len(),
+                                stage.len()
+                            ),
+                        }
+                    }
+                }
                 while !stage.is_empty() {
                     let n = seen.len();
-                    let Some((req, send)) = handle.next_request().await else {
+                    let next = match gathered.pop_front() {
+                        Some(pending) => Some(pending),
+                        None => handle.next_request().await,
+                    };
+                    let Some((req, send)) = next else {
                         let left: Vec<String> = stage
                             .iter()
                             .map(|x| format!("{} {}", x.method, x.path))
