@@ -133,6 +133,42 @@ async fn a_failing_watch_falls_back_to_one_read_then_watches_again() {
 }
 
 #[tokio::test]
+async fn a_watch_from_a_version_too_old_reads_the_object_afresh_and_watches_from_there() {
+    let stem = "apply-contour/19-deployment-contour";
+    let options = ApplyOptions::default();
+    let gone = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "too old resource version: 244 (300)", "reason": "Expired", "code": 410
+    });
+    let mut script = applied(stem, "apis-apps-v1");
+    script.extend([
+        contour::watch(
+            stem,
+            &rv(stem),
+            contour::WORKLOAD_WATCH_SECS,
+            event("ERROR", &gone),
+        ),
+        // The object as it is now (recorded after the patch: ready, rv 336)...
+        Exchange::read(
+            &contour::object_path(stem),
+            "status-shapes/deployment.3-ready.json",
+        ),
+    ]);
+    // ...is ready, so no watch follows the read.
+    let tc = TestCluster::start(script).await;
+    if !tc.is_replay() {
+        return; // fault injection: replay only
+    }
+    let plan = vec![recorded(&format!("{stem}.request.json"))];
+    let summary = apply_plan(tc.client(), &plan, &options)
+        .await
+        .expect("ready once read");
+    // Paused clock: read at once, no poll interval waited out.
+    assert_eq!(summary.elapsed, Duration::ZERO);
+    tc.finish().await;
+}
+
+#[tokio::test]
 async fn without_wait_the_apply_returns_once_accepted() {
     let stem = "apply-contour/19-deployment-contour";
     let tc = TestCluster::start(applied(stem, "apis-apps-v1")).await;

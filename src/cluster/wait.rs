@@ -92,11 +92,12 @@ async fn wait_one(client: &Client, w: Waiting, o: &ApplyOptions) -> Result<(), A
             }
             Readiness::Pending(_) => {}
         }
-        let watched = match state.resource_version.clone() {
-            Some(version) => watch(client, &w, &version, deadline, o, &mut state).await,
-            None => Err("no resourceVersion to watch from".to_owned()),
+        let Some(version) = state.resource_version.clone() else {
+            // Nothing to watch from (it expired: 410 Gone): read the object now.
+            read(client, &w, deadline, o, &mut state).await?;
+            continue;
         };
-        if let Err(why) = watched {
+        if let Err(why) = watch(client, &w, &version, deadline, o, &mut state).await {
             let at = (Instant::now() + o.poll_interval).min(deadline);
             tracing::debug!(
                 "{}: watch failed ({why}); reading it in {:.1}s",
@@ -173,11 +174,12 @@ async fn watch(
                 state.readiness = Readiness::Pending("deleted while waiting".to_owned());
             }
             WatchEvent::Bookmark(b) => state.resource_version = Some(b.metadata.resource_version),
+            // 410 Gone: the version is too old to watch from; the object is read afresh.
+            WatchEvent::Error(status) if status.code == 410 => {
+                state.resource_version = None;
+                return Ok(());
+            }
             WatchEvent::Error(status) => {
-                // 410 Gone: the version is too old to watch from; read the object afresh.
-                if status.code == 410 {
-                    state.resource_version = None;
-                }
                 return Err(format!(
                     "{} {}: {}",
                     status.code, status.reason, status.message
