@@ -67,6 +67,7 @@ async fn wait_one(client: &Client, w: Waiting, o: &ApplyOptions) -> Result<(), A
         resource_version: w.resource_version.clone(),
         next_report: started + o.progress_interval,
     };
+    let mut watch_failed = false;
     loop {
         match &state.readiness {
             Readiness::Ready => {
@@ -95,15 +96,28 @@ async fn wait_one(client: &Client, w: Waiting, o: &ApplyOptions) -> Result<(), A
         let Some(version) = state.resource_version.clone() else {
             // Nothing to watch from (it expired: 410 Gone): read the object now.
             read(client, &w, deadline, o, &mut state).await?;
+            if state.resource_version.is_none() {
+                // An answer without a version cannot be watched: poll it.
+                tokio::time::sleep_until((Instant::now() + o.poll_interval).min(deadline)).await;
+            }
             continue;
         };
         if let Err(why) = watch(client, &w, &version, deadline, o, &mut state).await {
             let at = (Instant::now() + o.poll_interval).min(deadline);
-            tracing::debug!(
-                "{}: watch failed ({why}); reading it in {:.1}s",
-                w.object,
-                at.saturating_duration_since(Instant::now()).as_secs_f64()
-            );
+            let wait = at.saturating_duration_since(Instant::now()).as_secs_f64();
+            if watch_failed {
+                tracing::debug!(
+                    "{}: watch failed ({why}); reading it in {wait:.1}s",
+                    w.object
+                );
+            } else {
+                tracing::info!(
+                    "{}: watch failed ({why}); reading it every {:.0}s until a watch holds",
+                    w.object,
+                    o.poll_interval.as_secs_f64()
+                );
+                watch_failed = true;
+            }
             tokio::time::sleep_until(at).await;
             if Instant::now() < deadline {
                 read(client, &w, deadline, o, &mut state).await?;
