@@ -102,7 +102,15 @@ fn proxy_property(props: &Properties, key: &'static str) -> Result<Option<ProxyU
     let Some(text) = value(props, key) else {
         return Ok(None);
     };
-    let password_typed = matches!(props.get(key), Some(PropertyValue::Secret(_)));
+    // Secret by the descriptor (or its name), not merely for the credentials
+    // in it: then the whole URL stays hidden, not just the password.
+    let password_typed = match props.get(key) {
+        Some(PropertyValue::Secret(url)) => {
+            crate::ovf::descriptor::is_secret_key(key)
+                || !crate::ovf::document::carries_url_credentials(url.expose())
+        }
+        _ => false,
+    };
     ProxyUrl::parse(text, password_typed)
         .map(Some)
         .map_err(|problem| ProxyError { key, problem })

@@ -204,6 +204,26 @@ pub fn plan(
     Ok(plan)
 }
 
+/// Every check [`plan`] makes of the admin's material and the config, without
+/// generating anything: what `props` runs. The same errors, in the same
+/// order, as [`plan`]; the warnings it would log are logged too.
+pub fn check(
+    hostname: &Hostname,
+    material: Option<&TlsMaterial>,
+    config: &TlsConfig,
+    now: OffsetDateTime,
+) -> Result<(), TlsError> {
+    config.validate()?;
+    let warnings = match material {
+        Some(material) => user::from_material(hostname, material, config, now)?.warnings,
+        None => self_signed::config_warnings(config),
+    };
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
+}
+
 /// `AB:CD:…`: SHA-256 of the DER, the way browsers and `openssl x509 -fingerprint` show it.
 fn sha256_fingerprint(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);

@@ -212,6 +212,8 @@ fn check_names(leaf: &Pasted<'_>, hostname: &Hostname) -> Result<Vec<String>, Tl
             fqdn: fqdn.to_owned(),
         });
     }
+    // Shown in render's summary line and plan.json: escaped like the errors.
+    let mut dns: Vec<String> = dns.iter().map(|d| printable(d)).collect();
     dns.extend(ips);
     Ok(dns)
 }

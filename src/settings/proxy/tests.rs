@@ -283,3 +283,29 @@ fn a_no_proxy_entry_with_an_at_sign_is_named_by_position_never_quoted() {
     // A signed CIDR prefix is not a prefix.
     assert!(e("10.0.0.0/+8").contains("the prefix length must be 0–32"));
 }
+
+#[test]
+fn a_url_secret_for_its_credentials_is_shown_masked_one_secret_by_its_key_is_not() {
+    let secret = |url: &str| PropertyValue::Secret(Secret::new(url.into()));
+    let mut p = Properties::new();
+    // What the document parser makes of a URL with credentials in it.
+    p.insert(
+        "guestinfo.http_proxy".into(),
+        secret("http://svc:Hunter2@proxy.example.com:3128"),
+    );
+    let s = ProxySettings::from_properties(&p).unwrap().unwrap();
+    assert_eq!(
+        s.http.as_ref().unwrap().redacted(),
+        "http://svc:***@proxy.example.com:3128"
+    );
+    // A key named like a secret keeps the whole URL hidden.
+    let mut p = Properties::new();
+    p.insert(
+        "guestinfo.http_proxy_password".into(),
+        secret("http://svc:Hunter2@proxy.example.com:3128"),
+    );
+    let url = proxy_property(&p, "guestinfo.http_proxy_password")
+        .unwrap()
+        .unwrap();
+    assert_eq!(url.redacted(), REDACTED);
+}
