@@ -116,9 +116,15 @@ fn main() -> ExitCode {
         Command::Apply { .. } | Command::Firstboot { .. } => cli.verbose.max(1),
         _ => cli.verbose,
     };
-    ovaboot::report::init_logging(verbosity);
+    // The others print one line on error and nothing else: their warnings
+    // wait until they succeed (unless -v asked for the log as it happens).
+    let hold = verbosity == 0;
+    let log = ovaboot::report::init_logging(verbosity, hold);
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            log.release();
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("ovaboot: error: {}", one_line(&err));
             if is_transient(&err) {
@@ -134,12 +140,17 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Props { source, json } => {
             let env = read_environment(&source)?;
-            // Validate before printing anything: bad input prints nothing on stdout.
-            ovaboot::settings::Settings::from_properties(&env.properties)?;
+            // Every check render makes of the properties, before printing anything.
+            let config = load_config(
+                &ConfigFile { config: None },
+                &Kubeconfig { kubeconfig: None },
+            )?;
+            let now = time::OffsetDateTime::now_utc();
+            let settings = ovaboot::commands::props::check(&env, &config, now)?;
             let out = if json {
-                ovaboot::commands::props::json(&env)
+                ovaboot::commands::props::json(&env, &settings)
             } else {
-                ovaboot::commands::props::text(&env)
+                ovaboot::commands::props::text(&env, &settings)
             };
             print!("{out}");
         }
@@ -154,12 +165,15 @@ fn run(command: Command) -> anyhow::Result<()> {
             render::check_output_folder(&out)?;
             let config = load_config(&config, &Kubeconfig { kubeconfig: None })?;
             let plan = make_plan(&source, &config, &root)?;
-            let rendered = render::render(&plan, &out)?;
+            let rendered = render::render(&plan, &out, &root)?;
             let cert = &plan.summary.certificate;
             println!(
-                "rendered {} host files ({} more to remove) and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
+                "rendered {} host files{} and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
                 rendered.host_files,
-                rendered.absent_host_files,
+                match rendered.absent_host_files {
+                    0 => String::new(),
+                    n => format!(" ({n} more to remove)"),
+                },
                 rendered.manifests,
                 out.display(),
                 plan.summary.hostname,

@@ -1,11 +1,21 @@
 //! Where progress shows. For now: log lines on stderr, plain under systemd
 //! (the journal adds its own timestamps and has no use for colour).
+//!
+//! Commands whose only output on error is the one error line (`props`,
+//! `render`, `images`) hold their log lines back ([`HeldLog`]): they reach
+//! stderr only when the command succeeds, so a warning logged before a later
+//! refusal never makes a second line.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// Sets up `tracing` for the process. `verbosity` counts `-v` flags; the
-/// `OVABOOT_LOG` variable (an `EnvFilter` directive) wins over both.
-pub fn init_logging(verbosity: u8) {
+/// `OVABOOT_LOG` variable (an `EnvFilter` directive) wins over both. With
+/// `hold`, log lines are kept in memory until [`HeldLog::release`].
+pub fn init_logging(verbosity: u8, hold: bool) -> HeldLog {
     let default = match verbosity {
         0 => "warn",
         1 => "info",
@@ -17,9 +27,12 @@ pub fn init_logging(verbosity: u8) {
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},kube_client=off")));
     let under_systemd =
         std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    let held = HeldLog {
+        lines: hold.then(|| Arc::new(Mutex::new(Vec::new()))),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(held.clone())
         .with_target(false);
     if under_systemd {
         builder.without_time().with_ansi(false).init();
@@ -27,5 +40,107 @@ pub fn init_logging(verbosity: u8) {
         builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
+    }
+    held
+}
+
+/// Log output: straight to stderr, or held until the command has succeeded.
+/// Dropped without [`HeldLog::release`], the held lines are discarded.
+#[derive(Clone, Default)]
+pub struct HeldLog {
+    lines: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl HeldLog {
+    /// A log that holds every line until released (for tests).
+    pub fn holding() -> HeldLog {
+        HeldLog {
+            lines: Some(Arc::new(Mutex::new(Vec::new()))),
+        }
+    }
+
+    /// Writes the held lines to stderr (the command succeeded).
+    pub fn release(self) {
+        if let Some(lines) = self.lines {
+            let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(PoisonError::into_inner));
+            let _ = io::stderr().write_all(&lines);
+        }
+    }
+
+    /// What is held so far, as text.
+    pub fn held_text(&self) -> String {
+        self.lines
+            .as_ref()
+            .map(|l| {
+                String::from_utf8_lossy(&l.lock().unwrap_or_else(PoisonError::into_inner))
+                    .into_owned()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One log line's writer: stderr, or the held buffer.
+pub enum LogWriter {
+    Stderr(io::Stderr),
+    Held(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            LogWriter::Stderr(e) => e.write(buf),
+            LogWriter::Held(lines) => {
+                lines
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            LogWriter::Stderr(e) => e.flush(),
+            LogWriter::Held(_) => Ok(()),
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for HeldLog {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match &self.lines {
+            Some(lines) => LogWriter::Held(Arc::clone(lines)),
+            None => LogWriter::Stderr(io::stderr()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing_subscriber::fmt;
+
+    #[test]
+    fn held_lines_wait_for_release_and_vanish_without_it() {
+        let held = HeldLog::holding();
+        let subscriber = fmt()
+            .with_writer(held.clone())
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!("guestinfo.no_proxy is set but no proxy is");
+        });
+        assert_eq!(
+            held.held_text(),
+            " WARN guestinfo.no_proxy is set but no proxy is\n"
+        );
+        // Dropping a clone discards nothing the original still holds.
+        drop(held.clone());
+        assert!(held.held_text().contains("no_proxy"));
     }
 }

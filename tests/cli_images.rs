@@ -64,4 +64,8 @@ fn images_without_the_manifest_fails_naming_it() {
         err.contains(missing.to_str().unwrap()),
         "{err:?} should name the file"
     );
+    assert!(
+        err.contains("point OVABOOT_CONTOUR_MANIFEST or [contour] manifest at"),
+        "{err:?} should say how to point at it"
+    );
 }

@@ -214,7 +214,10 @@ fn fw_cfg_item_delivers_the_environment_in_a_qemu_guest() {
     assert_eq!(p["guestinfo.hostname"], FW_CFG_FQDN, "{props}");
     assert_eq!(p["guestinfo.ipaddress"], "192.0.2.41", "{props}");
     assert_eq!(p["guestinfo.gateway"], "192.0.2.1", "{props}");
-    assert_eq!(p["guestinfo.https_proxy"], "<redacted>", "{props}");
+    assert_eq!(
+        p["guestinfo.https_proxy"], "http://svc-proxy:***@proxy.vmtest.example.org:3128",
+        "only the password masked: {props}"
+    );
     // The log says why the transports before it did not apply here.
     let stderr = vm.step("props").stderr();
     assert!(stderr.contains("not running on VMware"), "{stderr}");

@@ -122,7 +122,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
             if let Some(removal) = check_removal(&real_root, parent, name, file)? {
                 pending.push(Pending::Remove(removal));
             } else {
-                tracing::debug!(path = %file.path.display(), "already absent");
+                tracing::debug!(path = %real_root.join(rel).display(), "already absent");
                 report.already_absent.push(file.path.clone());
             }
             continue;
@@ -133,7 +133,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
         // Before the unchanged check: a leftover may outlive an equal target.
         remove_stale_temps(&dir, name)?;
         if is_unchanged(&target, contents, file.mode)? {
-            tracing::debug!(path = %file.path.display(), "unchanged");
+            tracing::debug!(path = %target.display(), "unchanged");
             report.unchanged.push(file.path.clone());
             continue;
         }
@@ -148,13 +148,14 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
             Pending::Write(mut staged) => {
                 staged.commit()?;
                 dirs.insert(staged.dir.clone());
-                tracing::info!(path = %staged.planned.display(), mode = format_args!("{:o}", staged.mode), "wrote");
+                // The real path: under --root, or render's staging folder.
+                tracing::info!(path = %staged.target.display(), mode = format_args!("{:o}", staged.mode), "wrote");
                 report.written.push(staged.planned.clone());
             }
             Pending::Remove(removal) => match fs::remove_file(&removal.target) {
                 Ok(()) => {
                     dirs.insert(removal.dir);
-                    tracing::info!(path = %removal.planned.display(), "removed");
+                    tracing::info!(path = %removal.target.display(), "removed");
                     report.removed.push(removal.planned);
                 }
                 // Gone meanwhile: as planned.

@@ -37,7 +37,8 @@ pub enum RenderError {
 pub struct Rendered {
     /// Host files written under `rootfs/`.
     pub host_files: usize,
-    /// Host files planned absent: listed in `plan.json`, nothing written.
+    /// Host files planned absent that exist under the root the plan started
+    /// from: applying removes them (all planned absent are in `plan.json`).
     pub absent_host_files: usize,
     pub manifests: usize,
 }
@@ -59,8 +60,8 @@ pub fn check_output_folder(out: &Path) -> Result<(), RenderError> {
     }
 }
 
-/// Writes `plan` to `out` (absent or empty).
-pub fn render(plan: &Plan, out: &Path) -> Result<Rendered, RenderError> {
+/// Writes `plan`, made for the system under `root`, to `out` (absent or empty).
+pub fn render(plan: &Plan, out: &Path, root: &Path) -> Result<Rendered, RenderError> {
     check_output_folder(out)?;
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -119,11 +120,20 @@ pub fn render(plan: &Plan, out: &Path) -> Result<Rendered, RenderError> {
     )
     .map_err(io(staging.path()))?;
     std::fs::rename(staging.path(), out).map_err(io(out))?;
+    tracing::debug!(from = %staging.path().display(), to = %out.display(), "renamed into place");
     let _ = staging.keep();
-    let absent_host_files = plan.files.iter().filter(|f| f.is_absent()).count();
+    let absent: Vec<&PlannedFile> = plan.files.iter().filter(|f| f.is_absent()).collect();
+    // Only what is there to remove: a fresh system has none of them.
+    let existing = absent
+        .iter()
+        .filter(|f| {
+            let path = root.join(f.path.strip_prefix("/").unwrap_or(&f.path));
+            std::fs::symlink_metadata(path).is_ok()
+        })
+        .count();
     Ok(Rendered {
-        host_files: plan.files.len() - absent_host_files,
-        absent_host_files,
+        host_files: plan.files.len() - absent.len(),
+        absent_host_files: existing,
         manifests: plan.manifests.len(),
     })
 }

@@ -8,7 +8,15 @@ pub enum ContourError {
     #[error("contour.{key}: {problem}")]
     Config { key: &'static str, problem: String },
 
-    #[error("cannot read the Contour manifest {}: {source}", path.display())]
+    #[error(
+        "cannot read the Contour manifest {}: {source}{}",
+        path.display(),
+        if source.kind() == std::io::ErrorKind::NotFound {
+            "; it ships in the appliance image: elsewhere, point OVABOOT_CONTOUR_MANIFEST or [contour] manifest at a copy of the pinned release's file"
+        } else {
+            ""
+        }
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,

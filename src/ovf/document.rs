@@ -180,9 +180,9 @@ pub fn carries_url_credentials(value: &str) -> bool {
         let Some((_, rest)) = word.split_once("://") else {
             return false;
         };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        authority
-            .rsplit_once('@')
+        // Any '@' after the scheme: a password holding an unencoded '/', '?'
+        // or '#' ends the authority early, and must stay secret all the same.
+        rest.rsplit_once('@')
             .is_some_and(|(userinfo, _)| !userinfo.is_empty())
     })
 }

@@ -113,7 +113,8 @@ pub enum PlanError {
 pub struct PlanSummary {
     pub hostname: String,
     pub network: NetworkSummary,
-    pub proxy: bool,
+    /// `null` without a proxy; URLs with only the password masked.
+    pub proxy: Option<ProxySummary>,
     pub certificate: CertificateSummary,
     /// The host files written, each with its mode (every one is under
     /// `render`'s `rootfs/`).
@@ -139,6 +140,15 @@ pub struct NetworkSummary {
     pub dns: Vec<String>,
     pub domains: Vec<String>,
     pub ntp: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxySummary {
+    /// e.g. `http://svc-veba:***@proxy.example.com:3128`.
+    pub http: Option<String>,
+    pub https: Option<String>,
+    /// The admin's `guestinfo.no_proxy` entries (the defaults are added in the file).
+    pub no_proxy: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,6 +184,21 @@ pub struct RouteSummary {
     pub service: String,
 }
 
+/// Every check [`build`] makes of the OVF properties (host files, network,
+/// proxy, TLS material), in the same order, without generating a key,
+/// reading the Contour manifest or writing anything: what `props` runs, so it
+/// refuses what `render` and `firstboot` refuse, with the same line.
+pub fn check(
+    settings: &Settings,
+    config: &Config,
+    facts: &HostFacts,
+    now: OffsetDateTime,
+) -> Result<(), PlanError> {
+    host_files(settings, &config.host, facts)?;
+    tls::check(&settings.hostname, settings.tls.as_ref(), &config.tls, now)?;
+    Ok(())
+}
+
 /// Makes the whole plan from the settings, the config and the host's facts.
 /// Pure but for the certificate's randomness and reading the pinned manifest.
 pub fn build(
@@ -186,6 +211,16 @@ pub fn build(
     let static_ip: Option<IpAddr> = settings.network.static_network.as_ref().map(|n| n.address);
 
     let mut files = host_files(settings, &config.host, facts)?;
+    if let Some(proxy) = &settings.proxy {
+        let shown = |url: Option<&crate::settings::proxy::ProxyUrl>| {
+            url.map_or("-", |u| u.redacted()).to_owned()
+        };
+        tracing::info!(
+            http = %shown(proxy.http.as_ref()),
+            https = %shown(proxy.https.as_ref()),
+            "proxy planned"
+        );
+    }
     let tls = tls::plan(
         hostname,
         static_ip,
@@ -251,7 +286,11 @@ pub fn build(
     let summary = PlanSummary {
         hostname: hostname.fqdn().to_owned(),
         network: network_summary(settings, facts),
-        proxy: settings.proxy.is_some(),
+        proxy: settings.proxy.as_ref().map(|p| ProxySummary {
+            http: p.http.as_ref().map(|u| u.redacted().to_owned()),
+            https: p.https.as_ref().map(|u| u.redacted().to_owned()),
+            no_proxy: p.no_proxy.clone(),
+        }),
         certificate: CertificateSummary {
             source: tls.source,
             reused: tls.reused,

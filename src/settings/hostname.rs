@@ -4,11 +4,19 @@
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Hostname(String);
 
-/// Why a host name was refused (the caller names the property).
+/// Why a name was refused (the caller names the property). The same RFC 1123
+/// rules apply to every name the properties hold: the host name, search
+/// domains, NTP servers, proxy hosts and `no_proxy` entries ([`dns_name`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostnameError {
     #[error("is empty")]
     Empty,
+    #[error(
+        "is an IP address, not a host name: give the appliance's fully qualified domain name (e.g. veba01.example.com); its address goes in guestinfo.ipaddress"
+    )]
+    AddressForHostname,
+    #[error("is an IP address, not a name")]
+    Address,
     #[error("is {0} characters long; at most 253 are allowed")]
     TooLong(usize),
     #[error("must be a fully qualified domain name (at least two labels, e.g. veba01.example.com)")]
@@ -31,43 +39,65 @@ impl std::str::FromStr for Hostname {
     /// RFC 1123 host name rules, FQDN required; lowercased; one trailing dot stripped.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let name = input.trim();
-        let name = name.strip_suffix('.').unwrap_or(name);
-        if name.is_empty() {
-            return Err(HostnameError::Empty);
+        if is_address(name) {
+            return Err(HostnameError::AddressForHostname);
         }
-        if name.len() > 253 {
-            return Err(HostnameError::TooLong(name.len()));
-        }
-        if let Some(c) = name
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
-        {
-            return Err(HostnameError::BadCharacter(c));
-        }
-        let labels: Vec<&str> = name.split('.').collect();
-        for label in &labels {
-            if label.is_empty() {
-                return Err(HostnameError::EmptyLabel);
-            }
-            if label.len() > 63 {
-                return Err(HostnameError::LabelTooLong(label.len()));
-            }
-            if label.starts_with('-') || label.ends_with('-') {
-                return Err(HostnameError::HyphenAtEdge);
-            }
-        }
-        if labels.len() < 2 {
+        let name = dns_name(name)?;
+        if !name.contains('.') {
             return Err(HostnameError::NotQualified);
         }
-        if labels
-            .last()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-        {
-            // Also keeps an IPv4 address from passing as a host name.
-            return Err(HostnameError::NumericTld);
-        }
-        Ok(Hostname(name.to_ascii_lowercase()))
+        Ok(Hostname(name))
     }
+}
+
+/// `10.0.0.20`, `fe80::1`, `[fe80::1]`: an address typed where a name belongs.
+fn is_address(text: &str) -> bool {
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    bare.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// A DNS name by RFC 1123 (a single label is allowed, e.g. a search domain
+/// `corp`), returned lowercased without its one trailing dot.
+pub(crate) fn dns_name(input: &str) -> Result<String, HostnameError> {
+    if is_address(input) {
+        return Err(HostnameError::Address);
+    }
+    let name = input.strip_suffix('.').unwrap_or(input);
+    if name.is_empty() {
+        return Err(HostnameError::Empty);
+    }
+    if name.len() > 253 {
+        return Err(HostnameError::TooLong(name.len()));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Err(HostnameError::BadCharacter(c));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(HostnameError::EmptyLabel);
+        }
+        if label.len() > 63 {
+            return Err(HostnameError::LabelTooLong(label.len()));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(HostnameError::HyphenAtEdge);
+        }
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(HostnameError::NumericTld);
+    }
+    Ok(name.to_ascii_lowercase())
 }
 
 impl Hostname {
@@ -83,49 +113,4 @@ impl Hostname {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(s: &str) -> Result<Hostname, HostnameError> {
-        s.parse()
-    }
-
-    #[test]
-    fn accepts_fqdn_lowercases_and_strips_one_trailing_dot() {
-        let h = parse("VEBA01.Lab.Example.COM.").unwrap();
-        assert_eq!(h.fqdn(), "veba01.lab.example.com");
-        assert_eq!(h.short(), "veba01");
-    }
-
-    #[test]
-    fn refuses_what_rfc_1123_forbids() {
-        assert_eq!(parse(""), Err(HostnameError::Empty));
-        assert_eq!(parse("veba01"), Err(HostnameError::NotQualified));
-        assert_eq!(parse("veba01..example.com"), Err(HostnameError::EmptyLabel));
-        assert_eq!(parse("example.com.."), Err(HostnameError::EmptyLabel));
-        assert_eq!(parse("-veba.example.com"), Err(HostnameError::HyphenAtEdge));
-        assert_eq!(parse("veba-.example.com"), Err(HostnameError::HyphenAtEdge));
-        assert_eq!(
-            parse("veba_01.example.com"),
-            Err(HostnameError::BadCharacter('_'))
-        );
-        assert_eq!(parse("192.168.1.10"), Err(HostnameError::NumericTld));
-        assert_eq!(
-            parse(&format!("{}.com", "a".repeat(64))),
-            Err(HostnameError::LabelTooLong(64))
-        );
-        let long = format!("{}.com", vec!["a".repeat(63); 4].join("."));
-        assert_eq!(parse(&long), Err(HostnameError::TooLong(long.len())));
-    }
-
-    #[test]
-    fn accepts_limits_exactly() {
-        let label63 = "a".repeat(63);
-        assert!(parse(&format!("{label63}.com")).is_ok());
-        // 253 characters in all: 3 labels of 63, one of 61, and 3 dots.
-        let name = format!("{label63}.{label63}.{label63}.{}", "b".repeat(61));
-        assert_eq!(name.len(), 253);
-        assert!(parse(&name).is_ok());
-        assert!(parse("1and1.example.com").is_ok());
-    }
-}
+mod tests;

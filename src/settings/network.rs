@@ -10,9 +10,12 @@
 //! be worse), `guestinfo.netmask` is ignored (a drop-down in the wizard always
 //! sends one), and `guestinfo.ntp` applies either way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
 
 use crate::ovf::{Properties, PropertyValue};
+use crate::settings::hostname::dns_name;
 
 pub const KEY_IPADDRESS: &str = "guestinfo.ipaddress";
 pub const KEY_NETMASK: &str = "guestinfo.netmask";
@@ -168,15 +171,11 @@ fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork,
             format!("{}: {problem}", shown(props, KEY_NETMASK, mask_text)),
         )
     })?;
-    let subnet = Subnet::new(address, prefix);
-    if subnet.is_reserved(&address) {
+    let subnet = subnet(address, prefix);
+    if let Some(kind) = reserved_kind(&subnet, &address) {
         return Err(err(
             KEY_IPADDRESS,
-            format!(
-                "{address} is the {} address of {}; choose a host address",
-                subnet.reserved_kind(&address),
-                subnet
-            ),
+            format!("{address} is the {kind} address of {subnet}; choose a host address"),
         ));
     }
 
@@ -223,7 +222,7 @@ fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork,
             err(
                 KEY_DOMAIN,
                 format!(
-                    "{} is not a valid domain name: {problem}",
+                    "{} is not a valid domain name: it {problem}",
                     shown(props, KEY_DOMAIN, token)
                 ),
             )
@@ -255,7 +254,7 @@ fn parse_ntp(props: &Properties, text: &str) -> Result<Vec<NtpServer>, NetworkEr
                 err(
                     KEY_NTP,
                     format!(
-                        "{} is neither an IP address nor a valid host name: {problem}",
+                        "{} is neither an IP address nor a valid host name: it {problem}",
                         shown(props, KEY_NTP, token)
                     ),
                 )
@@ -303,9 +302,10 @@ fn parse_netmask(text: &str, address: &IpAddr) -> Result<u8, String> {
         None
     } else {
         let digits = prefix_text.strip_prefix('/').unwrap_or(prefix_text);
-        let prefix: u8 = digits
-            .parse()
-            .ok()
+        // Digits only: u8's parser would take "+24" as 24.
+        let prefix: u8 = Some(digits)
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse().ok())
             .filter(|p| *p <= max)
             .ok_or_else(|| format!("the prefix length must be a number from 0 to {max}"))?;
         Some(prefix)
@@ -343,84 +343,43 @@ fn is_unicast(address: &IpAddr) -> bool {
     }
 }
 
-/// The subnet an address lies in, as integer ranges of either family.
-#[derive(Debug, Clone, Copy)]
-struct Subnet {
-    network: u128,
-    last: u128,
-    prefix: u8,
-    v4: bool,
+/// The subnet an address lies in.
+fn subnet(address: IpAddr, prefix: u8) -> IpNet {
+    // parse_netmask bounded the prefix by the address family.
+    IpNet::new(address, prefix)
+        .expect("the prefix length fits the address family")
+        .trunc()
 }
 
-impl Subnet {
-    fn new(address: IpAddr, prefix: u8) -> Subnet {
-        let (bits, width) = match address {
-            IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
-            IpAddr::V6(a) => (u128::from(a), 128u32),
-        };
-        let host_bits = width - u32::from(prefix);
-        let host_mask = if host_bits == 128 {
-            u128::MAX
-        } else {
-            (1u128 << host_bits) - 1
-        };
-        Subnet {
-            network: bits & !host_mask,
-            last: (bits & !host_mask) | host_mask,
-            prefix,
-            v4: address.is_ipv4(),
+/// IPv4 network and broadcast addresses (none in /31 and /32, RFC 3021).
+/// IPv6 has no broadcast; its all-zero host (subnet-router anycast) is reserved.
+fn reserved_kind(subnet: &IpNet, address: &IpAddr) -> Option<&'static str> {
+    match subnet {
+        IpNet::V4(net) if net.prefix_len() <= 30 => {
+            if *address == IpAddr::V4(net.network()) {
+                Some("network")
+            } else if *address == IpAddr::V4(net.broadcast()) {
+                Some("broadcast")
+            } else {
+                None
+            }
         }
-    }
-
-    fn bits(address: &IpAddr) -> u128 {
-        match address {
-            IpAddr::V4(a) => u128::from(u32::from(*a)),
-            IpAddr::V6(a) => u128::from(*a),
+        IpNet::V6(net) if net.prefix_len() <= 126 && *address == IpAddr::V6(net.network()) => {
+            Some("network")
         }
-    }
-
-    fn contains(&self, address: &IpAddr) -> bool {
-        address.is_ipv4() == self.v4 && (self.network..=self.last).contains(&Self::bits(address))
-    }
-
-    /// IPv4 network and broadcast addresses (none in /31 and /32, RFC 3021).
-    /// IPv6 has no broadcast; its all-zero host (subnet-router anycast) is reserved.
-    fn is_reserved(&self, address: &IpAddr) -> bool {
-        let bits = Self::bits(address);
-        if self.v4 {
-            self.prefix <= 30 && (bits == self.network || bits == self.last)
-        } else {
-            self.prefix <= 126 && bits == self.network
-        }
-    }
-
-    fn reserved_kind(&self, address: &IpAddr) -> &'static str {
-        if Self::bits(address) == self.network {
-            "network"
-        } else {
-            "broadcast"
-        }
+        _ => None,
     }
 }
 
-impl std::fmt::Display for Subnet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.v4 {
-            write!(f, "{}/{}", Ipv4Addr::from(self.network as u32), self.prefix)
-        } else {
-            write!(f, "{}/{}", Ipv6Addr::from(self.network), self.prefix)
-        }
-    }
-}
-
-fn check_gateway(subnet: &Subnet, address: &IpAddr, gateway: &IpAddr) -> Result<(), String> {
+fn check_gateway(subnet: &IpNet, address: &IpAddr, gateway: &IpAddr) -> Result<(), String> {
+    let fix = "give the address of the router on the appliance's subnet";
     if gateway.is_ipv4() != address.is_ipv4() {
         return Err(format!(
-            "{gateway} is not of the same IP version as {address}"
+            "{gateway} is not of the same IP version as {address}; {fix}"
         ));
     }
     if gateway == address {
-        return Err(format!("{gateway} is the appliance's own address"));
+        return Err(format!("{gateway} is the appliance's own address; {fix}"));
     }
     if let IpAddr::V6(g) = gateway {
         // IPv6 routers are commonly reached by their link-local address.
@@ -429,60 +388,40 @@ fn check_gateway(subnet: &Subnet, address: &IpAddr, gateway: &IpAddr) -> Result<
         }
     }
     if !subnet.contains(gateway) {
-        return Err(format!("{gateway} is outside the subnet {subnet}"));
-    }
-    if subnet.is_reserved(gateway) {
         return Err(format!(
-            "{gateway} is the {} address of {subnet}, not a host",
-            subnet.reserved_kind(gateway)
+            "{gateway} is outside the subnet {subnet}; {fix} ({first} to {last}), or correct {KEY_NETMASK} if the subnet is wider",
+            first = first_host(subnet),
+            last = last_host(subnet),
+        ));
+    }
+    if let Some(kind) = reserved_kind(subnet, gateway) {
+        return Err(format!(
+            "{gateway} is the {kind} address of {subnet}, not a host; {fix}"
         ));
     }
     Ok(())
 }
 
-/// Validates a DNS name (RFC 1123 labels; a single label is allowed, e.g. a
-/// search domain `corp`); returns it lowercased without a trailing dot.
-pub(crate) fn dns_name(input: &str) -> Result<String, String> {
-    let name = input.strip_suffix('.').unwrap_or(input);
-    if name.is_empty() {
-        return Err("it is empty".into());
-    }
-    if name.len() > 253 {
-        return Err(format!(
-            "it is {} characters long; at most 253 are allowed",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
-    {
-        return Err(format!(
-            "it has the character {c:?}; only letters, digits, '-' and '.' are allowed"
-        ));
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Err("it has an empty label (two dots in a row, or a leading dot)".into());
+/// The lowest and highest addresses a host (or router) may have in `subnet`.
+fn first_host(subnet: &IpNet) -> IpAddr {
+    match subnet {
+        IpNet::V4(net) if net.prefix_len() <= 30 => {
+            IpAddr::V4(Ipv4Addr::from(u32::from(net.network()) + 1))
         }
-        if label.len() > 63 {
-            return Err(format!(
-                "it has a label of {} characters; at most 63 are allowed",
-                label.len()
-            ));
+        IpNet::V6(net) if net.prefix_len() <= 126 => {
+            IpAddr::V6(std::net::Ipv6Addr::from(u128::from(net.network()) + 1))
         }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err("it has a label that starts or ends with '-'".into());
+        _ => subnet.network(),
+    }
+}
+
+fn last_host(subnet: &IpNet) -> IpAddr {
+    match subnet {
+        IpNet::V4(net) if net.prefix_len() <= 30 => {
+            IpAddr::V4(Ipv4Addr::from(u32::from(net.broadcast()) - 1))
         }
+        _ => subnet.broadcast(),
     }
-    if name
-        .rsplit('.')
-        .next()
-        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("its last label is all digits (an IP address?)".into());
-    }
-    Ok(name.to_ascii_lowercase())
 }
 
 #[cfg(test)]

@@ -4,13 +4,18 @@
 //! Proxy URLs are restricted to what every consumer (k3s/containerd's Go
 //! `httpproxy`, curl) reads the same way: `http[s]://[user[:password]@]host[:port][/]`.
 //! A URL with credentials is secret as a whole: it lives in a [`Secret`], and
-//! only its redacted form (`http://user:<redacted>@proxy:3128`) is ever shown.
+//! only its masked form (`http://user:***@proxy:3128`) is ever shown.
 //! Errors never quote any part of a proxy URL: a mangled URL may put a password
 //! anywhere (e.g. `http://user:secret` reads as host `user`, port `secret`).
 
 use crate::ovf::{Properties, PropertyValue};
 use crate::secret::{REDACTED, Secret};
-use crate::settings::network::{dns_name, split_list, value};
+
+/// What stands for the password (or a bare token) in a shown proxy URL: the
+/// rest stays readable, so the admin can see which proxy is set.
+pub const MASK: &str = "***";
+use crate::settings::hostname::dns_name;
+use crate::settings::network::{split_list, value};
 
 pub const KEY_HTTP_PROXY: &str = "guestinfo.http_proxy";
 pub const KEY_HTTPS_PROXY: &str = "guestinfo.https_proxy";
@@ -40,15 +45,25 @@ impl ProxySettings {
         let http = proxy_property(props, KEY_HTTP_PROXY)?;
         let https = proxy_property(props, KEY_HTTPS_PROXY)?;
         let mut no_proxy = Vec::new();
-        for token in value(props, KEY_NO_PROXY)
-            .map(split_list)
-            .into_iter()
-            .flatten()
-        {
+        let list = value(props, KEY_NO_PROXY).unwrap_or_default();
+        // '@' means credentials were pasted here: quote no entry of such a list.
+        let secret =
+            matches!(props.get(KEY_NO_PROXY), Some(PropertyValue::Secret(_))) || list.contains('@');
+        for (index, token) in split_list(list).enumerate() {
+            let position = index + 1;
+            if token.contains('@') {
+                return Err(ProxyError {
+                    key: KEY_NO_PROXY,
+                    problem: format!(
+                        "entry {position} has an '@' in it, as credentials do (not shown); list only host names, .domains, IP addresses or CIDR ranges"
+                    ),
+                });
+            }
             let entry = no_proxy_entry(token).map_err(|problem| {
-                let shown = match props.get(KEY_NO_PROXY) {
-                    Some(PropertyValue::Secret(_)) => REDACTED.to_string(),
-                    _ => format!("{token:?}"),
+                let shown = if secret {
+                    format!("entry {position} ({REDACTED})")
+                } else {
+                    format!("{token:?}")
                 };
                 ProxyError {
                     key: KEY_NO_PROXY,
@@ -87,7 +102,15 @@ fn proxy_property(props: &Properties, key: &'static str) -> Result<Option<ProxyU
     let Some(text) = value(props, key) else {
         return Ok(None);
     };
-    let password_typed = matches!(props.get(key), Some(PropertyValue::Secret(_)));
+    // Secret by the descriptor (or its name), not merely for the credentials
+    // in it: then the whole URL stays hidden, not just the password.
+    let password_typed = match props.get(key) {
+        Some(PropertyValue::Secret(url)) => {
+            crate::ovf::descriptor::is_secret_key(key)
+                || !crate::ovf::document::carries_url_credentials(url.expose())
+        }
+        _ => false,
+    };
     ProxyUrl::parse(text, password_typed)
         .map(Some)
         .map_err(|problem| ProxyError { key, problem })
@@ -127,6 +150,11 @@ impl ProxyUrl {
         }
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(end);
+        if tail.contains('@') {
+            // `http://user:Pa/ss@proxy`: the '/' (or '?', '#') ends the host
+            // part early, so this is a password that needs encoding, not a path.
+            return Err(NEEDS_PERCENT_ENCODING.into());
+        }
         if !tail.is_empty() && tail != "/" {
             return Err("must not have a path, query or fragment (only scheme://host:port)".into());
         }
@@ -155,11 +183,10 @@ impl ProxyUrl {
         };
         check_userinfo(userinfo)?;
         let shown = match userinfo.split_once(':') {
-            Some((user, _password)) if !password_typed => {
-                format!("{scheme}://{user}:{REDACTED}@{host_port}")
-            }
-            // A user part alone is often a token: redact it too.
-            _ => format!("{scheme}://{REDACTED}@{host_port}"),
+            _ if password_typed => REDACTED.to_string(),
+            Some((user, _password)) => format!("{scheme}://{user}:{MASK}@{host_port}"),
+            // A user part alone is often a token: mask it too.
+            None => format!("{scheme}://{MASK}@{host_port}"),
         };
         Ok(ProxyUrl {
             url: UrlText::Secret(Secret::new(format!("{scheme}://{userinfo}@{host_port}"))),
@@ -180,7 +207,8 @@ impl ProxyUrl {
         matches!(self.url, UrlText::Secret(_))
     }
 
-    /// What may be shown: credentials redacted.
+    /// What may be shown: the password (or a bare token) masked as `***`;
+    /// the whole URL redacted when the property is password-typed.
     pub fn redacted(&self) -> &str {
         &self.shown
     }
@@ -227,7 +255,7 @@ fn split_host_port(host_port: &str) -> Result<(String, Option<u16>), String> {
         let host = if host.parse::<std::net::Ipv4Addr>().is_ok() {
             host.to_string()
         } else {
-            dns_name(host).map_err(|problem| format!("the host is not valid: {problem}"))?
+            dns_name(host).map_err(|problem| format!("the host is not valid: it {problem}"))?
         };
         (host, port)
     };
@@ -242,6 +270,8 @@ fn split_host_port(host_port: &str) -> Result<(String, Option<u16>), String> {
     };
     Ok((host, port))
 }
+
+const NEEDS_PERCENT_ENCODING: &str = "the user name or password has a character that must be percent-encoded (e.g. '@' as %40, '/' as %2F, '#' as %23, '?' as %3F)";
 
 /// RFC 3986 userinfo: unreserved, sub-delims, ':' and %XX. The value is never
 /// quoted in the error: it holds the password.
@@ -267,10 +297,7 @@ fn check_userinfo(userinfo: &str) -> Result<(), String> {
         }
         let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b);
         if !allowed {
-            return Err(
-                "the user name or password has a character that must be percent-encoded (e.g. '@' as %40, '/' as %2F)"
-                    .into(),
-            );
+            return Err(NEEDS_PERCENT_ENCODING.into());
         }
         i += 1;
     }
@@ -289,9 +316,9 @@ pub(crate) fn no_proxy_entry(entry: &str) -> Result<String, String> {
             .parse()
             .map_err(|_| "is not a valid CIDR range (the part before '/' is not an IP address)")?;
         let max = if ip.is_ipv4() { 32 } else { 128 };
-        prefix
-            .parse::<u8>()
-            .ok()
+        Some(prefix)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u8>().ok())
             .filter(|p| *p <= max)
             .ok_or_else(|| {
                 format!("is not a valid CIDR range (the prefix length must be 0–{max})")
@@ -306,7 +333,7 @@ pub(crate) fn no_proxy_entry(entry: &str) -> Result<String, String> {
         None => ("", entry),
     };
     let name = dns_name(name).map_err(|problem| {
-        format!("is not a host name, domain, IP address or CIDR range: {problem}")
+        format!("is not a host name, domain, IP address or CIDR range: it {problem}")
     })?;
     Ok(format!("{dot}{name}"))
 }

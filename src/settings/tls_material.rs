@@ -145,7 +145,9 @@ pub enum PemProblem {
         cert_field = keys::TLS_CERT
     )]
     CertificateInKeyField { block: usize },
-    #[error("is encrypted; provide an unencrypted key")]
+    #[error(
+        "is encrypted; provide an unencrypted key (`openssl pkey -in key.pem -out key-plain.pem` asks for the passphrase and writes the key without it)"
+    )]
     Encrypted,
     #[error(
         "block {block} is an unsupported kind of key ({label}); provide PKCS#8 (PRIVATE KEY), PKCS#1 (RSA PRIVATE KEY) or SEC1 (EC PRIVATE KEY)"

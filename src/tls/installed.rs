@@ -10,9 +10,12 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::key_kind::{self, KeyKind};
+use super::names::printable;
 use super::{CertSource, TlsConfig, TlsPlan, pem, rfc3339, self_signed, sha256_fingerprint, user};
 use crate::secret::Secret;
-use crate::settings::{Hostname, KeyFormat, parse_certificate_chain, parse_private_key};
+use crate::settings::{
+    Hostname, KeyFormat, PrivateKey, parse_certificate_chain, parse_private_key,
+};
 
 /// The pair on the target (`/etc/ovaboot/tls/tls.crt` and `tls.key`), as read
 /// by the caller. `Debug` shows the certificate's size and redacts the key.
@@ -142,15 +145,39 @@ pub(super) fn reuse(
     config: &TlsConfig,
     now: OffsetDateTime,
 ) -> Result<TlsPlan, NotReused> {
-    let unreadable = |why: String| NotReused::Unreadable(why);
     let certificates = parse_certificate_chain(&installed.cert_pem)
-        .map_err(|p| unreadable(format!("tls.crt: {p}")))?;
+        .map_err(|p| NotReused::Unreadable(format!("tls.crt: {p}")))?;
     let [der] = certificates.as_slice() else {
-        return Err(unreadable(format!(
+        return Err(NotReused::Unreadable(format!(
             "tls.crt holds {} certificates, not one",
             certificates.len()
         )));
     };
+    let (cert, key) = own_pair(der, installed, config)?;
+    let sans = same_names(&cert, hostname, static_ip)?;
+    let not_after = still_valid(&cert, config, now)?;
+    Ok(TlsPlan {
+        source: CertSource::SelfSigned,
+        reused: true,
+        // Re-encoded from the DER: the same bytes this agent wrote.
+        chain_pem: pem::encode("CERTIFICATE", der),
+        key_pem: pem::encode_secret("PRIVATE KEY", key.der.expose()),
+        leaf_sha256: sha256_fingerprint(der),
+        sans,
+        not_after: rfc3339(not_after),
+        chain_len: 1,
+        warnings: self_signed::config_warnings(config),
+    })
+}
+
+/// The certificate and key, if they are a self-signed pair of the configured
+/// key algorithm as this agent makes them.
+fn own_pair<'a>(
+    der: &'a [u8],
+    installed: &InstalledPair,
+    config: &TlsConfig,
+) -> Result<(X509Certificate<'a>, PrivateKey), NotReused> {
+    let unreadable = |why: String| NotReused::Unreadable(why);
     let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| unreadable(format!("tls.crt is not an X.509 certificate ({e})")))?;
     if !rest.is_empty() {
@@ -161,7 +188,6 @@ pub(super) fn reuse(
     if key.format != KeyFormat::Pkcs8 {
         return Err(unreadable("tls.key is not a PKCS#8 key".into()));
     }
-
     // Against the key algorithm first: a kind this agent would not make is not its pair.
     let kind = key_kind::classify(key.format, key.der.expose())
         .ok_or_else(|| unreadable("tls.key does not parse as PKCS#8".into()))?;
@@ -180,9 +206,18 @@ pub(super) fn reuse(
     if cert.issuer().as_raw() != cert.subject().as_raw() || cert.verify_signature(None).is_err() {
         return Err(NotReused::NotSelfSigned);
     }
+    Ok((cert, key))
+}
 
+/// The SANs (DNS names, then addresses), if they and the CN are what this
+/// run would put in a new certificate.
+fn same_names(
+    cert: &X509Certificate<'_>,
+    hostname: &Hostname,
+    static_ip: Option<IpAddr>,
+) -> Result<Vec<String>, NotReused> {
     let fqdn = hostname.fqdn();
-    let (dns, ips) = sans_of(&cert)?;
+    let (dns, ips) = sans_of(cert)?;
     let mut wanted_dns = vec![fqdn.to_owned()];
     if hostname.short() != fqdn {
         wanted_dns.push(hostname.short().to_owned());
@@ -190,7 +225,7 @@ pub(super) fn reuse(
     let installed_set: BTreeSet<String> = dns.iter().map(|d| d.to_ascii_lowercase()).collect();
     if installed_set != wanted_dns.iter().cloned().collect() {
         return Err(NotReused::HostNameChanged {
-            installed: dns,
+            installed: dns.iter().map(|d| printable(d)).collect(),
             now: wanted_dns,
         });
     }
@@ -200,7 +235,6 @@ pub(super) fn reuse(
             now: static_ip.iter().map(IpAddr::to_string).collect(),
         });
     }
-
     let common_names: Vec<String> = cert
         .subject()
         .iter_common_name()
@@ -208,10 +242,21 @@ pub(super) fn reuse(
         .collect();
     if common_names != [fqdn] {
         return Err(NotReused::CommonNameChanged {
-            installed: common_names,
+            installed: common_names.iter().map(|cn| printable(cn)).collect(),
         });
     }
+    let mut sans = dns;
+    sans.extend(ips.iter().map(IpAddr::to_string));
+    Ok(sans)
+}
 
+/// The notAfter, if the lifetime is what the config makes and the certificate
+/// is valid now and not within `expiry_warning_days` of expiry.
+fn still_valid(
+    cert: &X509Certificate<'_>,
+    config: &TlsConfig,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime, NotReused> {
     let not_before = cert.validity().not_before.to_datetime();
     let not_after = cert.validity().not_after.to_datetime();
     // What this run would make lives validity_days plus the backdating.
@@ -240,21 +285,7 @@ pub(super) fn reuse(
             days_left,
         });
     }
-
-    let mut sans = dns;
-    sans.extend(ips.iter().map(IpAddr::to_string));
-    Ok(TlsPlan {
-        source: CertSource::SelfSigned,
-        reused: true,
-        // Re-encoded from the DER: the same bytes this agent wrote.
-        chain_pem: pem::encode("CERTIFICATE", der),
-        key_pem: pem::encode_secret("PRIVATE KEY", key.der.expose()),
-        leaf_sha256: sha256_fingerprint(der),
-        sans,
-        not_after: rfc3339(not_after),
-        chain_len: 1,
-        warnings: self_signed::config_warnings(config),
-    })
+    Ok(not_after)
 }
 
 /// The config spelling when the kind is one, else a description.
@@ -286,3 +317,6 @@ fn sans_of(cert: &X509Certificate<'_>) -> Result<(Vec<String>, Vec<IpAddr>), Not
     }
     Ok((dns, ips))
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,17 +20,12 @@ mod key_kind;
 mod kube_secret;
 mod names;
 mod pem;
+mod profile;
 mod self_signed;
 mod user;
 
 #[cfg(test)]
-mod installed_tests;
-#[cfg(test)]
-mod self_signed_tests;
-#[cfg(test)]
 mod test_pki;
-#[cfg(test)]
-mod user_tests;
 
 use std::net::IpAddr;
 
@@ -95,6 +90,9 @@ pub struct TlsPlan {
     pub warnings: Vec<String>,
 }
 
+/// The way out every refusal of the admin's certificate offers.
+const OR_SELF_SIGNED: &str = "or leave both TLS fields blank for a self-signed one";
+
 /// Why the TLS step refused. Messages name the property or config key at fault
 /// and never carry key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -121,15 +119,29 @@ pub enum TlsError {
     )]
     SeveralLeaves { count: usize, subjects: String },
     #[error(
-        "{CERT_PROPERTY}: the certificate ({subject}) has no DNS names in its subjectAltName; browsers ignore the common name, so SANs are required (include {fqdn})"
+        "{CERT_PROPERTY}: the certificate ({subject}) has no DNS names in its subjectAltName; browsers ignore the common name, so SANs are required: issue a certificate whose subjectAltName includes {fqdn}, {OR_SELF_SIGNED}"
     )]
     SansRequired { subject: String, fqdn: String },
     #[error(
-        "{CERT_PROPERTY}: the certificate's subjectAltName ({sans}) does not cover the appliance's host name {fqdn}"
+        "{CERT_PROPERTY}: the certificate's subjectAltName ({sans}) does not cover the appliance's host name {fqdn}: issue a certificate whose subjectAltName includes {fqdn}, {OR_SELF_SIGNED}"
     )]
     NameNotCovered { sans: String, fqdn: String },
-    #[error("{CERT_PROPERTY}: the certificate expired on {not_after} (now {now})")]
+    #[error(
+        "{CERT_PROPERTY}: the certificate expired on {not_after} (now {now}): paste a renewed certificate and its key, {OR_SELF_SIGNED}"
+    )]
     Expired { not_after: String, now: String },
+    #[error(
+        "{CERT_PROPERTY}: the certificate ({subject}) is a CA certificate (basicConstraints CA:TRUE), which browsers refuse as a server's certificate: issue a leaf certificate (CA:FALSE) for {fqdn}, {OR_SELF_SIGNED}"
+    )]
+    LeafIsCa { subject: String, fqdn: String },
+    #[error(
+        "{CERT_PROPERTY}: the certificate's extendedKeyUsage ({usages}) lacks serverAuth, so browsers refuse it for HTTPS: issue a certificate whose extendedKeyUsage includes serverAuth, {OR_SELF_SIGNED}"
+    )]
+    NoServerAuth { usages: String },
+    #[error(
+        "{CERT_PROPERTY}: the certificate has a critical extension browsers do not know ({oid}), so they refuse it: issue a certificate without it, {OR_SELF_SIGNED}"
+    )]
+    UnknownCriticalExtension { oid: String },
     #[error(
         "{CERT_PROPERTY}: the certificate is not valid until {not_before} (now {now}); check the appliance's clock or the certificate's dates"
     )]
@@ -190,6 +202,26 @@ pub fn plan(
         tracing::warn!("{warning}");
     }
     Ok(plan)
+}
+
+/// Every check [`plan`] makes of the admin's material and the config, without
+/// generating anything: what `props` runs. The same errors, in the same
+/// order, as [`plan`]; the warnings it would log are logged too.
+pub fn check(
+    hostname: &Hostname,
+    material: Option<&TlsMaterial>,
+    config: &TlsConfig,
+    now: OffsetDateTime,
+) -> Result<(), TlsError> {
+    config.validate()?;
+    let warnings = match material {
+        Some(material) => user::from_material(hostname, material, config, now)?.warnings,
+        None => self_signed::config_warnings(config),
+    };
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(())
 }
 
 /// `AB:CD:…`: SHA-256 of the DER, the way browsers and `openssl x509 -fingerprint` show it.

@@ -26,6 +26,20 @@ pub fn san_covers(pattern: &str, host: &str) -> bool {
     }
 }
 
+/// A certificate-derived string (SAN, subject, CN) as messages may show it:
+/// control characters and other non-printable ones escaped the way Rust's
+/// `{:?}` does (`\u{1b}`, `\0`), so a certificate cannot drive the terminal
+/// the error is printed on.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            // Printable as they are; only what a terminal would act on is escaped.
+            '\\' | '"' | '\'' => c.to_string(),
+            _ => c.escape_debug().to_string(),
+        })
+        .collect()
+}
+
 fn normalise(name: &str) -> String {
     let name = name.trim();
     name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()

@@ -116,3 +116,6 @@ fn random_serial() -> Result<SerialNumber, TlsError> {
     bytes[0] |= 0x01; // keep the full length: no leading zero octet to strip
     Ok(SerialNumber::from_slice(&bytes))
 }
+
+#[cfg(test)]
+mod tests;

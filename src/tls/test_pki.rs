@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, RsaKeySize,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RsaKeySize,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -124,6 +124,12 @@ pub struct LeafSpec {
     pub dns: Vec<String>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    /// serverAuth by default; empty: no extendedKeyUsage extension at all.
+    pub extended_key_usages: Vec<ExtendedKeyUsagePurpose>,
+    /// basicConstraints CA:TRUE (what browsers refuse in a leaf).
+    pub is_ca: bool,
+    /// An extension by OID arc and DER content, marked critical.
+    pub critical_extension: Option<(Vec<u64>, Vec<u8>)>,
 }
 
 impl LeafSpec {
@@ -134,6 +140,9 @@ impl LeafSpec {
             dns: dns.iter().map(|s| s.to_string()).collect(),
             not_before: datetime!(2026-01-01 0:00 UTC),
             not_after: datetime!(2027-01-01 0:00 UTC),
+            extended_key_usages: vec![ExtendedKeyUsagePurpose::ServerAuth],
+            is_ca: false,
+            critical_extension: None,
         }
     }
 
@@ -148,7 +157,15 @@ impl LeafSpec {
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, self.cn.as_str());
         params.distinguished_name = dn;
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = self.extended_key_usages.clone();
+        if self.is_ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        if let Some((oid, content)) = &self.critical_extension {
+            let mut extension = CustomExtension::from_oid_content(oid, content.clone());
+            extension.set_criticality(true);
+            params.custom_extensions.push(extension);
+        }
         params.not_before = self.not_before;
         params.not_after = self.not_after;
         params

@@ -10,7 +10,10 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Error};
 
 use super::key_kind::{self, KeyKind};
-use super::{CertSource, TlsConfig, TlsError, TlsPlan, names, pem, rfc3339, sha256_fingerprint};
+use super::names::printable;
+use super::{
+    CertSource, TlsConfig, TlsError, TlsPlan, names, pem, profile, rfc3339, sha256_fingerprint,
+};
 use crate::settings::{Hostname, KeyFormat, PrivateKey, TlsMaterial};
 
 /// One pasted certificate, parsed (borrowing the DER it came from).
@@ -50,13 +53,14 @@ pub(super) fn from_material(
                 count: several.len(),
                 subjects: several
                     .iter()
-                    .map(|&i| pasted[i].cert.subject().to_string())
+                    .map(|&i| printable(&pasted[i].cert.subject().to_string()))
                     .collect::<Vec<_>>()
                     .join("; "),
             });
         }
     };
 
+    profile::check_server_leaf(&leaf.cert, hostname)?;
     let sans = check_names(&leaf, hostname)?;
     let mut warnings = Vec::new();
     check_dates(&leaf.cert, config, now, &mut warnings)?;
@@ -198,16 +202,18 @@ fn check_names(leaf: &Pasted<'_>, hostname: &Hostname) -> Result<Vec<String>, Tl
     }
     if dns.is_empty() {
         return Err(TlsError::SansRequired {
-            subject: leaf.cert.subject().to_string(),
+            subject: printable(&leaf.cert.subject().to_string()),
             fqdn: fqdn.to_owned(),
         });
     }
     if !dns.iter().any(|pattern| names::san_covers(pattern, fqdn)) {
         return Err(TlsError::NameNotCovered {
-            sans: dns.join(", "),
+            sans: printable(&dns.join(", ")),
             fqdn: fqdn.to_owned(),
         });
     }
+    // Shown in render's summary line and plan.json: escaped like the errors.
+    let mut dns: Vec<String> = dns.iter().map(|d| printable(d)).collect();
     dns.extend(ips);
     Ok(dns)
 }
@@ -300,7 +306,7 @@ fn order_chain<'a>(
                     warnings.push(format!(
                         "{}: the signature on {} uses an algorithm this agent cannot check; certificate {} was linked to it by name only",
                         super::CERT_PROPERTY,
-                        current.cert.subject(),
+                        printable(&current.cert.subject().to_string()),
                         rest[i].position
                     ));
                 }
@@ -315,7 +321,7 @@ fn order_chain<'a>(
             .any(|c| link(&c.cert, &stray.cert) == Link::BadSignature);
         return Err(TlsError::Unrelated {
             position: stray.position,
-            subject: stray.cert.subject().to_string(),
+            subject: printable(&stray.cert.subject().to_string()),
             detail: match chain.last() {
                 _ if impostor => {
                     " (it has the name of an issuer in the chain, but its key did not sign it)"
@@ -324,7 +330,7 @@ fn order_chain<'a>(
                 // A root that does not link: most likely an intermediate was left out.
                 Some(end) if is_self_issued(&stray.cert) && !is_self_issued(&end.cert) => format!(
                     " (it is a root; if it is the leaf's, the certificate of {} that links them is missing)",
-                    end.cert.issuer()
+                    printable(&end.cert.issuer().to_string())
                 ),
                 _ => String::new(),
             },
@@ -332,3 +338,6 @@ fn order_chain<'a>(
     }
     Ok(chain)
 }
+
+#[cfg(test)]
+mod tests;

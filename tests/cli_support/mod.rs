@@ -296,6 +296,19 @@ pub fn leaf(
     from: Duration,
     until: Duration,
 ) -> (String, Vec<u8>) {
+    leaf_edited(issuer, dns, key, from, until, |_| {})
+}
+
+/// [`leaf`], with `edit` applied to its parameters before signing (a usage
+/// taken away, a CA flag, an extension added).
+pub fn leaf_edited(
+    issuer: &Ca,
+    dns: &str,
+    key: &KeyPair,
+    from: Duration,
+    until: Duration,
+    edit: impl FnOnce(&mut CertificateParams),
+) -> (String, Vec<u8>) {
     let mut params = CertificateParams::new(vec![dns.to_owned()]).unwrap();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, dns);
@@ -304,6 +317,7 @@ pub fn leaf(
     let now = OffsetDateTime::now_utc();
     params.not_before = now + from;
     params.not_after = now + until;
+    edit(&mut params);
     let cert = params.signed_by(key, &issuer.issuer).unwrap();
     (cert.pem(), cert.der().to_vec())
 }

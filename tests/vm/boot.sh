@@ -147,6 +147,8 @@ qemu_args=(
 case "$scenario" in
 fw_cfg)
     qemu_args+=(-fw_cfg "name=opt/ovaboot/ovf-env,file=$here/fixtures/fw-cfg-static-network-with-proxy-credentials.xml")
+    # props checks the static address as render does: it needs an interface.
+    qemu_args+=(-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,romfile=)
     ;;
 iso)
     mkdir -p "$out/cd"

@@ -389,11 +389,14 @@ fn a_proxy_url_with_a_password_is_classified_secret_whatever_its_key() {
         never,
     );
     assert!(token_only.is_secret(), "a user part alone is often a token");
-    for plain_value in [
-        "http://proxy.example.com:3128",
-        "user:x@host",
-        "https://a/b@c:d",
-    ] {
+    // A password with an unencoded '/' ends the authority early: still secret.
+    let slashed = classify(
+        "guestinfo.http_proxy",
+        "http://user:Pa/ss@proxy:3128".into(),
+        never,
+    );
+    assert!(slashed.is_secret());
+    for plain_value in ["http://proxy.example.com:3128", "user:x@host"] {
         assert!(
             !classify("guestinfo.http_proxy", plain_value.into(), never).is_secret(),
             "{plain_value}"

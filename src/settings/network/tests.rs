@@ -130,6 +130,15 @@ fn netmask_errors_name_the_key_and_the_problem() {
         e("-1"),
         "guestinfo.netmask: \"-1\": the prefix length must be a number from 0 to 32"
     );
+    // Rust's integer parser takes a leading '+'; a netmask field must not.
+    for signed in ["+24", "/+24", "+24 (255.255.255.0)"] {
+        assert_eq!(
+            e(signed),
+            format!(
+                "guestinfo.netmask: {signed:?}: the prefix length must be a number from 0 to 32"
+            )
+        );
+    }
     assert_eq!(
         e("255.0.255.0"),
         "guestinfo.netmask: \"255.0.255.0\": 255.0.255.0 is not a valid netmask (its one bits must be contiguous)"
@@ -189,19 +198,19 @@ fn gateway_must_be_a_host_inside_the_subnet() {
     let e = |gw| error(&with(&[("guestinfo.gateway", gw)]));
     assert_eq!(
         e("192.168.11.1"),
-        "guestinfo.gateway: 192.168.11.1 is outside the subnet 192.168.10.0/24"
+        "guestinfo.gateway: 192.168.11.1 is outside the subnet 192.168.10.0/24; give the address of the router on the appliance's subnet (192.168.10.1 to 192.168.10.254), or correct guestinfo.netmask if the subnet is wider"
     );
     assert_eq!(
         e("192.168.10.0"),
-        "guestinfo.gateway: 192.168.10.0 is the network address of 192.168.10.0/24, not a host"
+        "guestinfo.gateway: 192.168.10.0 is the network address of 192.168.10.0/24, not a host; give the address of the router on the appliance's subnet"
     );
     assert_eq!(
         e("192.168.10.255"),
-        "guestinfo.gateway: 192.168.10.255 is the broadcast address of 192.168.10.0/24, not a host"
+        "guestinfo.gateway: 192.168.10.255 is the broadcast address of 192.168.10.0/24, not a host; give the address of the router on the appliance's subnet"
     );
     assert_eq!(
         e("192.168.10.20"),
-        "guestinfo.gateway: 192.168.10.20 is the appliance's own address"
+        "guestinfo.gateway: 192.168.10.20 is the appliance's own address; give the address of the router on the appliance's subnet"
     );
     assert_eq!(
         e("gw.example.com"),
@@ -209,7 +218,7 @@ fn gateway_must_be_a_host_inside_the_subnet() {
     );
     assert_eq!(
         e("fe80::1"),
-        "guestinfo.gateway: fe80::1 is not of the same IP version as 192.168.10.20"
+        "guestinfo.gateway: fe80::1 is not of the same IP version as 192.168.10.20; give the address of the router on the appliance's subnet"
     );
     // A wider subnet takes the same gateway.
     let s = parse_static_ok(&[
@@ -255,7 +264,7 @@ fn ipv6_static_address_with_global_or_link_local_gateway() {
             ("guestinfo.netmask", "64"),
             ("guestinfo.gateway", "2001:db8:11::1"),
         ]),
-        "guestinfo.gateway: 2001:db8:11::1 is outside the subnet 2001:db8:10::/64"
+        "guestinfo.gateway: 2001:db8:11::1 is outside the subnet 2001:db8:10::/64; give the address of the router on the appliance's subnet (2001:db8:10::1 to 2001:db8:10:0:ffff:ffff:ffff:ffff), or correct guestinfo.netmask if the subnet is wider"
     );
 }
 
@@ -295,7 +304,7 @@ fn search_domains_are_validated_dns_names() {
     );
     assert_eq!(
         e("10.0.0.1"),
-        "guestinfo.domain: \"10.0.0.1\" is not a valid domain name: its last label is all digits (an IP address?)"
+        "guestinfo.domain: \"10.0.0.1\" is not a valid domain name: it is an IP address, not a name"
     );
     let long_label = format!("{}.com", "a".repeat(64));
     assert!(e(Box::leak(long_label.into_boxed_str())).contains("a label of 64 characters"));

@@ -69,22 +69,19 @@ fn credentials_make_the_url_secret_and_are_never_shown() {
         url.expose(),
         "http://svc-veba:S3cr%40t!pw@proxy.example.com:3128"
     );
-    assert_eq!(
-        url.redacted(),
-        "http://svc-veba:<redacted>@proxy.example.com:3128"
-    );
+    assert_eq!(url.redacted(), "http://svc-veba:***@proxy.example.com:3128");
     assert_eq!(
         url.to_string(),
-        "http://svc-veba:<redacted>@proxy.example.com:3128"
+        "http://svc-veba:***@proxy.example.com:3128"
     );
     let debug = format!("{p:?} {p:#?}");
     assert!(!debug.contains("S3cr"), "{debug}");
-    assert!(debug.contains("http://svc-veba:<redacted>@proxy.example.com:3128"));
+    assert!(debug.contains("http://svc-veba:***@proxy.example.com:3128"));
 
     // A user part alone is treated as a token.
     let token = ProxyUrl::parse("https://ghp_abcdef@proxy:3128", false).unwrap();
     assert!(token.is_secret());
-    assert_eq!(token.redacted(), "https://<redacted>@proxy:3128");
+    assert_eq!(token.redacted(), "https://***@proxy:3128");
     assert!(!format!("{token:?}").contains("ghp_abcdef"));
 }
 
@@ -155,7 +152,7 @@ fn mangled_credentials_are_refused_without_leaking_them() {
         // '@' in the password must be %40.
         (
             "http://admin:p@ssw0rd-Xy9@proxy:3128",
-            "the user name or password has a character that must be percent-encoded (e.g. '@' as %40, '/' as %2F)",
+            "the user name or password has a character that must be percent-encoded (e.g. '@' as %40, '/' as %2F, '#' as %23, '?' as %3F)",
         ),
         (
             "http://admin:pass%zzXy9@proxy:3128",
@@ -170,10 +167,10 @@ fn mangled_credentials_are_refused_without_leaking_them() {
             "http://admin:passXy9",
             "the port is not a number from 1 to 65535",
         ),
-        // '/' in the password ends the authority.
+        // '/' in the password ends the authority: still a password to encode.
         (
             "http://admin:pa/ssXy9@proxy:3128",
-            "must not have a path, query or fragment (only scheme://host:port)",
+            "the user name or password has a character that must be percent-encoded (e.g. '@' as %40, '/' as %2F, '#' as %23, '?' as %3F)",
         ),
     ];
     for (url, problem) in cases {
@@ -227,4 +224,88 @@ fn no_proxy_entries_are_validated_and_normalised() {
         e("example.com, vcenter:443"),
         "guestinfo.no_proxy: \"vcenter:443\" is not a host name, domain, IP address or CIDR range: it has the character ':'; only letters, digits, '-' and '.' are allowed"
     );
+}
+
+#[test]
+fn a_password_with_slash_hash_or_question_mark_gets_the_encoding_advice() {
+    for url in [
+        "http://user:Pa/ss@proxy:3128",
+        "http://user:Pa#ss@proxy:3128",
+        "http://user:Pa?ss@proxy:3128",
+        "http://user:Pa@ss@proxy:3128/",
+    ] {
+        let line = http_error(url);
+        assert!(
+            line.contains("must be percent-encoded") && line.contains("'/' as %2F"),
+            "{url}: {line}"
+        );
+        assert!(!line.contains("Pa") && !line.contains("ss@"), "{line}");
+    }
+    // Encoded, it is accepted and shown masked.
+    let url = ProxyUrl::parse("http://user:Pa%2Fss@proxy:3128", false).unwrap();
+    assert_eq!(url.redacted(), "http://user:***@proxy:3128");
+}
+
+#[test]
+fn a_no_proxy_entry_with_an_at_sign_is_named_by_position_never_quoted() {
+    let e = |list: &str| {
+        parse(&[
+            ("guestinfo.http_proxy", "http://proxy:3128"),
+            ("guestinfo.no_proxy", list),
+        ])
+        .unwrap_err()
+        .to_string()
+    };
+    let line = e("localhost, svc-veba:Hunter2@vcenter.corp");
+    assert!(
+        line.starts_with("guestinfo.no_proxy: entry 2 has an '@'"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("Hunter2") && !line.contains("svc-veba"),
+        "{line}"
+    );
+    // Another bad entry of a list holding '@' is not quoted either.
+    let line = e("bad_entry svc:Hunter2@x");
+    assert!(
+        line.starts_with("guestinfo.no_proxy: entry 1 (<redacted>) is not"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("bad_entry") && !line.contains("Hunter2"),
+        "{line}"
+    );
+    // Also without a proxy set (the list is still validated).
+    let line = parse(&[("guestinfo.no_proxy", "user:pw@host")])
+        .unwrap_err()
+        .to_string();
+    assert!(line.contains("entry 1") && !line.contains("pw@"), "{line}");
+    // A signed CIDR prefix is not a prefix.
+    assert!(e("10.0.0.0/+8").contains("the prefix length must be 0–32"));
+}
+
+#[test]
+fn a_url_secret_for_its_credentials_is_shown_masked_one_secret_by_its_key_is_not() {
+    let secret = |url: &str| PropertyValue::Secret(Secret::new(url.into()));
+    let mut p = Properties::new();
+    // What the document parser makes of a URL with credentials in it.
+    p.insert(
+        "guestinfo.http_proxy".into(),
+        secret("http://svc:Hunter2@proxy.example.com:3128"),
+    );
+    let s = ProxySettings::from_properties(&p).unwrap().unwrap();
+    assert_eq!(
+        s.http.as_ref().unwrap().redacted(),
+        "http://svc:***@proxy.example.com:3128"
+    );
+    // A key named like a secret keeps the whole URL hidden.
+    let mut p = Properties::new();
+    p.insert(
+        "guestinfo.http_proxy_password".into(),
+        secret("http://svc:Hunter2@proxy.example.com:3128"),
+    );
+    let url = proxy_property(&p, "guestinfo.http_proxy_password")
+        .unwrap()
+        .unwrap();
+    assert_eq!(url.redacted(), REDACTED);
 }

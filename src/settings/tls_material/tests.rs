@@ -270,7 +270,10 @@ fn encrypted_keys_are_refused_in_every_shape() {
     ] {
         let err = parse_private_key(&pasted).unwrap_err();
         assert_eq!(err, PemProblem::Encrypted);
-        assert_eq!(err.to_string(), "is encrypted; provide an unencrypted key");
+        assert_eq!(
+            err.to_string(),
+            "is encrypted; provide an unencrypted key (`openssl pkey -in key.pem -out key-plain.pem` asks for the passphrase and writes the key without it)"
+        );
     }
 }
 

@@ -8,9 +8,9 @@ use x509_parser::pem::parse_x509_pem;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use super::test_pki::{NOW, host, openssl};
-use super::*;
 use crate::settings::{KeyFormat, PrivateKey};
+use crate::tls::test_pki::{NOW, host, openssl};
+use crate::tls::*;
 
 const FQDN: &str = "veba01.lab.example.com";
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 10, 20));
@@ -116,7 +116,7 @@ fn assert_certificate(plan: &TlsPlan, algorithm: KeyAlgorithm) {
             der: crate::secret::Secret::new(pem_der(plan.key_pem.expose())),
         },
     };
-    let again = super::plan(
+    let again = crate::tls::plan(
         &host(FQDN),
         None,
         Some(&material),

@@ -2,9 +2,9 @@
 
 use time::macros::datetime;
 
-use super::test_pki::*;
-use super::*;
 use crate::settings::KeyFormat;
+use crate::tls::test_pki::*;
+use crate::tls::*;
 
 const FQDN: &str = "veba01.lab.example.com";
 
@@ -207,7 +207,7 @@ fn leaf_for_another_host_is_refused() {
     let err = run(&material(&[&leaf], &key)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "guestinfo.tls_cert: the certificate's subjectAltName (veba02.lab.example.com, lab.example.com) does not cover the appliance's host name veba01.lab.example.com"
+        "guestinfo.tls_cert: the certificate's subjectAltName (veba02.lab.example.com, lab.example.com) does not cover the appliance's host name veba01.lab.example.com: issue a certificate whose subjectAltName includes veba01.lab.example.com, or leave both TLS fields blank for a self-signed one"
     );
 }
 
@@ -239,7 +239,7 @@ fn common_name_only_certificate_is_refused_asking_for_sans() {
     let err = run(&material(&[&leaf], &key)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "guestinfo.tls_cert: the certificate (CN=veba01.lab.example.com) has no DNS names in its subjectAltName; browsers ignore the common name, so SANs are required (include veba01.lab.example.com)"
+        "guestinfo.tls_cert: the certificate (CN=veba01.lab.example.com) has no DNS names in its subjectAltName; browsers ignore the common name, so SANs are required: issue a certificate whose subjectAltName includes veba01.lab.example.com, or leave both TLS fields blank for a self-signed one"
     );
 }
 
@@ -254,7 +254,7 @@ fn expired_leaf_is_refused_with_its_date() {
     let err = run(&material(&[&root.issue(&spec, &key)], &key)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "guestinfo.tls_cert: the certificate expired on 2026-05-01T00:00:00Z (now 2026-06-01T12:00:00Z)"
+        "guestinfo.tls_cert: the certificate expired on 2026-05-01T00:00:00Z (now 2026-06-01T12:00:00Z): paste a renewed certificate and its key, or leave both TLS fields blank for a self-signed one"
     );
 }
 
@@ -483,4 +483,78 @@ fn p384_key_is_served_as_pkcs8_and_as_sec1() {
     ))
     .unwrap();
     assert_eq!(plan.key_pem.expose(), &pem::encode("EC PRIVATE KEY", &sec1));
+}
+
+// ---- what browsers refuse in a leaf -----------------------------------------
+
+fn refused(spec: LeafSpec) -> String {
+    let root = Authority::root("Lab Root CA");
+    let key = ec_key();
+    let leaf = root.issue(&spec, &key);
+    run(&material(&[&leaf, &root.der], &key))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn leaf_without_server_auth_is_refused_naming_its_usages() {
+    let mut spec = LeafSpec::for_names(&[FQDN]);
+    spec.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        rcgen::ExtendedKeyUsagePurpose::CodeSigning,
+    ];
+    assert_eq!(
+        refused(spec),
+        "guestinfo.tls_cert: the certificate's extendedKeyUsage (clientAuth, codeSigning) lacks serverAuth, so browsers refuse it for HTTPS: issue a certificate whose extendedKeyUsage includes serverAuth, or leave both TLS fields blank for a self-signed one"
+    );
+    // No extendedKeyUsage at all allows any use.
+    let mut spec = LeafSpec::for_names(&[FQDN]);
+    spec.extended_key_usages = vec![];
+    let root = Authority::root("Lab Root CA");
+    let key = ec_key();
+    let leaf = root.issue(&spec, &key);
+    assert!(run(&material(&[&leaf], &key)).is_ok());
+}
+
+#[test]
+fn leaf_with_an_unknown_critical_extension_is_refused_naming_its_oid() {
+    let mut spec = LeafSpec::for_names(&[FQDN]);
+    // An OID under the documentation arc, content a DER NULL.
+    spec.critical_extension = Some((vec![1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]));
+    assert_eq!(
+        refused(spec),
+        "guestinfo.tls_cert: the certificate has a critical extension browsers do not know (1.3.6.1.4.1.99999.1), so they refuse it: issue a certificate without it, or leave both TLS fields blank for a self-signed one"
+    );
+}
+
+#[test]
+fn leaf_that_is_a_ca_is_refused() {
+    let mut spec = LeafSpec::for_names(&[FQDN]);
+    spec.is_ca = true;
+    assert_eq!(
+        refused(spec),
+        "guestinfo.tls_cert: the certificate (CN=veba01.lab.example.com) is a CA certificate (basicConstraints CA:TRUE), which browsers refuse as a server's certificate: issue a leaf certificate (CA:FALSE) for veba01.lab.example.com, or leave both TLS fields blank for a self-signed one"
+    );
+}
+
+#[test]
+fn control_characters_from_the_certificate_are_escaped_in_messages() {
+    let hostile = "evil\u{1b}[2J\u{0}.example.com";
+    // rcgen refuses such a DNS name: carry it in the CN and a SAN-less leaf,
+    // and in a SAN as an IA5String built by hand below.
+    let mut spec = LeafSpec::for_names(&[]);
+    spec.cn = hostile.to_owned();
+    let line = refused(spec);
+    assert!(!line.contains('\u{1b}') && !line.contains('\0'), "{line:?}");
+    assert!(line.contains("CN=evil\\u{1b}[2J\\0.example.com"), "{line}");
+
+    let mut spec = LeafSpec::for_names(&[]);
+    // subjectAltName: SEQUENCE { [2] IA5String "evil<ESC>[2J<NUL>.example.com" }
+    let name = hostile.as_bytes();
+    let mut san = vec![0x30, (name.len() + 2) as u8, 0x82, name.len() as u8];
+    san.extend_from_slice(name);
+    spec.critical_extension = Some((vec![2, 5, 29, 17], san));
+    let line = refused(spec);
+    assert!(!line.contains('\u{1b}') && !line.contains('\0'), "{line:?}");
+    assert!(line.contains("(evil\\u{1b}[2J\\0.example.com)"), "{line}");
 }

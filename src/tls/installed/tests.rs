@@ -8,9 +8,9 @@ use rcgen::{CertificateParams, DnType, KeyPair};
 use time::{Duration, OffsetDateTime};
 use x509_parser::pem::parse_x509_pem;
 
-use super::installed::reuse;
-use super::test_pki::*;
-use super::*;
+use crate::tls::installed::reuse;
+use crate::tls::test_pki::*;
+use crate::tls::*;
 
 const FQDN: &str = "veba01.lab.example.com";
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 168, 10, 20));
