@@ -211,7 +211,8 @@ fn bad_input_writes_nothing() {
 }
 
 /// The shipped units: `systemd-analyze verify` finds nothing to say about them,
-/// and their ExecStart command lines are ones this binary accepts.
+/// their ExecStart command lines are ones this binary accepts, and their
+/// sandboxing keeps `systemd-analyze security` exposure where the README says.
 #[test]
 fn the_systemd_units_verify_and_their_commands_parse() {
     let units = ["ovaboot-host.service", "ovaboot-cluster.service"];
@@ -265,4 +266,33 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         out.status.success() && stderr.trim().is_empty(),
         "systemd-analyze verify: {stderr}"
     );
+    // The sandboxing holds the exposure the README states (systemd 252,
+    // bookworm); the ceilings are 7 (host) and 4 (cluster).
+    for (unit, at_most) in [
+        ("ovaboot-host.service", 3.3),
+        ("ovaboot-cluster.service", 1.4),
+    ] {
+        let out = std::process::Command::new("systemd-analyze")
+            .args(["security", "--offline=yes", "--no-pager"])
+            .arg(dir.path().join(unit))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let exposure: f64 = stdout
+            .lines()
+            .find_map(|l| l.split("Overall exposure level for ").nth(1))
+            .and_then(|rest| rest.split(": ").nth(1))
+            .and_then(|score| score.split_whitespace().next())
+            .and_then(|score| score.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{unit}: no exposure level in: {stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        assert!(
+            exposure <= at_most,
+            "{unit}: exposure {exposure} is over {at_most}: {stdout}"
+        );
+    }
 }
