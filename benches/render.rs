@@ -50,6 +50,7 @@ fn benches(c: &mut Criterion) {
         interface: Some("eth0".into()),
         // A first boot: nothing installed yet, so the certificate is generated.
         installed_tls: None,
+        ..HostFacts::default()
     };
     let now = OffsetDateTime::now_utc();
 

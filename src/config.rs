@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::cluster::KubeConfig;
 use crate::contour::ContourConfig;
+use crate::plan::credentials::CredentialsConfig;
 use crate::routes::{RootProxyConfig, RouteConfig, RoutesConfig, TlsSecretConfig};
 use crate::tls::TlsConfig;
 
@@ -36,6 +37,8 @@ pub struct Config {
     pub root_proxy: RootProxyConfig,
     /// `[kube]`: kubeconfig and deadlines.
     pub kube: KubeConfig,
+    /// `[credentials]`: the rules for root's password.
+    pub credentials: CredentialsConfig,
 }
 
 /// Why the config cannot be used; one line naming the file and the key.

@@ -127,8 +127,12 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
             }
             continue;
         };
-        let dir = walk_dir(&real_root, parent, Walk::Create)?
-            .expect("Walk::Create returns the directory or an error");
+        let dir = walk_dir(
+            &real_root,
+            parent,
+            Walk::Create(file.dir_mode.unwrap_or(0o755)),
+        )?
+        .expect("Walk::Create returns the directory or an error");
         let target = dir.join(name);
         // Before the unchanged check: a leftover may outlive an equal target.
         remove_stale_temps(&dir, name)?;
@@ -257,7 +261,8 @@ fn relative_path(root: &Path, path: &Path) -> Result<PathBuf, FilesError> {
 /// Whether [`walk_dir`] creates missing directories.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Walk {
-    Create,
+    /// The last component gets this mode; the ones above it 0755.
+    Create(u32),
     /// Stop at the first missing one (`Ok(None)`).
     Existing,
 }
@@ -267,7 +272,8 @@ enum Walk {
 /// Returns the real directory, or `None` if it is missing and not created.
 fn walk_dir(real_root: &Path, rel: &Path, walk: Walk) -> Result<Option<PathBuf>, FilesError> {
     let mut current = real_root.to_path_buf();
-    for part in rel.components() {
+    let count = rel.components().count();
+    for (index, part) in rel.components().enumerate() {
         let next = current.join(part);
         match fs::symlink_metadata(&next) {
             Ok(meta) if meta.file_type().is_symlink() => {
@@ -291,10 +297,14 @@ fn walk_dir(real_root: &Path, rel: &Path, walk: Walk) -> Result<Option<PathBuf>,
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match DirBuilder::new().mode(0o755).create(&next) {
+                let mode = match walk {
+                    Walk::Create(last) if index + 1 == count => last,
+                    _ => 0o755,
+                };
+                match DirBuilder::new().mode(mode).create(&next) {
                     Ok(()) => {
-                        // Exactly 0755 whatever the umask.
-                        fs::set_permissions(&next, fs::Permissions::from_mode(0o755))
+                        // Exactly this mode whatever the umask.
+                        fs::set_permissions(&next, fs::Permissions::from_mode(mode))
                             .map_err(io_err(&next, "setting the directory's mode"))?;
                         fsync_dir(&current)?;
                         current = next;
@@ -457,7 +467,11 @@ fn stage(
         planned: file.path.clone(),
         mode: file.mode,
     };
-    // The umask may have taken bits off; set the exact mode while still empty.
+    if file.keep_owner {
+        keep_owner(target, &handle)?;
+    }
+    // The umask may have taken bits off; set the exact mode while still empty
+    // (and after a chown, which clears set-id bits).
     handle
         .set_permissions(fs::Permissions::from_mode(file.mode))
         .map_err(io_err(target, "setting the mode"))?;
@@ -466,6 +480,21 @@ fn stage(
         .map_err(io_err(target, "writing"))?;
     handle.sync_all().map_err(io_err(target, "syncing"))?;
     Ok(staged)
+}
+
+/// Gives the temporary file the owner and group of the target it replaces,
+/// if there is one (a new file stays the writer's own).
+fn keep_owner(target: &Path, handle: &File) -> Result<(), FilesError> {
+    use std::os::unix::fs::MetadataExt;
+    match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_file() => {
+            std::os::unix::fs::fchown(handle, Some(meta.uid()), Some(meta.gid()))
+                .map_err(io_err(target, "keeping the owner"))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(target, "inspecting")(e)),
+    }
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), FilesError> {

@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::plan::appliance::{HostFacts, TLS_CERT_PATH, TLS_KEY_PATH};
+use crate::plan::credentials::{SHADOW_PATH, ShadowFacts};
 use crate::plan::host::static_hostname;
 use crate::secret::Secret;
 use crate::settings::Hostname;
@@ -35,11 +36,45 @@ pub fn read_host_facts(root: &Path) -> Result<HostFacts, HostApplyError> {
     let existing_hosts = read_optional(&root.join("etc/hosts"))?.unwrap_or_default();
     let interface = first_ethernet_interface(Path::new(SYS_CLASS_NET))?;
     let installed_tls = installed_tls(root)?;
+    let root_home = read_optional(&root.join("etc/passwd"))?
+        .as_deref()
+        .and_then(root_home);
     Ok(HostFacts {
         existing_hosts,
         interface,
         installed_tls,
+        shadow: read_shadow(root),
+        root_home,
     })
+}
+
+/// root's home directory from `/etc/passwd` text (its sixth field), if it
+/// is an absolute path.
+pub fn root_home(passwd: &str) -> Option<PathBuf> {
+    let home = passwd
+        .lines()
+        .find(|l| l.starts_with("root:"))?
+        .split(':')
+        .nth(5)?;
+    Path::new(home).is_absolute().then(|| PathBuf::from(home))
+}
+
+/// The target's `/etc/shadow`, its contents and mode. Never an error here:
+/// the credentials plan refuses, naming the property, only when a password
+/// needs the file (`render` by a user who cannot read it plans the rest).
+fn read_shadow(root: &Path) -> ShadowFacts {
+    use std::os::unix::fs::PermissionsExt;
+    let path = root.join(SHADOW_PATH.trim_start_matches('/'));
+    let read = fs::read_to_string(&path)
+        .and_then(|text| Ok((text, fs::metadata(&path)?.permissions().mode() & 0o7777)));
+    match read {
+        Ok((text, mode)) => ShadowFacts::Present {
+            text: Secret::new(text),
+            mode,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => ShadowFacts::Missing,
+        Err(e) => ShadowFacts::Unreadable(e.to_string()),
+    }
 }
 
 /// The TLS pair a previous run installed under `root`, if both files are there

@@ -9,6 +9,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::PlannedFile;
+use super::credentials::{self, CredentialsError, DEFAULT_ROOT_HOME, ShadowFacts};
 use super::host::{HostInputs, HostPlanError, plan_host};
 use crate::config::{Config, HostConfig};
 use crate::contour::{self, ContourError, describe};
@@ -31,6 +32,10 @@ pub struct HostFacts {
     /// The certificate and key already at [`TLS_CERT_PATH`] / [`TLS_KEY_PATH`]
     /// (both present): a rerun keeps them while they still fit.
     pub installed_tls: Option<tls::InstalledPair>,
+    /// The target's `/etc/shadow` (read only to set root's password).
+    pub shadow: ShadowFacts,
+    /// root's home from the target's `/etc/passwd`; `None`: `/root`.
+    pub root_home: Option<std::path::PathBuf>,
 }
 
 /// A kernel setting the running system needs at once, e.g.
@@ -102,6 +107,8 @@ pub enum PlanError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Host(#[from] HostPlanError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
     #[error(transparent)]
     Contour(#[from] ContourError),
     #[error(transparent)]
@@ -195,6 +202,7 @@ pub fn check(
     now: OffsetDateTime,
 ) -> Result<(), PlanError> {
     host_files(settings, &config.host, facts)?;
+    credentials::check(&settings.credentials, &config.credentials)?;
     tls::check(&settings.hostname, settings.tls.as_ref(), &config.tls, now)?;
     Ok(())
 }
@@ -211,6 +219,16 @@ pub fn build(
     let static_ip: Option<IpAddr> = settings.network.static_network.as_ref().map(|n| n.address);
 
     let mut files = host_files(settings, &config.host, facts)?;
+    files.extend(credentials::plan(
+        &settings.credentials,
+        &config.credentials,
+        &facts.shadow,
+        facts
+            .root_home
+            .as_deref()
+            .unwrap_or(std::path::Path::new(DEFAULT_ROOT_HOME)),
+        now.unix_timestamp().div_euclid(86_400),
+    )?);
     if let Some(proxy) = &settings.proxy {
         let shown = |url: Option<&crate::settings::proxy::ProxyUrl>| {
             url.map_or("-", |u| u.redacted()).to_owned()

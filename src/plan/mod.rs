@@ -3,6 +3,7 @@
 //! Nothing here touches the world; `crate::apply` does.
 
 pub mod appliance;
+pub mod credentials;
 pub mod host;
 
 use std::fmt;
@@ -64,6 +65,12 @@ pub struct PlannedFile {
     pub path: PathBuf,
     pub contents: FileContents,
     pub mode: u32,
+    /// Give the new file the owner and group of the one it replaces (e.g.
+    /// `/etc/shadow`, group `shadow`); a new file is the writer's own.
+    pub keep_owner: bool,
+    /// The mode of the file's directory if the writer has to create it
+    /// (`~/.ssh`: 0700); `None`: 0755. An existing directory is left as it is.
+    pub dir_mode: Option<u32>,
 }
 
 impl PlannedFile {
@@ -72,6 +79,8 @@ impl PlannedFile {
             path: path.into(),
             contents: FileContents::Plain(contents.into()),
             mode,
+            keep_owner: false,
+            dir_mode: None,
         }
     }
 
@@ -80,6 +89,8 @@ impl PlannedFile {
             path: path.into(),
             contents: FileContents::Secret(contents),
             mode,
+            keep_owner: false,
+            dir_mode: None,
         }
     }
 
@@ -90,11 +101,25 @@ impl PlannedFile {
             path: path.into(),
             contents: FileContents::Absent,
             mode: 0,
+            keep_owner: false,
+            dir_mode: None,
         }
     }
 
     pub fn is_absent(&self) -> bool {
         self.contents.is_absent()
+    }
+
+    /// See [`PlannedFile::keep_owner`].
+    pub fn keeping_owner(mut self) -> Self {
+        self.keep_owner = true;
+        self
+    }
+
+    /// See [`PlannedFile::dir_mode`].
+    pub fn in_dir_with_mode(mut self, mode: u32) -> Self {
+        self.dir_mode = Some(mode);
+        self
     }
 }
 

@@ -1,6 +1,7 @@
 //! Typed, validated view of the OVF properties. Every error names the property
 //! key at fault and what is wrong with it; no error ever carries a secret value.
 
+pub mod credentials;
 mod hostname;
 pub mod network;
 mod pem_text;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub network: network::NetworkSettings,
     /// `guestinfo.http_proxy` ...; `None` when no proxy is set.
     pub proxy: Option<proxy::ProxySettings>,
+    /// root's password and SSH keys (`guestinfo.root_password` ...).
+    pub credentials: credentials::Credentials,
     /// Every property not consumed above, as delivered (secret ones stay redacted).
     pub other: Properties,
 }
@@ -104,7 +107,10 @@ impl Settings {
         let network = network::NetworkSettings::from_properties(props)?;
         let proxy = proxy::ProxySettings::from_properties(props)?;
         let tls = tls(props)?;
+        let credentials = credentials::Credentials::from_properties(props)?;
         let consumed = [
+            credentials::KEY_ROOT_PASSWORD,
+            credentials::KEY_SSH_AUTHORIZED_KEYS,
             keys::HOSTNAME,
             keys::TLS_CERT,
             keys::TLS_KEY,
@@ -128,6 +134,7 @@ impl Settings {
             tls,
             network,
             proxy,
+            credentials,
             other,
         })
     }

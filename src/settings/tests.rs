@@ -56,11 +56,21 @@ fn a_full_wizard_environment_is_typed_and_the_rest_kept() {
     assert_eq!(tls.private_key.der.expose(), &key_der);
 
     let other: Vec<&str> = s.other.keys().map(String::as_str).collect();
-    assert_eq!(other, ["guestinfo.root_password", "guestinfo.vendor_note"]);
+    assert_eq!(
+        other,
+        ["guestinfo.vendor_note"],
+        "root_password is consumed"
+    );
     let network = s.network.static_network.as_ref().expect("a static address");
     assert_eq!(network.address.to_string(), "192.0.2.10");
     assert_eq!(network.prefix, 24);
-    assert!(s.other["guestinfo.root_password"].is_secret());
+    assert_eq!(
+        s.credentials
+            .root_password
+            .as_ref()
+            .map(|p| p.expose().as_str()),
+        Some("hunter2-hunter2")
+    );
     assert!(!format!("{s:?}").contains("hunter2"));
 }
 

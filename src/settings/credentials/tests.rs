@@ -1,0 +1,100 @@
+//! `guestinfo.root_password` and `guestinfo.ssh_authorized_keys` parsing.
+
+use super::*;
+use crate::ovf::PropertyValue;
+
+const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPm/PDBMxUaztCmCll//2zd74V8Kw5/e6UlpeTFku7BF admin@example.com";
+const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGJRZcjTxUnlgXNahUAgKfDwRrdLjj7Ktgi9XIJsAl4yf1qQJBSfwldQjB/Uq/8WSgmcAJQ1eix9Fhje7Os+riQ=";
+const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCj9qx/qVNC3I69N6U0siUGmWrBhXDUqYm6KvoufmG6eIW18zJIX2KziyhGNmLucKBGOSt7m8+J8WkzWBXl9JTM2dvqnmp6FMG/oQ9w3u0HIRaFm/2q6QUHmzYOOMyLaklzD79QsGgcCGH/V6oi1QjcX+vAWDMoTGB9NxMsyo3UyjcmV0Xxzj6iKsV3VaIMNcCyS8vqcv7mbxbiAqhLatiDynbiwZAbbmAKMWqo8Hu6gtSdeIJvop+6D1TG0Lty26/z2VK8XlkJJVcv7Uaxu1nqHR6+Ej7jjeLe96GBWp14rSIlUG8/bfaDI+qCSOgmF6ASSpC7fCJ0+PkSnvIw9Lnn ops key";
+
+fn props(pairs: &[(&str, &str)]) -> Properties {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), PropertyValue::Plain(v.to_string())))
+        .collect()
+}
+
+#[test]
+fn blank_properties_leave_the_account_alone() {
+    let c = Credentials::from_properties(&props(&[
+        (KEY_ROOT_PASSWORD, "  "),
+        (KEY_SSH_AUTHORIZED_KEYS, "\n ,"),
+    ]))
+    .unwrap();
+    assert!(c.root_password.is_none());
+    assert!(c.ssh_authorized_keys.is_empty());
+    assert!(
+        Credentials::from_properties(&props(&[]))
+            .unwrap()
+            .root_password
+            .is_none()
+    );
+}
+
+#[test]
+fn the_password_is_kept_secret() {
+    let c = Credentials::from_properties(&props(&[(KEY_ROOT_PASSWORD, "correct horse battery")]))
+        .unwrap();
+    let password = c.root_password.as_ref().unwrap();
+    assert_eq!(password.expose(), "correct horse battery");
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("horse"), "{debug}");
+}
+
+#[test]
+fn keys_separated_by_newlines_or_commas_are_each_parsed() {
+    let value = format!("{ED25519}\r\n\n{ECDSA} , ");
+    let c = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &value)])).unwrap();
+    assert_eq!(
+        c.ssh_authorized_keys,
+        vec![ED25519.to_owned(), ECDSA.to_owned()]
+    );
+    let comma = format!("{ECDSA},{ED25519},{RSA}");
+    let c = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &comma)])).unwrap();
+    assert_eq!(
+        c.ssh_authorized_keys,
+        vec![ECDSA.to_owned(), ED25519.to_owned(), RSA.to_owned()]
+    );
+}
+
+#[test]
+fn an_invalid_key_is_refused_by_its_position_without_quoting_it() {
+    let broken = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAInotbase64secretish== bob";
+    let value = format!("{ED25519}\n{broken}");
+    let err =
+        Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &value)])).unwrap_err();
+    let line = err.to_string();
+    assert!(
+        line.starts_with("guestinfo.ssh_authorized_keys: key 2 is not an OpenSSH public key"),
+        "{line}"
+    );
+    assert!(!line.contains("notbase64"), "{line}");
+    assert!(!line.contains('\n'), "one line: {line}");
+}
+
+#[test]
+fn a_pasted_private_key_is_refused_and_never_shown() {
+    let value = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----";
+    let err = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, value)]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("holds a private key"), "{err}");
+    assert!(!err.contains("b3BlbnNz"), "{err}");
+}
+
+#[test]
+fn settings_consume_both_properties() {
+    let mut p = props(&[
+        ("guestinfo.hostname", "veba01.example.com"),
+        (KEY_SSH_AUTHORIZED_KEYS, ED25519),
+    ]);
+    p.insert(
+        KEY_ROOT_PASSWORD.to_owned(),
+        PropertyValue::Plain("correct horse battery".into()),
+    );
+    let settings = crate::settings::Settings::from_properties(&p).unwrap();
+    assert_eq!(settings.credentials.ssh_authorized_keys.len(), 1);
+    assert!(settings.other.get(KEY_ROOT_PASSWORD).is_none());
+    assert!(settings.other.get(KEY_SSH_AUTHORIZED_KEYS).is_none());
+    assert!(!format!("{settings:?}").contains("horse"));
+}
