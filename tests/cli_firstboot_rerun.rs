@@ -6,7 +6,7 @@ mod cli_support;
 
 use std::path::Path;
 
-use cli_support::{contour_manifest, fixture, ovaboot_with_manifest, text};
+use cli_support::text;
 
 const NETWORK: &str = "etc/systemd/network/10-ovaboot.network";
 const TIMESYNCD: &str = "etc/systemd/timesyncd.conf.d/ovaboot.conf";
@@ -23,21 +23,7 @@ fn environment(dir: &Path, name: &str, properties: &[(&str, &str)]) -> String {
 }
 
 fn host_phase(root: &Path, env: &str) -> String {
-    let config = fixture("defaults-only.toml");
-    let out = ovaboot_with_manifest(
-        &[
-            "firstboot",
-            "--phase",
-            "host",
-            "--root",
-            root.to_str().unwrap(),
-            "--config",
-            &config,
-            "--ovf-env",
-            env,
-        ],
-        &contour_manifest(),
-    );
+    let out = cli_support::firstboot_host(root, env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     std::fs::read_to_string(root.join("etc/hosts")).unwrap()
 }

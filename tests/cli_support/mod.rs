@@ -94,6 +94,26 @@ pub fn environment_with(path: &Path, properties: &[(&str, &str)]) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// `firstboot --phase host` on `root` with the environment file `env` and
+/// the default config.
+pub fn firstboot_host(root: &Path, env: &str) -> Output {
+    let config = fixture("defaults-only.toml");
+    ovaboot_with_manifest(
+        &[
+            "firstboot",
+            "--phase",
+            "host",
+            "--root",
+            root.to_str().unwrap(),
+            "--config",
+            &config,
+            "--ovf-env",
+            env,
+        ],
+        &contour_manifest(),
+    )
+}
+
 /// Runs the openssl CLI; its stdout, or a panic with its stderr.
 pub fn openssl(args: &[&str], input: &[u8]) -> String {
     let mut child = Command::new("openssl")

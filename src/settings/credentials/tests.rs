@@ -94,7 +94,7 @@ fn settings_consume_both_properties() {
     );
     let settings = crate::settings::Settings::from_properties(&p).unwrap();
     assert_eq!(settings.credentials.ssh_authorized_keys.len(), 1);
-    assert!(settings.other.get(KEY_ROOT_PASSWORD).is_none());
-    assert!(settings.other.get(KEY_SSH_AUTHORIZED_KEYS).is_none());
+    assert!(!settings.other.contains_key(KEY_ROOT_PASSWORD));
+    assert!(!settings.other.contains_key(KEY_SSH_AUTHORIZED_KEYS));
     assert!(!format!("{settings:?}").contains("horse"));
 }

@@ -57,7 +57,7 @@ fn the_files_directory_is_created_with_its_planned_mode_and_an_existing_one_left
     let root = tempfile::tempdir().unwrap();
     let keys = PlannedFile::plain("/root/.ssh/authorized_keys", "ssh-ed25519 AAAA a\n", 0o600)
         .in_dir_with_mode(0o700);
-    write_files(root.path(), &[keys.clone()]).unwrap();
+    write_files(root.path(), std::slice::from_ref(&keys)).unwrap();
     assert_eq!(
         mode_of(&root.path().join("root")),
         0o755,
