@@ -176,3 +176,33 @@ fn a_short_password_or_a_bad_key_is_refused_naming_it_and_nothing_is_written() {
         );
     }
 }
+
+#[test]
+fn props_shows_the_password_redacted_and_refuses_a_short_one() {
+    let work = tempfile::tempdir().unwrap();
+    let env = environment(
+        work.path(),
+        &[
+            ("guestinfo.root_password", PASSWORD),
+            ("guestinfo.ssh_authorized_keys", ED25519),
+        ],
+    );
+    let out = cli_support::ovaboot(&["props", "--json", "--ovf-env", &env]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_password("stdout", &out.stdout);
+    assert_no_password("stderr", &out.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["properties"]["guestinfo.root_password"], "<redacted>");
+    assert_eq!(json["properties"]["guestinfo.ssh_authorized_keys"], ED25519);
+
+    let short = environment(work.path(), &[("guestinfo.root_password", "tooShort1")]);
+    let out = cli_support::ovaboot(&["props", "--ovf-env", &short]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("guestinfo.root_password: is 9 characters long"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tooShort1"), "{stderr}");
+}
