@@ -132,6 +132,9 @@ fn render_shows_the_hash_only_in_a_shadow_file_nobody_else_can_read() {
     for file in cli_support::files_under(&rendered.dir) {
         assert_no_password(&file.display().to_string(), &std::fs::read(&file).unwrap());
     }
+    let plan = rendered.plan();
+    assert_eq!(plan["credentials"]["root_password"], true);
+    assert_eq!(plan["credentials"]["ssh_authorized_keys"], 0);
     let shadow = rendered.path("rootfs/etc/shadow");
     assert_eq!(mode(&shadow), 0o640, "not world-readable");
     assert!(rendered.read("rootfs/etc/shadow").starts_with("root:$6$"));

@@ -123,6 +123,8 @@ pub struct PlanSummary {
     /// `null` without a proxy; URLs with only the password masked.
     pub proxy: Option<ProxySummary>,
     pub certificate: CertificateSummary,
+    /// What the credentials step sets (never the password itself).
+    pub credentials: CredentialsSummary,
     /// The host files written, each with its mode (every one is under
     /// `render`'s `rootfs/`).
     pub host_files: Vec<FileSummary>,
@@ -169,6 +171,15 @@ pub struct CertificateSummary {
     pub not_after: String,
     pub chain_length: usize,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CredentialsSummary {
+    /// `guestinfo.root_password` was given: root's hash is in `/etc/shadow`
+    /// (false: the image's password is left alone).
+    pub root_password: bool,
+    /// How many keys go to root's `authorized_keys` (0: left alone).
+    pub ssh_authorized_keys: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -309,6 +320,10 @@ pub fn build(
             https: p.https.as_ref().map(|u| u.redacted().to_owned()),
             no_proxy: p.no_proxy.clone(),
         }),
+        credentials: CredentialsSummary {
+            root_password: settings.credentials.root_password.is_some(),
+            ssh_authorized_keys: settings.credentials.ssh_authorized_keys.len(),
+        },
         certificate: CertificateSummary {
             source: tls.source,
             reused: tls.reused,
