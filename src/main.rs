@@ -117,8 +117,9 @@ fn main() -> ExitCode {
         _ => cli.verbose,
     };
     // The others print one line on error and nothing else: their warnings
-    // wait until they succeed (unless -v asked for the log as it happens).
-    let hold = verbosity == 0;
+    // wait until they succeed (unless -v or OVABOOT_LOG asks for the log as
+    // it happens).
+    let hold = verbosity == 0 && std::env::var_os("OVABOOT_LOG").is_none();
     let log = ovaboot::report::init_logging(verbosity, hold);
     match run(cli.command) {
         Ok(()) => {
