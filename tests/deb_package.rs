@@ -150,7 +150,7 @@ fn the_package_installs_each_file_with_its_mode() {
             panic!("{path} is not in the package: {listing:#?}");
         };
         assert_eq!(found, mode, "{path}");
-        assert_eq!(owner, "root/root", "{path}");
+        assert_eq!(owner, "0/0", "{path}: owned by root");
     }
     // Nothing else but directories.
     let extra: Vec<&String> = listing
