@@ -25,7 +25,7 @@ use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
 pub const COMPLETION_PATH: &str = "/var/lib/ovaboot/firstboot.json";
 
 /// Which part of first boot to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Host files, kernel host name, kernel settings (before networkd and k3s).
     Host,
