@@ -160,6 +160,13 @@ pub fn apply_host(plan: &Plan, root: &Path) -> Result<WriteReport, FirstbootErro
         unchanged = report.unchanged.len(),
         "host files in place"
     );
+    // What the admin needs from the VM console to connect and trust the
+    // appliance (the fingerprint is public; the key never shows).
+    tracing::info!(
+        "appliance URL https://{}/ ; TLS certificate SHA-256 fingerprint {}",
+        plan.hostname.fqdn(),
+        plan.tls.leaf_sha256
+    );
     if root == Path::new("/") {
         set_kernel_hostname(&plan.hostname)?;
         for sysctl in &plan.runtime_sysctls {
