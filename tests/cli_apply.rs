@@ -181,3 +181,184 @@ fn apply_reads_back_a_plan_of_more_than_a_hundred_manifests_in_plan_order() {
     assert_eq!(describe(&loaded), describe(&expected));
     assert_eq!(loaded, expected);
 }
+
+/// How a stand-in API server on 127.0.0.1 misbehaves.
+#[derive(Debug, Clone, Copy)]
+enum Misbehaviour {
+    /// Answers every request `503 Service Unavailable`.
+    Unavailable,
+    /// Accepts the connection, reads the request, never answers.
+    Silent,
+    /// Starts a 200 answer and closes the connection halfway through its body.
+    ClosesMidAnswer,
+}
+
+/// Starts a stand-in API server (plain HTTP/1.1) on a free port; with `version_ok`
+/// it answers `GET /version` properly and misbehaves on everything else. It runs
+/// until the test process ends.
+fn stand_in(how: Misbehaviour, version_ok: bool) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(serve(stream, how, version_ok));
+            }
+        });
+    });
+    addr
+}
+
+async fn serve(stream: tokio::net::TcpStream, how: Misbehaviour, version_ok: bool) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let mut request_line = String::new();
+        if read.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if read.read_line(&mut header).await.unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        if read.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let answer = |code: &str, body: &str| {
+            format!(
+                "HTTP/1.1 {code}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        };
+        let reply = if version_ok && request_line.starts_with("GET /version ") {
+            answer(
+                "200 OK",
+                r#"{"major":"1","minor":"33","gitVersion":"v1.33.5"}"#,
+            )
+        } else {
+            match how {
+                Misbehaviour::Unavailable => answer(
+                    "503 Service Unavailable",
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server is currently unable to handle the request","reason":"ServiceUnavailable","code":503}"#,
+                ),
+                Misbehaviour::Silent => {
+                    // Keep the connection open, say nothing.
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+                Misbehaviour::ClosesMidAnswer => {
+                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n";
+                    let _ = write
+                        .write_all(format!("{head}{{\"kind\":\"Namespace\",\"metad").as_bytes())
+                        .await;
+                    return; // dropped: the connection closes mid-body
+                }
+            }
+        };
+        if write.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Small deadlines; returns the config file and the longest a run may take with them.
+fn small_deadlines(dir: &Path) -> (String, std::time::Duration) {
+    let (api_server, retry, request) = (3, 3, 1);
+    let path = dir.join("small-deadlines.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[kube]\napi_server_timeout_secs = {api_server}\nrequest_retry_secs = {retry}\nrequest_timeout_secs = {request}\n"
+        ),
+    )
+    .unwrap();
+    // Waiting for the API server, then one request giving up, each cut at its
+    // deadline; the rest is process start-up and slack for a loaded machine.
+    let bound = std::time::Duration::from_secs(api_server + retry + 2 * request + 5);
+    (path.to_str().unwrap().to_owned(), bound)
+}
+
+/// `ovaboot apply` of a rendered plan against `how`: ends within its deadlines,
+/// exit 1, one error line naming what it waited for, the server and the kubeconfig.
+fn apply_gives_up_in_time(how: Misbehaviour, version_ok: bool, waited_for: &str) {
+    let rendered = render_fixture();
+    let work = tempfile::tempdir().unwrap();
+    let addr = stand_in(how, version_ok);
+    let kubeconfig = work.path().join("kubeconfig.yaml");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: standin\n  cluster: {{server: 'http://{addr}'}}\n\
+             users:\n- name: admin\n  user: {{token: not-a-real-token}}\ncontexts:\n- name: default\n  context: {{cluster: standin, user: admin}}\n\
+             current-context: default\n"
+        ),
+    )
+    .unwrap();
+    let (config, bound) = small_deadlines(work.path());
+    let started = std::time::Instant::now();
+    let out = ovaboot(&[
+        "apply",
+        "--from",
+        rendered.dir.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--config",
+        &config,
+    ]);
+    let took = started.elapsed();
+    let stderr = text(&out.stderr);
+    assert!(
+        took < bound,
+        "{how:?}: took {took:?}, bound {bound:?}: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{how:?}: retryable: {stderr}");
+    assert_eq!(text(&out.stdout), "");
+    let line = the_error_line(&stderr);
+    assert!(line.contains(waited_for), "{how:?}: {line}");
+    assert!(
+        line.contains(&format!("API server http://{addr}/")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("kubeconfig {}", kubeconfig.display())),
+        "{line}"
+    );
+}
+
+const NO_API_SERVER: &str = "the API server did not answer within ";
+
+#[test]
+fn apply_against_an_api_server_answering_503_gives_up_at_its_deadline() {
+    apply_gives_up_in_time(Misbehaviour::Unavailable, false, NO_API_SERVER);
+    apply_gives_up_in_time(Misbehaviour::Unavailable, true, "Namespace");
+}
+
+#[test]
+fn apply_against_an_api_server_that_never_answers_gives_up_at_its_deadline() {
+    apply_gives_up_in_time(Misbehaviour::Silent, false, NO_API_SERVER);
+    apply_gives_up_in_time(Misbehaviour::Silent, true, "Namespace");
+}
+
+#[test]
+fn apply_against_an_api_server_closing_mid_answer_gives_up_at_its_deadline() {
+    apply_gives_up_in_time(Misbehaviour::ClosesMidAnswer, false, NO_API_SERVER);
+    apply_gives_up_in_time(Misbehaviour::ClosesMidAnswer, true, "Namespace");
+}

@@ -22,9 +22,13 @@ fn names(summary: &ovaboot::cluster::ApplySummary) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn contour_with_tls_and_httpproxy_applies_in_phase_order_and_a_rerun_changes_no_generation() {
-    let script = [contour::first_apply_script(), contour::reapply_script()].concat();
-    let mut tc = TestCluster::start(script).await;
+async fn contour_with_tls_and_httpproxy_applies_in_stage_order_and_a_rerun_changes_no_generation() {
+    let first_stages = contour::first_apply_stages();
+    let pass1_len: usize = first_stages.iter().map(Vec::len).sum();
+    let stages = [first_stages, contour::reapply_stages()].concat();
+    // The CRDs, their watches and discovery (stages 1, 2 and 3) must be in flight
+    // all at once before any is answered: they are sent concurrently.
+    let mut tc = TestCluster::staged_together(stages, &[1, 2, 3]).await;
     let plan = contour::plan();
 
     let first = apply_plan(tc.client(), &plan, &options()).await;
@@ -65,78 +69,60 @@ async fn contour_with_tls_and_httpproxy_applies_in_phase_order_and_a_rerun_chang
 
     if tc.is_replay() {
         assert!(first.objects.iter().all(|o| o.outcome == Outcome::Created));
-        // Written again on the first re-run, as the recordings show: the Namespace
-        // (server-set fields get a manager) and the HTTPProxy (defaulted status stored).
-        // The CRDs' resourceVersion moved because of their own status, not the re-apply.
-        let changed: Vec<String> = second
-            .objects
-            .iter()
-            .filter(|o| o.outcome == Outcome::Changed)
-            .map(|o| o.object.to_string())
-            .collect();
-        assert_eq!(
-            changed,
-            [
-                "Namespace projectcontour",
-                "HTTPProxy projectcontour/veba01"
-            ]
-        );
+        // The re-run changes none of ovaboot's fields (what the server writes on its
+        // own, a Namespace's server-set fields or an HTTPProxy's defaulted status, is
+        // not ovaboot's change); see `outcome` for how a 200 is read.
         assert_eq!(
             (second.created, second.changed, second.unchanged),
-            (0, 2, 21)
+            (0, 0, 23)
         );
         assert_eq!(
             second.get("Deployment", "contour").unwrap().generation,
             Some(1)
         );
+        // The paused clock moves only when something sleeps: every status change
+        // was taken from a watch as it came, no poll interval was waited out.
+        assert_eq!(first.elapsed, Duration::ZERO);
+        assert_eq!(second.elapsed, Duration::ZERO);
     }
-    let pass1_len = contour::first_apply_script().len();
     let seen = tc.finish().await;
     if !seen.is_empty() {
-        // The script fixed the exact sequence already; spelled out, pass 1's phases are:
+        // The stages fixed the order already; spelled out: one request per object
+        // (no reads before applies), and the stages in the plan's order.
+        for pass in [&seen[..pass1_len], &seen[pass1_len..]] {
+            let patches = pass.iter().filter(|s| s.method == "PATCH").count();
+            assert_eq!(patches, 23, "one apply per object");
+            assert!(
+                pass.iter()
+                    .all(|s| s.method == "PATCH" || s.accept.is_none()),
+                "no metadata reads"
+            );
+        }
         let pass1 = &seen[..pass1_len];
-        let crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/";
-        let is_status_read = |s: &cluster_support::Seen| s.method == "GET" && s.accept.is_none();
-        let last_crd_apply = pass1
-            .iter()
-            .rposition(|s| s.method == "PATCH" && s.path.starts_with(crd_path))
-            .unwrap();
-        let first_established_read = pass1
-            .iter()
-            .position(|s| is_status_read(s) && s.path.starts_with(crd_path))
-            .unwrap();
-        let first_discovery = pass1.iter().position(|s| s.path == "/api/v1").unwrap();
-        let first_rest_apply = pass1
-            .iter()
-            .position(|s| s.method == "PATCH" && s.path.contains("/serviceaccounts/"))
-            .unwrap();
-        assert!(
-            last_crd_apply < first_established_read,
-            "CRDs are applied before they are waited for"
-        );
-        assert!(
-            first_established_read < first_discovery,
-            "discovery runs once the CRDs are Established"
-        );
-        assert!(
-            first_discovery < first_rest_apply,
-            "the rest is applied after discovery"
-        );
-        assert!(
-            pass1[..2]
+        let crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+        let stage_of = |pred: &dyn Fn(&cluster_support::Seen) -> bool| {
+            pass1
                 .iter()
-                .all(|s| s.path.starts_with("/api/v1/namespaces/projectcontour")),
-            "Namespace first"
-        );
+                .filter(|s| pred(s))
+                .map(|s| s.stage)
+                .collect::<Vec<_>>()
+        };
+        let crd_applies = stage_of(&|s| s.method == "PATCH" && s.path.starts_with(crd_path));
+        let crd_watches =
+            stage_of(&|s| s.path.starts_with(crd_path) && s.path.contains("watch=true"));
+        let discovery = stage_of(&|s| s.path == "/api/v1");
+        let rest = stage_of(&|s| s.method == "PATCH" && s.path.contains("/serviceaccounts/"));
+        assert_eq!((crd_applies.len(), crd_watches.len()), (5, 5));
+        assert!(crd_applies.iter().max() < crd_watches.iter().min());
+        assert!(crd_watches.iter().max() < discovery.iter().min());
+        assert!(discovery.iter().max() < rest.iter().min());
     }
 }
 
 #[tokio::test]
 async fn invalid_httpproxy_stops_with_the_api_servers_422_message_and_the_object_named() {
-    let path = "/apis/projectcontour.io/v1/namespaces/projectcontour/httpproxies/nofqdn";
     let tc = TestCluster::start(vec![
         Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
-        Exchange::read_meta(path, "errors/f-404-get-missing-httpproxy.response.json"),
         Exchange::recorded("errors/a-422-httpproxy-without-fqdn.response.json"),
     ])
     .await;
@@ -215,12 +201,9 @@ async fn unknown_kind_in_a_served_group_stops_naming_the_object() {
 fn configmap_after(first: Exchange) -> Vec<Exchange> {
     let ns = "apply-contour/00-namespace-projectcontour";
     let cm = "apply-contour/03-configmap-contour";
-    let missing = "errors/f-404-get-missing-deployment.response.json";
     vec![
-        Exchange::read_meta(&contour::object_path(ns), missing),
         Exchange::recorded(&format!("{ns}.response.json")),
         Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange::read_meta(&contour::object_path(cm), missing),
         first,
         Exchange::recorded(&format!("{cm}.response.json")),
     ]
@@ -288,13 +271,11 @@ async fn a_429_waits_as_long_as_retry_after_says() {
 async fn secret_data_appears_in_no_summary_or_error() {
     let secret = cluster_support::recorded(&format!("{}.request.json", contour::SECRET));
     let key = secret["data"]["tls.key"].as_str().unwrap().to_owned();
-    let path = contour::object_path(contour::SECRET);
     let mut refused = Exchange::recorded(&format!("{}.response.json", contour::SECRET));
     refused.reply =
         Exchange::recorded("errors/g-404-apply-into-missing-namespace.response.json").reply;
     let tc = TestCluster::start(vec![
         Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange::read_meta(&path, "errors/f-404-get-missing-deployment.response.json"),
         refused,
     ])
     .await;
@@ -326,7 +307,12 @@ async fn api_server_refusing_connections_while_starting_is_waited_for() {
         version,
     ])
     .await;
-    let got = wait_for_api_server(tc.client(), Duration::from_secs(60)).await;
+    let got = wait_for_api_server(
+        tc.client(),
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    )
+    .await;
     let got = tc.ok(got).await;
     assert!(got.starts_with("v1."), "{got}");
     if tc.is_replay() {
@@ -340,21 +326,26 @@ async fn a_crds_group_still_404_in_discovery_after_established_is_retried() {
     let crd = "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io";
     let proxy = contour::HTTPPROXY;
     let tc = TestCluster::start(vec![
-        Exchange::read_meta(
-            &contour::object_path(crd),
-            "errors/f-404-get-missing-crd.response.json",
-        ),
         Exchange::recorded(&format!("{crd}.response.json")),
-        Exchange::recorded("crd-status/httpproxies.projectcontour.io.json"),
+        contour::watch(
+            crd,
+            &contour::resource_version(&format!("{crd}.response.json")),
+            contour::CRD_WATCH_SECS,
+            cluster_support::recorded_text("watch/crd-httpproxies.watch.jsonl"),
+        ),
         // The group was 404 before the CRDs existed; a lagging server may still say so.
         Exchange::recorded("discovery/before-crds/apis-projectcontour.io-v1.404.txt"),
         Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
-        Exchange::read_meta(
-            &contour::object_path(proxy),
-            "errors/f-404-get-missing-httpproxy.response.json",
-        ),
         Exchange::recorded(&format!("{proxy}.response.json")),
-        Exchange::recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+        contour::watch(
+            proxy,
+            &contour::resource_version(&format!("{proxy}.response.json")),
+            contour::HTTPPROXY_WATCH_SECS,
+            cluster_support::event(
+                "MODIFIED",
+                &cluster_support::recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+            ),
+        ),
     ])
     .await;
     let plan: Vec<_> = [crd, proxy]

@@ -17,7 +17,6 @@ use ovaboot::cluster::{ApplyError, ApplyOptions, apply_plan};
 use serde_json::{Value, json};
 
 const PATH: &str = "/api/v1/namespaces/projectcontour/secrets/veba01-tls";
-const MISSING: &str = "errors/f-404-get-missing-deployment.response.json";
 
 /// A TLS Secret with a fresh key and certificate; returns it, the key's base64 and PEM.
 fn tls_secret() -> (Value, String, String) {
@@ -38,12 +37,9 @@ fn tls_secret() -> (Value, String, String) {
     (secret, b64, pem)
 }
 
-/// Discovery, the metadata read (404), then the apply answered once per reply.
+/// Discovery, then the apply answered once per reply.
 fn script(secret: &Value, replies: Vec<Reply>) -> Vec<Exchange> {
-    let mut script = vec![
-        Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange::read_meta(PATH, MISSING),
-    ];
+    let mut script = vec![Exchange::recorded("discovery/after-crds/api-v1.json")];
     for reply in replies {
         script.push(Exchange {
             method: "PATCH".into(),

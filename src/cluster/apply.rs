@@ -1,19 +1,30 @@
-//! `apply_plan`: server-side apply of an ordered plan, phase by phase.
+//! `apply_plan`: server-side apply of an ordered plan, stage by stage, the objects
+//! of one stage concurrently, one request per object.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{GetParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::config::{ApplyOptions, CONCURRENCY};
 use super::discovery::{Discovery, Resource};
+use super::error::ApplyError;
+use super::failure::parse;
+use super::object::order;
 use super::readiness;
 use super::scrub::Scrub;
+use super::transport::{self, Limits};
+use super::types::ObjectRef;
 use super::wait::{self, Waiting};
-use super::{ApplyError, ApplyOptions, FIELD_MANAGER, ObjectRef, order, transport};
+
+/// The field manager ovaboot applies as.
+pub const FIELD_MANAGER: &str = "ovaboot";
 
 /// What applying one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -21,9 +32,9 @@ use super::{ApplyError, ApplyOptions, FIELD_MANAGER, ObjectRef, order, transport
 pub enum Outcome {
     /// The API server answered 201: the object did not exist.
     Created,
-    /// It existed and was written: its generation or resourceVersion moved.
+    /// It existed, and the apply changed a field ovaboot manages (see [`outcome`]).
     Changed,
-    /// It existed and nothing was written.
+    /// It existed and the apply changed none of ovaboot's fields.
     Unchanged,
 }
 
@@ -79,26 +90,19 @@ impl fmt::Display for ApplySummary {
     }
 }
 
-/// generation and resourceVersion: what "changed" is judged by.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct Meta {
-    generation: Option<i64>,
-    resource_version: Option<String>,
-}
-
 #[derive(serde::Deserialize)]
 struct MetaOnly {
     #[serde(default)]
-    metadata: Meta,
+    metadata: ObjectMeta,
 }
 
 /// Applies `objects` with server-side apply and waits until they are ready.
 ///
-/// Namespaces first, then CRDs (each waited for until `Established`), then discovery
-/// of the group-versions the rest use, then the rest in plan order, then (if
-/// `options.wait`) a wait until each Job, Deployment, DaemonSet and HTTPProxy is ready.
-/// Stops at the first permanent error.
+/// Stages, in order: Namespaces; CRDs, then a wait until each is `Established`;
+/// discovery of the group-versions the rest use; everything else; Secrets;
+/// HTTPProxies; then (if `options.wait`) a wait until each Job, Deployment,
+/// DaemonSet and HTTPProxy is ready. The objects of one stage have no order between
+/// them and are sent [`CONCURRENCY`] at a time. Stops at the first permanent error.
 pub async fn apply_plan(
     client: &Client,
     objects: &[Value],
@@ -106,22 +110,18 @@ pub async fn apply_plan(
 ) -> Result<ApplySummary, ApplyError> {
     let started = Instant::now();
     let plan = order(objects)?;
-    let total = objects.len();
     let mut discovery = Discovery::default();
-    let mut done = Vec::with_capacity(total);
-    let mut step = 0;
-
-    let first: Vec<usize> = plan.namespaces.iter().chain(&plan.crds).copied().collect();
-    let batch = Batch {
+    let run = Run {
         client,
         objects,
         refs: &plan.refs,
         options,
-        total,
+        total: objects.len(),
     };
-    let crd_waits = batch
-        .apply(&first, &discovery, &mut step, &mut done)
-        .await?;
+    let mut done = Vec::with_capacity(objects.len());
+
+    run.stage(&plan.namespaces, &discovery, &mut done).await?;
+    let crd_waits = run.stage(&plan.crds, &discovery, &mut done).await?;
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
 
@@ -135,14 +135,19 @@ pub async fn apply_plan(
                 .map(str::to_owned)
         })
         .collect();
-    let rest: Vec<&ObjectRef> = plan.rest.iter().map(|&i| &plan.refs[i]).collect();
+    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
+        .into_iter()
+        .flatten()
+        .map(|&i| &plan.refs[i])
+        .collect();
     discovery
-        .load(client, &rest, &crd_groups, options.request_retry)
+        .load(client, &later, &crd_groups, run.limits())
         .await?;
 
-    let waits = batch
-        .apply(&plan.rest, &discovery, &mut step, &mut done)
-        .await?;
+    let mut waits = Vec::new();
+    for stage in [&plan.rest, &plan.secrets, &plan.httpproxies] {
+        waits.extend(run.stage(stage, &discovery, &mut done).await?);
+    }
     if options.wait {
         wait::wait_ready(client, waits, options).await?;
     }
@@ -160,7 +165,7 @@ pub async fn apply_plan(
 }
 
 /// What every object of one apply run shares.
-struct Batch<'a> {
+struct Run<'a> {
     client: &'a Client,
     objects: &'a [Value],
     refs: &'a [ObjectRef],
@@ -168,120 +173,143 @@ struct Batch<'a> {
     total: usize,
 }
 
-impl Batch<'_> {
-    /// Applies `indices` in order, appending outcomes to `done`; returns what
-    /// to wait for.
-    async fn apply(
+impl Run<'_> {
+    fn limits(&self) -> Limits {
+        Limits {
+            attempt: self.options.request_timeout,
+            total: self.options.request_retry,
+        }
+    }
+
+    /// Applies `indices` concurrently, appending their outcomes to `done` in plan
+    /// order; returns what to wait for.
+    async fn stage(
         &self,
         indices: &[usize],
         discovery: &Discovery,
-        step: &mut usize,
         done: &mut Vec<ObjectOutcome>,
     ) -> Result<Vec<Waiting>, ApplyError> {
+        let first_step = done.len() + 1;
+        let applied: Vec<(ObjectOutcome, Option<Waiting>)> =
+            futures::stream::iter(indices.iter().enumerate())
+                .map(|(n, &i)| self.apply_one(i, discovery, first_step + n))
+                .buffered(CONCURRENCY)
+                .try_collect()
+                .await?;
         let mut waits = Vec::new();
-        for &i in indices {
-            *step += 1;
-            let (outcome, waiting) = apply_one(
-                self.client,
-                discovery,
-                &self.refs[i],
-                &self.objects[i],
-                self.options,
-                (*step, self.total),
-            )
-            .await?;
+        for (outcome, waiting) in applied {
             done.push(outcome);
             waits.extend(waiting);
         }
         Ok(waits)
     }
+
+    /// Applies one object (one request) and says whether and how long to wait for it.
+    async fn apply_one(
+        &self,
+        i: usize,
+        discovery: &Discovery,
+        step: usize,
+    ) -> Result<(ObjectOutcome, Option<Waiting>), ApplyError> {
+        let (r, obj) = (&self.refs[i], &self.objects[i]);
+        let resource: Resource = discovery.resolve(r)?;
+        let namespace = r
+            .namespace
+            .as_deref()
+            .unwrap_or(self.client.default_namespace());
+        let collection = resource.collection_path(&r.api_version, namespace);
+        let request = kube::core::Request::new(&collection);
+        let what = format!("apply {r}");
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let make = || {
+            request
+                .patch(&r.name, &params, &Patch::Apply(obj))
+                .map_err(|e| ApplyError::BadResponse {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })
+        };
+        // Anything the server says about this object may quote its data.
+        let scrub = Scrub::of(obj);
+        let reply =
+            transport::request(self.client, make, &what, self.limits(), &[], &scrub).await?;
+        let meta = scrub
+            .parsed(parse::<MetaOnly>(&what, &reply.body))?
+            .metadata;
+        let outcome = outcome(reply.code, &meta, reply.date, reply.took);
+        let generation = meta
+            .generation
+            .map(|g| format!(", generation {g}"))
+            .unwrap_or_default();
+        tracing::info!("[{step}/{}] {r}: {outcome}{generation}", self.total);
+
+        let waiting = match readiness::waits_for(r)
+            .then(|| deadline(r, self.options))
+            .flatten()
+        {
+            Some(timeout) => {
+                // The applied object is the wait's first read: a re-run needs no other.
+                let applied: Value = scrub.parsed(parse(&what, &reply.body))?;
+                Some(Waiting {
+                    object: r.clone(),
+                    collection,
+                    timeout,
+                    first: readiness::readiness(r, &applied),
+                    resource_version: meta.resource_version.clone(),
+                })
+            }
+            None => None,
+        };
+        let outcome = ObjectOutcome {
+            object: r.clone(),
+            outcome,
+            generation: meta.generation,
+            resource_version: meta.resource_version,
+        };
+        Ok((outcome, waiting))
+    }
 }
 
-/// Reads the object's metadata (to tell changed from unchanged), applies it, and
-/// says whether and how long to wait for it. The read asks for metadata only, so a
-/// Secret's data is not sent back.
-async fn apply_one(
-    client: &Client,
-    discovery: &Discovery,
-    r: &ObjectRef,
-    obj: &Value,
-    options: &ApplyOptions,
-    (step, total): (usize, usize),
-) -> Result<(ObjectOutcome, Option<Waiting>), ApplyError> {
-    let resource: Resource = discovery.resolve(r)?;
-    let namespace = r.namespace.as_deref().unwrap_or(client.default_namespace());
-    let request = kube::core::Request::new(resource.collection_path(&r.api_version, namespace));
-    let build = |what: &str, e: kube::core::request::Error| ApplyError::BadResponse {
-        what: format!("{what} {r}"),
-        message: e.to_string(),
-    };
-
-    let what = format!("read {r}");
-    let make = || {
-        request
-            .get_metadata(&r.name, &GetParams::default())
-            .map_err(|e| build("read", e))
-    };
-    // Anything the server says about this object may quote its data.
-    let scrub = Scrub::of(obj);
-    let retry = options.request_retry;
-    let before = transport::request(client, make, &what, retry, &[404], &scrub).await?;
-    let before = match before.code {
-        404 => None,
-        _ => Some(
-            scrub
-                .parsed(parse::<MetaOnly>(&what, &before.body))?
-                .metadata,
-        ),
-    };
-
-    let what = format!("apply {r}");
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let make = || {
-        request
-            .patch(&r.name, &params, &Patch::Apply(obj))
-            .map_err(|e| build("apply", e))
-    };
-    let reply = transport::request(client, make, &what, retry, &[], &scrub).await?;
-    let after = scrub
-        .parsed(parse::<MetaOnly>(&what, &reply.body))?
-        .metadata;
-
-    let outcome = match &before {
-        _ if reply.code == 201 => Outcome::Created,
-        None => Outcome::Created,
-        Some(b) if *b != after => Outcome::Changed,
-        Some(_) => Outcome::Unchanged,
-    };
-    let generation = after
-        .generation
-        .map(|g| format!(", generation {g}"))
-        .unwrap_or_default();
-    tracing::info!("[{step}/{total}] {r}: {outcome}{generation}");
-
-    let waiting = match readiness::waits_for(r)
-        .then(|| deadline(r, options))
-        .flatten()
-    {
-        Some(timeout) => {
-            // Readiness is judged on the applied object first: a re-run needs no extra read.
-            let applied: Value = scrub.parsed(parse(&what, &reply.body))?;
-            Some(Waiting::new(
-                r.clone(),
-                format!("{}/{}", request.url_path, r.name),
-                timeout,
-                readiness::readiness(r, &applied),
-            ))
+/// What one apply did, read from its answer alone (one request per object).
+///
+/// 201 is a create. A 200 carries the same body whether the apply wrote the object
+/// or there was nothing to write; generation moves only with a spec and is absent
+/// on many kinds, and there is no earlier resourceVersion to compare with. What
+/// tells them apart is ovaboot's own managedFields entry: its `time` moves when, and
+/// only when, this manager adds, changes or removes a field it owns (API reference,
+/// ManagedFieldsEntry.time). That clock is the API server's, as is the answer's
+/// `Date` header, both to the second: an entry no older than the moment the request
+/// reached the server (Date minus the round trip, rounded out) was written by this
+/// apply. A run within a second or two of a previous change may thus say `changed`.
+/// Writes the server makes on its own at an apply (fields it sets on a Namespace
+/// moved to `before-first-apply`, an HTTPProxy's defaulted status stored) are not
+/// ovaboot's changes: `unchanged`. Without a Date header (a proxy may drop it),
+/// nothing can be told: `unchanged`.
+pub(crate) fn outcome(
+    code: u16,
+    meta: &ObjectMeta,
+    date: Option<k8s_openapi::jiff::Timestamp>,
+    took: Duration,
+) -> Outcome {
+    if code == 201 {
+        return Outcome::Created;
+    }
+    let ours = meta.managed_fields.iter().flatten().find(|e| {
+        e.manager.as_deref() == Some(FIELD_MANAGER)
+            && e.operation.as_deref() == Some("Apply")
+            && e.subresource.as_deref().unwrap_or("").is_empty()
+    });
+    match (date, ours.and_then(|e| e.time.as_ref())) {
+        (Some(answered), Some(time)) => {
+            let reached = answered.as_second() - took.as_secs() as i64 - 1;
+            if time.0.as_second() >= reached {
+                Outcome::Changed
+            } else {
+                Outcome::Unchanged
+            }
         }
-        None => None,
-    };
-    let outcome = ObjectOutcome {
-        object: r.clone(),
-        outcome,
-        generation: after.generation,
-        resource_version: after.resource_version,
-    };
-    Ok((outcome, waiting))
+        _ => Outcome::Unchanged,
+    }
 }
 
 /// How long `r` may take to become ready.
@@ -294,14 +322,5 @@ fn deadline(r: &ObjectRef, o: &ApplyOptions) -> Option<Duration> {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, ApplyError> {
-    serde_json::from_slice(body).map_err(|e| ApplyError::BadResponse {
-        what: what.to_owned(),
-        message: e.to_string(),
-    })
-}
-
-// Used by the wait loop for its reads.
-pub(crate) fn parse_object(what: &str, body: &[u8]) -> Result<Value, ApplyError> {
-    parse(what, body)
-}
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How many applies of one stage (or discovery reads) are in flight at once: enough
+/// to keep the API server busy, few enough to stay far below its max-in-flight limit.
+pub const CONCURRENCY: usize = 8;
+
 /// The `[kube]` table. Every key is optional; unknown keys are refused.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -14,15 +18,19 @@ pub struct KubeConfig {
     /// How long to wait for k3s's kubeconfig and then for the API server to answer at
     /// all (k3s may still be starting): one deadline for both.
     pub api_server_timeout_secs: u64,
-    /// How long one request may keep failing transiently (5xx, 429, refused) before giving up.
+    /// How long one request may keep failing transiently (5xx, 429, refused, no answer) before giving up.
     pub request_retry_secs: u64,
+    /// How long one attempt of a request may take, connecting included, until its whole
+    /// answer is in; then it counts as a transient failure and is retried. Watches are
+    /// bounded by the wait they serve instead.
+    pub request_timeout_secs: u64,
     /// Deadline for each CustomResourceDefinition to become `Established`.
     pub crd_established_timeout_secs: u64,
     /// Deadline for each Job, Deployment and DaemonSet to become ready (image pulls included).
     pub workload_ready_timeout_secs: u64,
     /// Deadline for each HTTPProxy to be `valid`.
     pub httpproxy_valid_timeout_secs: u64,
-    /// How often object status is read while waiting.
+    /// How often object status is read while waiting, while watching it fails.
     pub poll_interval_secs: u64,
     /// How often a wait logs what is still not ready, and why.
     pub progress_interval_secs: u64,
@@ -34,6 +42,7 @@ impl KubeConfig {
         for (key, value) in [
             ("api_server_timeout_secs", self.api_server_timeout_secs),
             ("request_retry_secs", self.request_retry_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
             (
                 "crd_established_timeout_secs",
                 self.crd_established_timeout_secs,
@@ -61,6 +70,7 @@ impl Default for KubeConfig {
             kubeconfig: None,
             api_server_timeout_secs: 300,
             request_retry_secs: 120,
+            request_timeout_secs: 10,
             crd_established_timeout_secs: 60,
             workload_ready_timeout_secs: 600,
             httpproxy_valid_timeout_secs: 180,
@@ -74,6 +84,7 @@ impl Default for KubeConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOptions {
     pub request_retry: Duration,
+    pub request_timeout: Duration,
     pub crd_established_timeout: Duration,
     pub workload_ready_timeout: Duration,
     pub httpproxy_valid_timeout: Duration,
@@ -94,6 +105,7 @@ impl From<&KubeConfig> for ApplyOptions {
         let secs = Duration::from_secs;
         ApplyOptions {
             request_retry: secs(c.request_retry_secs),
+            request_timeout: secs(c.request_timeout_secs),
             crd_established_timeout: secs(c.crd_established_timeout_secs),
             workload_ready_timeout: secs(c.workload_ready_timeout_secs),
             httpproxy_valid_timeout: secs(c.httpproxy_valid_timeout_secs),
@@ -106,41 +118,4 @@ impl From<&KubeConfig> for ApplyOptions {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Root {
-        kube: KubeConfig,
-    }
-
-    #[test]
-    fn empty_kube_table_takes_every_default() {
-        let root: Root = toml::from_str("[kube]\n").unwrap();
-        assert_eq!(root.kube, KubeConfig::default());
-    }
-
-    #[test]
-    fn keys_override_defaults_and_become_durations() {
-        let root: Root = toml::from_str(
-            "[kube]\nkubeconfig = \"/srv/k.yaml\"\nworkload_ready_timeout_secs = 30\npoll_interval_secs = 0\n",
-        )
-        .unwrap();
-        assert_eq!(root.kube.kubeconfig, Some(PathBuf::from("/srv/k.yaml")));
-        let o = ApplyOptions::from(&root.kube);
-        assert_eq!(o.workload_ready_timeout, Duration::from_secs(30));
-        assert_eq!(
-            o.poll_interval,
-            Duration::from_secs(1),
-            "zero is raised to the floor"
-        );
-        assert_eq!(o.crd_established_timeout, Duration::from_secs(60));
-    }
-
-    #[test]
-    fn unknown_key_is_refused_and_named() {
-        let err = toml::from_str::<Root>("[kube]\nwait_timeout = 5\n").unwrap_err();
-        assert!(err.to_string().contains("wait_timeout"), "{err}");
-    }
-}
+mod tests;

@@ -2,15 +2,18 @@
 //! group-version the plan uses (the same lists `kubectl` reads), cached for the run.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::Client;
 use tokio::time::Instant;
 
+use super::config::CONCURRENCY;
+use super::error::ApplyError;
+use super::failure::{self, Failure};
 use super::scrub::Scrub;
-use super::transport::{self, Failure};
-use super::{ApplyError, ObjectRef};
+use super::transport::{self, Limits};
+use super::types::ObjectRef;
 
 /// Where one kind lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,24 +68,31 @@ pub(crate) struct Discovery {
 }
 
 impl Discovery {
-    /// Reads the resource list of each group-version of `objects` not read yet.
-    /// A group that one of this plan's CRDs defines may lag its `Established`
-    /// condition by a moment, so a 404 for it is retried; any other 404 means the
-    /// server does not have the kind and names the first object that needs it.
+    /// Reads the resource list of each group-version of `objects` not read yet,
+    /// concurrently. A group that one of this plan's CRDs defines may lag its
+    /// `Established` condition by a moment, so a 404 for it is retried; any other 404
+    /// means the server does not have the kind and names the first object that needs it.
     pub async fn load(
         &mut self,
         client: &Client,
         objects: &[&ObjectRef],
         crd_groups: &BTreeSet<String>,
-        retry_for: Duration,
+        limits: Limits,
     ) -> Result<(), ApplyError> {
+        let mut wanted: Vec<&ObjectRef> = Vec::new();
         for r in objects {
-            if self.lists.contains_key(&r.api_version) || builtin(r).is_some() {
-                continue;
+            let known = self.lists.contains_key(&r.api_version) || builtin(r).is_some();
+            if !known && !wanted.iter().any(|w| w.api_version == r.api_version) {
+                wanted.push(r);
             }
-            let list = self
-                .fetch(client, r, crd_groups.contains(r.group()), retry_for)
-                .await?;
+        }
+        let this = &*self;
+        let lists: Vec<APIResourceList> = futures::stream::iter(&wanted)
+            .map(|r| this.fetch(client, r, crd_groups.contains(r.group()), limits))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (r, list) in wanted.iter().zip(lists) {
             self.lists.insert(r.api_version.clone(), list);
         }
         Ok(())
@@ -93,7 +103,7 @@ impl Discovery {
         client: &Client,
         r: &ObjectRef,
         from_plan_crd: bool,
-        retry_for: Duration,
+        limits: Limits,
     ) -> Result<APIResourceList, ApplyError> {
         let path = group_version_path(&r.api_version);
         let what = format!("discovery of {} (for {r})", r.api_version);
@@ -105,17 +115,21 @@ impl Discovery {
                     .body(Vec::new())
                     .map_err(|e| bad(&what, e))
             };
+            // One deadline for the 404 retries here and the transient ones inside.
+            let left = Limits {
+                total: limits.total.saturating_sub(started.elapsed()),
+                ..limits
+            };
             let reply =
-                transport::request(client, make, &what, retry_for, &[404], &Scrub::default())
-                    .await?;
+                transport::request(client, make, &what, left, &[404], &Scrub::default()).await?;
             if reply.code != 404 {
                 return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
             }
-            let text = match transport::classify(404, None, &reply.body) {
+            let text = match failure::classify(404, None, &reply.body) {
                 Failure::Permanent { message, .. } | Failure::Transient { message, .. } => message,
             };
             let delay = transport::backoff(attempt);
-            if !from_plan_crd || started.elapsed() + delay > retry_for {
+            if !from_plan_crd || started.elapsed() + delay > limits.total {
                 return Err(ApplyError::UnknownKind {
                     object: Box::new((*r).clone()),
                     detail: format!("GET {path}: {text}"),
@@ -161,35 +175,4 @@ fn bad(what: &str, e: impl std::fmt::Display) -> ApplyError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn collection_paths_for_core_grouped_namespaced_and_cluster_kinds() {
-        let ns = Resource {
-            plural: "deployments".into(),
-            namespaced: true,
-        };
-        assert_eq!(
-            ns.collection_path("apps/v1", "projectcontour"),
-            "/apis/apps/v1/namespaces/projectcontour/deployments"
-        );
-        let core = Resource {
-            plural: "secrets".into(),
-            namespaced: true,
-        };
-        assert_eq!(
-            core.collection_path("v1", "projectcontour"),
-            "/api/v1/namespaces/projectcontour/secrets"
-        );
-        let cluster = Resource {
-            plural: "clusterroles".into(),
-            namespaced: false,
-        };
-        assert_eq!(
-            cluster.collection_path("rbac.authorization.k8s.io/v1", "ignored"),
-            "/apis/rbac.authorization.k8s.io/v1/clusterroles"
-        );
-        assert_eq!(group_version_path("v1"), "/api/v1");
-    }
-}
+mod tests;

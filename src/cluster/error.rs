@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::ObjectRef;
+use super::types::{Endpoint, ObjectRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -23,10 +23,12 @@ pub enum ApplyError {
     #[error("kubeconfig {}: {message}", path.display())]
     Kubeconfig { path: PathBuf, message: String },
 
-    #[error("no Kubernetes client configuration: {tried}")]
+    #[error(
+        "no Kubernetes client configuration (pass --kubeconfig or set kube.kubeconfig): {tried}"
+    )]
     NoClientConfig { tried: String },
 
-    #[error("the API server did not answer within {}s (kube.api_server_timeout_secs): {last}", waited.as_secs())]
+    #[error("the API server did not answer within {:.0}s (kube.api_server_timeout_secs): {last}", waited.as_secs_f64())]
     ApiServerUnreachable { waited: Duration, last: String },
 
     #[error("{what}: the API server refused it ({code} {reason}): {message}")]
@@ -43,7 +45,7 @@ pub enum ApplyError {
         detail: String,
     },
 
-    #[error("{what}: still failing after {}s; last error: {last}", waited.as_secs())]
+    #[error("{what}: still failing after {:.0}s (kube.request_retry_secs); last error: {last}", waited.as_secs_f64())]
     GaveUp {
         what: String,
         waited: Duration,
@@ -65,12 +67,23 @@ pub enum ApplyError {
 
     #[error("{what}: unexpected answer from the API server: {message}")]
     BadResponse { what: String, message: String },
+
+    /// Any of the above, with the API server and kubeconfig it happened with.
+    #[error("{error} ({endpoint})")]
+    At {
+        endpoint: Box<Endpoint>,
+        #[source]
+        error: Box<ApplyError>,
+    },
 }
 
 impl ApplyError {
     /// Whether trying again later cannot help (the plan or the cluster refuses
     /// it), as opposed to a cluster that is not there or not ready yet.
     pub fn is_permanent(&self) -> bool {
+        if let ApplyError::At { error, .. } = self {
+            return error.is_permanent();
+        }
         !matches!(
             self,
             ApplyError::NoClientConfig { .. }
@@ -82,57 +95,4 @@ impl ApplyError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_an_absent_or_unready_cluster_is_worth_retrying() {
-        let object = ObjectRef {
-            api_version: "v1".into(),
-            kind: "Secret".into(),
-            namespace: Some("ovaboot".into()),
-            name: "ovaboot-tls".into(),
-        };
-        let transient = [
-            ApplyError::NoClientConfig {
-                tried: String::new(),
-            },
-            ApplyError::ApiServerUnreachable {
-                waited: Duration::ZERO,
-                last: String::new(),
-            },
-            ApplyError::GaveUp {
-                what: String::new(),
-                waited: Duration::ZERO,
-                last: String::new(),
-            },
-            ApplyError::NotReady {
-                object: Box::new(object.clone()),
-                waited: Duration::ZERO,
-                reason: String::new(),
-            },
-        ];
-        for e in &transient {
-            assert!(!e.is_permanent(), "{e}");
-        }
-        let permanent = [
-            ApplyError::Rejected {
-                what: String::new(),
-                code: 422,
-                reason: "Invalid".into(),
-                message: String::new(),
-            },
-            ApplyError::Failed {
-                object: Box::new(object.clone()),
-                reason: String::new(),
-            },
-            ApplyError::Kubeconfig {
-                path: "/etc/rancher/k3s/k3s.yaml".into(),
-                message: String::new(),
-            },
-        ];
-        for e in &permanent {
-            assert!(e.is_permanent(), "{e}");
-        }
-    }
-}
+mod tests;

@@ -4,39 +4,45 @@
 //! applies them with server-side apply (field manager `ovaboot`, `force=true`) and
 //! waits until each one is ready. It knows nothing about OVF or certificates.
 //!
-//! Order ([`order`]): Namespaces, then CustomResourceDefinitions, then a wait for each
+//! Stages ([`order`]): Namespaces, then CustomResourceDefinitions, then a wait for each
 //! CRD to be `Established`, then discovery of the group-versions the remaining objects
-//! use (a CRD's group is 404 in discovery until then), then the rest in plan order,
-//! then a wait until every object is ready ([`readiness`]).
+//! use (a CRD's group is 404 in discovery until then), then the rest, the Secrets and
+//! the HTTPProxies, then a wait until every object is ready ([`readiness`]), by watch.
+//! The objects of one stage are applied concurrently, one request each.
 //!
-//! Every request is retried while the failure is transient (connection refused, time
-//! outs, 429, 5xx) with exponential backoff and jitter up to a deadline; a permanent
-//! failure (4xx) stops the run with the API server's message and the object named.
+//! Every request has a time limit and is retried while the failure is transient
+//! (connection refused, no answer in time, 429, 5xx) with exponential backoff and
+//! jitter up to a deadline; a permanent failure (4xx) stops the run with the API
+//! server's message and the object named.
+//!
+//! Dependencies run one way: `types` ← `error` ← `failure` ← `scrub` ← `transport`
+//! ← `client`, `discovery`, `wait` ← `apply`; `object`, `readiness`, `config` and
+//! `manifests` are pure.
 
 mod apply;
 mod client;
 mod config;
 mod discovery;
 mod error;
+mod failure;
 mod manifests;
 mod object;
 pub mod readiness;
 mod scrub;
 mod transport;
+mod types;
 mod wait;
 
 #[cfg(test)]
 mod test_support;
 
-pub use apply::{ApplySummary, ObjectOutcome, Outcome, apply_plan};
+pub use apply::{ApplySummary, FIELD_MANAGER, ObjectOutcome, Outcome, apply_plan};
 pub use client::{
-    DEFAULT_KUBECONFIG, connect, load_client, load_client_waiting, wait_for_api_server,
+    Connection, DEFAULT_KUBECONFIG, connect, load_client, load_client_waiting, wait_for_api_server,
 };
 pub use config::{ApplyOptions, KubeConfig};
 pub use error::ApplyError;
 pub use manifests::{ManifestError, load_manifests};
-pub use object::{Class, ObjectRef, Ordered, order};
+pub use object::{Class, Ordered, order};
 pub use readiness::Readiness;
-
-/// The field manager ovaboot applies as.
-pub const FIELD_MANAGER: &str = "ovaboot";
+pub use types::{Endpoint, ObjectRef};

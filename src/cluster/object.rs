@@ -1,55 +1,29 @@
 //! Naming and ordering of planned objects: pure.
 
-use std::fmt;
-
 use serde_json::Value;
 
-use super::ApplyError;
+use super::error::ApplyError;
+use super::types::ObjectRef;
 
-/// Which object an outcome, log line or error is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct ObjectRef {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl fmt::Display for ObjectRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
-            None => write!(f, "{} {}", self.kind, self.name),
-        }
-    }
-}
-
-impl ObjectRef {
-    /// Reads `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`;
-    /// `index` (the object's place in the plan) names it when one is missing.
-    pub fn of(index: usize, obj: &Value) -> Result<ObjectRef, ApplyError> {
-        let field = |ptr: &str| {
-            obj.pointer(ptr)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let missing = |what: &'static str| ApplyError::InvalidObject { index, what };
-        Ok(ObjectRef {
-            api_version: field("/apiVersion")
-                .ok_or(missing("apiVersion"))?
-                .to_owned(),
-            kind: field("/kind").ok_or(missing("kind"))?.to_owned(),
-            namespace: field("/metadata/namespace").map(str::to_owned),
-            name: field("/metadata/name")
-                .ok_or(missing("metadata.name"))?
-                .to_owned(),
-        })
-    }
-
-    /// The group of `apiVersion` (`""` for the core group).
-    pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
-    }
+/// Reads `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`;
+/// `index` (the object's place in the plan) names it when one is missing.
+fn object_ref(index: usize, obj: &Value) -> Result<ObjectRef, ApplyError> {
+    let field = |ptr: &str| {
+        obj.pointer(ptr)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let missing = |what: &'static str| ApplyError::InvalidObject { index, what };
+    Ok(ObjectRef {
+        api_version: field("/apiVersion")
+            .ok_or(missing("apiVersion"))?
+            .to_owned(),
+        kind: field("/kind").ok_or(missing("kind"))?.to_owned(),
+        namespace: field("/metadata/namespace").map(str::to_owned),
+        name: field("/metadata/name")
+            .ok_or(missing("metadata.name"))?
+            .to_owned(),
+    })
 }
 
 /// How the executor treats an object.
@@ -59,8 +33,12 @@ pub enum Class {
     Namespace,
     /// Applied second, then waited for: its group is not served until it is `Established`.
     CustomResourceDefinition,
-    /// Everything else, in plan order.
+    /// Everything else.
     Other,
+    /// After everything else: the TLS material the routes refer to.
+    Secret,
+    /// Last: the routes, once what they route to and their certificates are there.
+    HttpProxy,
 }
 
 impl Class {
@@ -70,18 +48,23 @@ impl Class {
             ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
                 Class::CustomResourceDefinition
             }
+            ("v1", "Secret") => Class::Secret,
+            ("projectcontour.io/v1", "HTTPProxy") => Class::HttpProxy,
             _ => Class::Other,
         }
     }
 }
 
-/// A plan split into the three apply phases; each holds indexes into the plan, in plan order.
+/// A plan split into its apply stages; each holds indexes into the plan, in plan order.
+/// Objects of one stage have no order between them and are applied concurrently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ordered {
     pub refs: Vec<ObjectRef>,
     pub namespaces: Vec<usize>,
     pub crds: Vec<usize>,
     pub rest: Vec<usize>,
+    pub secrets: Vec<usize>,
+    pub httpproxies: Vec<usize>,
 }
 
 impl Ordered {
@@ -91,11 +74,13 @@ impl Ordered {
             .iter()
             .chain(&self.crds)
             .chain(&self.rest)
+            .chain(&self.secrets)
+            .chain(&self.httpproxies)
             .copied()
     }
 }
 
-/// Names every object and sorts it into its phase. Fails on an object without
+/// Names every object and sorts it into its stage. Fails on an object without
 /// apiVersion, kind or name, and on the same object planned twice.
 pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
     let mut ordered = Ordered {
@@ -103,9 +88,11 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
         namespaces: Vec::new(),
         crds: Vec::new(),
         rest: Vec::new(),
+        secrets: Vec::new(),
+        httpproxies: Vec::new(),
     };
     for (index, obj) in objects.iter().enumerate() {
-        let r = ObjectRef::of(index, obj)?;
+        let r = object_ref(index, obj)?;
         if let Some(first) = ordered.refs.iter().position(|seen| seen == &r) {
             return Err(ApplyError::Duplicate {
                 object: Box::new(r),
@@ -117,6 +104,8 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
             Class::Namespace => ordered.namespaces.push(index),
             Class::CustomResourceDefinition => ordered.crds.push(index),
             Class::Other => ordered.rest.push(index),
+            Class::Secret => ordered.secrets.push(index),
+            Class::HttpProxy => ordered.httpproxies.push(index),
         }
         ordered.refs.push(r);
     }
@@ -124,63 +113,4 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn obj(api_version: &str, kind: &str, name: &str) -> Value {
-        json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "projectcontour"}})
-    }
-
-    #[test]
-    fn namespaces_then_crds_then_the_rest_in_plan_order() {
-        let plan = vec![
-            obj("v1", "ServiceAccount", "contour"),
-            obj(
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                "httpproxies.projectcontour.io",
-            ),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "projectcontour"}}),
-            obj("apps/v1", "Deployment", "contour"),
-            obj(
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                "extensionservices.projectcontour.io",
-            ),
-            obj("projectcontour.io/v1", "HTTPProxy", "veba01"),
-        ];
-        let o = order(&plan).unwrap();
-        assert_eq!(o.apply_order().collect::<Vec<_>>(), vec![2, 1, 4, 0, 3, 5]);
-        assert_eq!(o.refs[5].to_string(), "HTTPProxy projectcontour/veba01");
-        assert_eq!(o.refs[2].to_string(), "Namespace projectcontour");
-        assert_eq!(o.refs[5].group(), "projectcontour.io");
-        assert_eq!(o.refs[0].group(), "");
-    }
-
-    #[test]
-    fn an_object_without_a_name_is_named_by_its_place() {
-        let plan = vec![
-            obj("v1", "ConfigMap", "a"),
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
-        ];
-        let err = order(&plan).unwrap_err();
-        assert_eq!(err.to_string(), "plan object #1 has no metadata.name");
-    }
-
-    #[test]
-    fn the_same_object_twice_is_refused() {
-        let plan = vec![obj("v1", "ConfigMap", "a"), obj("v1", "ConfigMap", "a")];
-        let err = order(&plan).unwrap_err();
-        assert!(
-            err.to_string().contains("ConfigMap projectcontour/a"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_kind_of_the_same_name_in_another_group_is_not_a_crd() {
-        let r = ObjectRef::of(0, &obj("example.com/v1", "CustomResourceDefinition", "x")).unwrap();
-        assert_eq!(Class::of(&r), Class::Other);
-    }
-}
+mod tests;

@@ -1,9 +1,13 @@
 //! When is an object ready? Decided from the object's own `status`, one pure
-//! function per kind, so every rule is testable on recorded objects.
+//! function per kind on its typed form (as kube-runtime's `conditions` do), so
+//! every rule is testable on recorded objects.
 
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
-use super::ObjectRef;
+use super::types::ObjectRef;
 
 /// What an object's status says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,45 +30,30 @@ pub fn waits_for(r: &ObjectRef) -> bool {
     )
 }
 
-/// The readiness of `obj` (an object as the API server returned it), by kind.
+/// The readiness of `obj` (an object as the API server returned it), by kind: the
+/// built-in kinds through their k8s-openapi types, HTTPProxy (no typed crate) as JSON.
 pub fn readiness(r: &ObjectRef, obj: &Value) -> Readiness {
     match (r.api_version.as_str(), r.kind.as_str()) {
-        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => crd(obj),
-        ("batch/v1", "Job") => job(obj),
-        ("apps/v1", "Deployment") => deployment(obj),
-        ("apps/v1", "DaemonSet") => daemonset(obj),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => typed(obj, crd),
+        ("batch/v1", "Job") => typed(obj, job),
+        ("apps/v1", "Deployment") => typed(obj, deployment),
+        ("apps/v1", "DaemonSet") => typed(obj, daemonset),
         ("projectcontour.io/v1", "HTTPProxy") => httpproxy(obj),
         _ => Readiness::Ready,
     }
 }
 
-fn int(obj: &Value, ptr: &str) -> Option<i64> {
-    obj.pointer(ptr).and_then(Value::as_i64)
-}
-
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
-    obj.pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| text(c, "type") == kind)
-}
-
-fn is_true(c: Option<&Value>) -> bool {
-    c.is_some_and(|c| text(c, "status") == "True")
-}
-
-/// Contour's error for a route whose Service is missing (not a wrong port).
-fn service_not_found(e: &Value) -> bool {
-    text(e, "reason") == "ServiceUnresolvedReference" && text(e, "message").contains("not found")
+/// `rule` on `obj` read as `T`; an object that does not read as its kind is not ready.
+fn typed<T: serde::de::DeserializeOwned>(obj: &Value, rule: fn(&T) -> Readiness) -> Readiness {
+    match T::deserialize(obj) {
+        Ok(o) => rule(&o),
+        Err(e) => Readiness::Pending(format!("unreadable answer from the API server: {e}")),
+    }
 }
 
 /// "reason: message" of a condition, whichever parts it has.
-fn explain(c: &Value) -> String {
-    match (text(c, "reason"), text(c, "message")) {
+fn explain(reason: Option<&str>, message: Option<&str>) -> String {
+    match (reason.unwrap_or(""), message.unwrap_or("")) {
         ("", m) => m.to_owned(),
         (r, "") => r.to_owned(),
         (r, m) => format!("{r}: {m}"),
@@ -72,9 +61,9 @@ fn explain(c: &Value) -> String {
 }
 
 /// Pending until the controller has seen the current spec (`observedGeneration >= generation`).
-fn generation_seen(obj: &Value) -> Result<(), Readiness> {
-    let generation = int(obj, "/metadata/generation").unwrap_or(0);
-    match int(obj, "/status/observedGeneration") {
+fn generation_seen(generation: Option<i64>, observed: Option<i64>) -> Result<(), Readiness> {
+    let generation = generation.unwrap_or(0);
+    match observed {
         Some(seen) if seen >= generation => Ok(()),
         seen => Err(Readiness::Pending(format!(
             "controller has not seen generation {generation} yet (observedGeneration {})",
@@ -85,50 +74,76 @@ fn generation_seen(obj: &Value) -> Result<(), Readiness> {
 
 /// CustomResourceDefinition: `Established=True`. `NamesAccepted=False` is a name
 /// conflict with another CRD and will not resolve by itself.
-pub fn crd(obj: &Value) -> Readiness {
-    if is_true(condition(obj, "Established")) {
+pub fn crd(obj: &CustomResourceDefinition) -> Readiness {
+    let conditions = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let find = |t: &str| conditions.iter().find(|c| c.type_ == t);
+    let established = find("Established");
+    if established.is_some_and(|c| c.status == "True") {
         return Readiness::Ready;
     }
-    match condition(obj, "NamesAccepted") {
-        Some(c) if text(c, "status") == "False" => {
-            Readiness::Failed(format!("names not accepted: {}", explain(c)))
-        }
-        _ => Readiness::Pending(match condition(obj, "Established") {
-            Some(c) => format!("not Established: {}", explain(c)),
+    match find("NamesAccepted") {
+        Some(c) if c.status == "False" => Readiness::Failed(format!(
+            "names not accepted: {}",
+            explain(c.reason.as_deref(), c.message.as_deref())
+        )),
+        _ => Readiness::Pending(match established {
+            Some(c) => format!(
+                "not Established: {}",
+                explain(c.reason.as_deref(), c.message.as_deref())
+            ),
             None => "not Established yet (no conditions)".to_owned(),
         }),
     }
 }
 
 /// Job: `Complete=True`; `Failed=True` is an error carrying the Job's reason.
-pub fn job(obj: &Value) -> Readiness {
-    if is_true(condition(obj, "Complete")) {
+pub fn job(obj: &Job) -> Readiness {
+    let status = obj.status.clone().unwrap_or_default();
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let holds = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == t && c.status == "True")
+    };
+    if holds("Complete").is_some() {
         return Readiness::Ready;
     }
-    if let Some(c) = condition(obj, "Failed").filter(|c| is_true(Some(c))) {
-        return Readiness::Failed(format!("Job failed: {}", explain(c)));
+    if let Some(c) = holds("Failed") {
+        return Readiness::Failed(format!(
+            "Job failed: {}",
+            explain(c.reason.as_deref(), c.message.as_deref())
+        ));
     }
-    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
     Readiness::Pending(format!(
         "not complete: {} active, {} succeeded, {} failed pods",
-        n("active"),
-        n("succeeded"),
-        n("failed")
+        status.active.unwrap_or(0),
+        status.succeeded.unwrap_or(0),
+        status.failed.unwrap_or(0)
     ))
 }
 
 /// Deployment: the current generation is rolled out and available: every replica
 /// updated, none old left, every replica available.
-pub fn deployment(obj: &Value) -> Readiness {
-    if let Err(pending) = generation_seen(obj) {
+pub fn deployment(obj: &Deployment) -> Readiness {
+    let status = obj.status.clone().unwrap_or_default();
+    if let Err(pending) = generation_seen(obj.metadata.generation, status.observed_generation) {
         return pending;
     }
-    let want = int(obj, "/spec/replicas").unwrap_or(1);
-    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
-    let (total, updated, available) = (n("replicas"), n("updatedReplicas"), n("availableReplicas"));
-    let stalled = condition(obj, "Progressing")
-        .filter(|c| text(c, "status") == "False")
-        .map(|c| format!(" ({})", explain(c)))
+    let want = obj.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let total = status.replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let available = status.available_replicas.unwrap_or(0);
+    let stalled = status
+        .conditions
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c.type_ == "Progressing" && c.status == "False")
+        .map(|c| format!(" ({})", explain(c.reason.as_deref(), c.message.as_deref())))
         .unwrap_or_default();
     if updated < want {
         Readiness::Pending(format!("{updated} of {want} replicas updated{stalled}"))
@@ -150,16 +165,14 @@ pub fn deployment(obj: &Value) -> Readiness {
 /// `desiredNumberScheduled == 0` is not ready: on the appliance there is a node and
 /// the pod must run on it; zero means the node is not registered yet, or no node
 /// matches the DaemonSet's selector and tolerations (which the deadline then reports).
-pub fn daemonset(obj: &Value) -> Readiness {
-    if let Err(pending) = generation_seen(obj) {
+pub fn daemonset(obj: &DaemonSet) -> Readiness {
+    let status = obj.status.clone().unwrap_or_default();
+    if let Err(pending) = generation_seen(obj.metadata.generation, status.observed_generation) {
         return pending;
     }
-    let n = |f: &str| int(obj, &format!("/status/{f}")).unwrap_or(0);
-    let (desired, updated, ready) = (
-        n("desiredNumberScheduled"),
-        n("updatedNumberScheduled"),
-        n("numberReady"),
-    );
+    let desired = status.desired_number_scheduled;
+    let updated = status.updated_number_scheduled.unwrap_or(0);
+    let ready = status.number_ready;
     if desired == 0 {
         Readiness::Pending("no node is scheduled to run it (desiredNumberScheduled 0)".to_owned())
     } else if updated < desired {
@@ -169,6 +182,31 @@ pub fn daemonset(obj: &Value) -> Readiness {
     } else {
         Readiness::Ready
     }
+}
+
+fn int(obj: &Value, ptr: &str) -> Option<i64> {
+    obj.pointer(ptr).and_then(Value::as_i64)
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
+    obj.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| text(c, "type") == kind)
+}
+
+/// Contour's error for a route whose Service is missing (not a wrong port).
+fn service_not_found(e: &Value) -> bool {
+    text(e, "reason") == "ServiceUnresolvedReference" && text(e, "message").contains("not found")
+}
+
+/// "reason: message" of a JSON condition or condition error.
+fn explain_json(c: &Value) -> String {
+    explain(Some(text(c, "reason")), Some(text(c, "message")))
 }
 
 /// Contour HTTPProxy: `status.currentStatus == "valid"` and the `Valid` condition's
@@ -210,7 +248,7 @@ pub fn httpproxy(obj: &Value) -> Readiness {
                 .collect();
             let mut why = format!("Contour says {current}: {description}");
             for e in &errors {
-                why.push_str(&format!("; {}", explain(e)));
+                why.push_str(&format!("; {}", explain_json(e)));
             }
             // A routed Service that does not exist yet is a matter of time at
             // boot (another unit may still be creating it): wait for it until
@@ -226,5 +264,4 @@ pub fn httpproxy(obj: &Value) -> Readiness {
 }
 
 #[cfg(test)]
-#[path = "readiness_tests.rs"]
 mod tests;

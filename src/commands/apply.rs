@@ -1,6 +1,6 @@
 //! `ovaboot apply` and the cluster phase of `firstboot`: objects in, cluster
-//! made to match, on a single-threaded runtime (first boot sends one request
-//! at a time; a thread pool would only cost memory).
+//! made to match, on a single-threaded runtime (concurrent requests are futures
+//! on one thread; a thread pool would only cost memory).
 
 use serde_json::Value;
 
@@ -35,8 +35,10 @@ pub fn apply_to_cluster(
         .build()
         .map_err(ClusterRunError::Runtime)?;
     let summary = runtime.block_on(async {
-        let client = connect(kube).await?;
-        apply_plan(&client, objects, &ApplyOptions::from(kube)).await
+        let connection = connect(kube).await?;
+        apply_plan(&connection.client, objects, &ApplyOptions::from(kube))
+            .await
+            .map_err(|e| connection.context(e))
     })?;
     Ok(summary)
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Exchange, index_entry, recorded, recordings};
+use super::{Exchange, event, index_entry, recorded, recorded_text, recordings};
 
 pub const SECRET: &str = "tls-httpproxy/01-secret-veba01-tls";
 pub const HTTPPROXY: &str = "tls-httpproxy/02-httpproxy-veba01";
@@ -32,15 +32,15 @@ fn is_crd(stem: &str) -> bool {
     stem.contains("-customresourcedefinition-")
 }
 
-/// Apply order: the Namespace, the CRDs, then everything else in plan order.
+/// The CRDs, and everything else but the Namespace, each in plan order (the Secret
+/// and the HTTPProxy are stages of their own after these).
 fn phases() -> (Vec<String>, Vec<String>) {
     let stems = manifest_stems();
     let crds = stems.iter().filter(|s| is_crd(s)).cloned().collect();
-    let mut rest: Vec<String> = stems
+    let rest: Vec<String> = stems
         .into_iter()
         .filter(|s| !is_crd(s) && s != NAMESPACE)
         .collect();
-    rest.extend([SECRET.to_owned(), HTTPPROXY.to_owned()]);
     (crds, rest)
 }
 
@@ -66,23 +66,12 @@ pub fn object_path(stem: &str) -> String {
         .to_owned()
 }
 
-/// A recorded 404 Status for a GET of an object that does not exist.
-fn missing(stem: &str) -> &'static str {
-    if is_crd(stem) {
-        "errors/f-404-get-missing-crd.response.json"
-    } else if stem == HTTPPROXY {
-        "errors/f-404-get-missing-httpproxy.response.json"
-    } else {
-        "errors/f-404-get-missing-deployment.response.json"
-    }
-}
-
 fn crd_status(stem: &str) -> String {
     let name = stem.split("-customresourcedefinition-").nth(1).unwrap();
     format!("crd-status/{name}.json")
 }
 
-/// Discovery of the group-versions the non-CRD objects use, in order of first use.
+/// Discovery of the group-versions the non-CRD objects use: one stage (concurrent).
 fn discovery() -> Vec<Exchange> {
     [
         "api-v1",
@@ -96,81 +85,154 @@ fn discovery() -> Vec<Exchange> {
     .collect()
 }
 
-/// Pass 1 on an empty cluster: each object is read (404) and created (201); the CRDs
-/// are read until Established; discovery; the rest; then status reads until ready.
-pub fn first_apply_script() -> Vec<Exchange> {
+/// The resourceVersion of a recorded object.
+pub fn resource_version(file: &str) -> String {
+    recorded(file)["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The watch of `stem`'s object from `version` for `secs`, answered with `stream`.
+pub fn watch(stem: &str, version: &str, secs: u64, stream: String) -> Exchange {
+    let path = object_path(stem);
+    let (collection, name) = path.rsplit_once('/').unwrap();
+    Exchange::watch(collection, name, version, secs, stream)
+}
+
+/// Seconds a watch asks for under the default deadlines (`timeoutSeconds`, at most 290).
+pub const CRD_WATCH_SECS: u64 = 60;
+pub const WORKLOAD_WATCH_SECS: u64 = 290;
+pub const HTTPPROXY_WATCH_SECS: u64 = 180;
+
+/// How a CRD becomes Established on a watch: the recorded stream for httpproxies,
+/// the recorded Established object as a MODIFIED event for the others.
+fn crd_established(stem: &str) -> String {
+    if stem.ends_with("httpproxies.projectcontour.io") {
+        recorded_text("watch/crd-httpproxies.watch.jsonl")
+    } else {
+        event("MODIFIED", &recorded(&crd_status(stem)))
+    }
+}
+
+fn applied(stems: &[String], answer: &str) -> Vec<Exchange> {
+    stems
+        .iter()
+        .map(|s| Exchange::recorded(&format!("{s}.{answer}.json")))
+        .collect()
+}
+
+const JOB: &str = "apply-contour/12-job-contour-certgen-v1-33-6";
+const DEPLOYMENT: &str = "apply-contour/19-deployment-contour";
+const DAEMONSET: &str = "apply-contour/20-daemonset-envoy";
+
+/// The workloads' watches from `answer`'s resourceVersions, each answered with the
+/// recorded stream that carries its ready status.
+fn workload_watches(answer: &str) -> Vec<Exchange> {
+    let rv = |stem: &str| resource_version(&format!("{stem}.{answer}.json"));
+    let stream = |kind: &str| recorded_text(&format!("status-shapes/{kind}.watch.1-stream.jsonl"));
+    vec![
+        watch(JOB, &rv(JOB), WORKLOAD_WATCH_SECS, stream("job")),
+        watch(
+            DAEMONSET,
+            &rv(DAEMONSET),
+            WORKLOAD_WATCH_SECS,
+            stream("daemonset"),
+        ),
+    ]
+}
+
+/// Pass 1 on an empty cluster, stage by stage: each object is created (201) with one
+/// request; the CRDs are watched until Established; discovery; the rest; the Secret;
+/// the HTTPProxy; then every workload and the HTTPProxy are watched until ready.
+pub fn first_apply_stages() -> Vec<Vec<Exchange>> {
     let (crds, rest) = phases();
-    let mut s = Vec::new();
-    for stem in std::iter::once(&NAMESPACE.to_owned()).chain(&crds) {
-        s.push(Exchange::read_meta(&object_path(stem), missing(stem)));
-        s.push(Exchange::recorded(&format!("{stem}.response.json")));
-    }
-    // The 201 answers carry `conditions: null`; one poll later they are Established.
-    s.extend(crds.iter().map(|c| Exchange::recorded(&crd_status(c))));
-    s.extend(discovery());
-    for stem in &rest {
-        s.push(Exchange::read_meta(&object_path(stem), missing(stem)));
-        s.push(Exchange::recorded(&format!("{stem}.response.json")));
-    }
-    // First poll: Job and DaemonSet ready, the Deployment and HTTPProxy not yet.
-    s.push(Exchange::recorded("status-shapes/job.3-ready.json"));
-    s.push(Exchange::recorded(
-        "status-shapes/deployment.1-as-stored.json",
+    let mut s = vec![
+        vec![Exchange::recorded(&format!("{NAMESPACE}.response.json"))],
+        applied(&crds, "response"),
+        // The 201 answers carry `conditions: null`; the watches bring Established.
+        crds.iter()
+            .map(|c| {
+                let rv = resource_version(&format!("{c}.response.json"));
+                watch(c, &rv, CRD_WATCH_SECS, crd_established(c))
+            })
+            .collect(),
+    ];
+    s.push(discovery());
+    s.push(applied(&rest, "response"));
+    s.push(vec![Exchange::recorded(&format!("{SECRET}.response.json"))]);
+    s.push(vec![Exchange::recorded(&format!(
+        "{HTTPPROXY}.response.json"
+    ))]);
+    let mut waits = workload_watches("response");
+    let deployment_rv = resource_version(&format!("{DEPLOYMENT}.response.json"));
+    // The Deployment's first watch sees nothing change but a bookmark (rv 272) before
+    // the server closes it; the next, from the bookmark, brings the ready status.
+    waits.push(watch(
+        DEPLOYMENT,
+        &deployment_rv,
+        WORKLOAD_WATCH_SECS,
+        recorded_text("watch/deployment-contour.watch-no-changes-bookmark.jsonl"),
     ));
-    s.push(Exchange::recorded("status-shapes/daemonset.3-ready.json"));
-    s.push(Exchange::recorded(
-        "tls-httpproxy/04-httpproxy-veba01.get-before-status.json",
+    waits.push(watch(
+        DEPLOYMENT,
+        "272",
+        WORKLOAD_WATCH_SECS,
+        recorded_text("status-shapes/deployment.watch.1-stream.jsonl"),
     ));
-    // Second poll: only those two are read again.
-    s.push(Exchange::recorded("status-shapes/deployment.3-ready.json"));
-    s.push(Exchange::recorded(
-        "tls-httpproxy/06-httpproxy-veba01.get-valid.json",
+    // The HTTPProxy: Contour's first status, then valid.
+    waits.push(watch(
+        HTTPPROXY,
+        &resource_version(&format!("{HTTPPROXY}.response.json")),
+        HTTPPROXY_WATCH_SECS,
+        event(
+            "MODIFIED",
+            &recorded("tls-httpproxy/04-httpproxy-veba01.get-before-status.json"),
+        ) + &event(
+            "MODIFIED",
+            &recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+        ),
     ));
+    s.push(waits);
     s
 }
 
-/// Pass 2, identical bodies: each read returns the stored object, each apply 200.
-pub fn reapply_script() -> Vec<Exchange> {
+/// Pass 2, identical bodies: each apply answers 200 with the stored object.
+pub fn reapply_stages() -> Vec<Vec<Exchange>> {
     let (crds, rest) = phases();
-    let mut s = Vec::new();
-    s.push(Exchange::read_meta(
-        &object_path(NAMESPACE),
-        &format!("{NAMESPACE}.response.json"),
+    // The re-apply answers of the CRDs are Established already: no watches.
+    let mut s = vec![
+        vec![Exchange::recorded(&format!(
+            "{NAMESPACE}.reapply.response.json"
+        ))],
+        applied(&crds, "reapply.response"),
+    ];
+    s.push(discovery());
+    s.push(applied(&rest, "reapply.response"));
+    // No re-apply of the Secret was recorded; the server answers 200 with the
+    // stored object (the recorded GET of it).
+    let mut secret = Exchange::recorded(&format!("{SECRET}.response.json"));
+    secret.reply = Exchange::recorded("tls-httpproxy/07-secret-veba01-tls.get.json").reply;
+    s.push(vec![secret]);
+    s.push(vec![Exchange::recorded(
+        "tls-httpproxy/03-httpproxy-veba01.reapply.response.json",
+    )]);
+    let mut waits = workload_watches("reapply.response");
+    waits.push(watch(
+        DEPLOYMENT,
+        &resource_version(&format!("{DEPLOYMENT}.reapply.response.json")),
+        WORKLOAD_WATCH_SECS,
+        recorded_text("status-shapes/deployment.watch.1-stream.jsonl"),
     ));
-    s.push(Exchange::recorded(&format!(
-        "{NAMESPACE}.reapply.response.json"
-    )));
-    for stem in &crds {
-        // Stored = after the API server's own controllers wrote the CRD status.
-        s.push(Exchange::read_meta(&object_path(stem), &crd_status(stem)));
-        s.push(Exchange::recorded(&format!("{stem}.reapply.response.json")));
-    }
-    // The re-apply answers are Established already: no CRD status reads.
-    s.extend(discovery());
-    for stem in &rest {
-        s.push(Exchange::read_meta(
-            &object_path(stem),
-            &format!("{stem}.response.json"),
-        ));
-        if stem == SECRET {
-            // No re-apply of the Secret was recorded; the server answers 200 with the
-            // stored object (the recorded GET of it).
-            let mut x = Exchange::recorded(&format!("{SECRET}.response.json"));
-            x.reply = Exchange::recorded("tls-httpproxy/07-secret-veba01-tls.get.json").reply;
-            s.push(x);
-        } else if stem == HTTPPROXY {
-            s.push(Exchange::recorded(
-                "tls-httpproxy/03-httpproxy-veba01.reapply.response.json",
-            ));
-        } else {
-            s.push(Exchange::recorded(&format!("{stem}.reapply.response.json")));
-        }
-    }
-    s.push(Exchange::recorded("status-shapes/job.3-ready.json"));
-    s.push(Exchange::recorded("status-shapes/deployment.3-ready.json"));
-    s.push(Exchange::recorded("status-shapes/daemonset.3-ready.json"));
-    s.push(Exchange::recorded(
-        "tls-httpproxy/06-httpproxy-veba01.get-valid.json",
+    waits.push(watch(
+        HTTPPROXY,
+        &resource_version("tls-httpproxy/03-httpproxy-veba01.reapply.response.json"),
+        HTTPPROXY_WATCH_SECS,
+        event(
+            "MODIFIED",
+            &recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+        ),
     ));
+    s.push(waits);
     s
 }

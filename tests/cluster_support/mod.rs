@@ -8,7 +8,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
 use kube::Client;
 use kube::client::Body;
 use serde_json::Value;
@@ -18,7 +21,6 @@ pub mod contour;
 
 pub const APPLY_QUERY: &str = "?force=true&fieldManager=ovaboot";
 pub const APPLY_CONTENT_TYPE: &str = "application/apply-patch+yaml";
-pub const METADATA_ACCEPT: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /// `$OVABOOT_KUBE_API_RECORDINGS`, else `../shared/kube-api` beside the crate.
 pub fn recordings() -> PathBuf {
@@ -74,6 +76,9 @@ pub enum Reply {
     },
     /// The connection is refused (API server not listening yet).
     Refused,
+    /// 200 with `body`, then the answer stays open, saying nothing more (a watch
+    /// on an object that does not change).
+    Held { body: String },
 }
 
 /// One expected request and its answer.
@@ -120,15 +125,7 @@ impl Exchange {
         x
     }
 
-    /// The metadata-only read before an apply of `path` (collection path + name).
-    /// kube-rs's `get_metadata` also sends `Content-Type: application/json` on this GET.
-    pub fn read_meta(path: &str, file: &str) -> Exchange {
-        let mut x = Exchange::answered_with("GET", path, Some(METADATA_ACCEPT), file);
-        x.content_type = Some("application/json".into());
-        x
-    }
-
-    /// A status read while waiting.
+    /// A status read while waiting (while watching fails).
     pub fn read(path: &str, file: &str) -> Exchange {
         Exchange::answered_with("GET", path, None, file)
     }
@@ -159,11 +156,18 @@ impl Exchange {
         }
     }
 
-    /// A status read while waiting, answered 200 by one of our fixtures.
-    pub fn read_fixture(path: &str, fixture_name: &str) -> Exchange {
+    /// A watch of one object (`collection` path, `name`) from `version`, as kube-rs
+    /// builds it, answered 200 with `stream` (WatchEvent lines; the server then closes).
+    pub fn watch(
+        collection: &str,
+        name: &str,
+        version: &str,
+        secs: u64,
+        stream: String,
+    ) -> Exchange {
         Exchange {
             method: "GET".into(),
-            path: path.to_owned(),
+            path: watch_path(collection, name, version, secs),
             content_type: None,
             accept: None,
             body: None,
@@ -171,7 +175,7 @@ impl Exchange {
                 status: 200,
                 content_type: "application/json".into(),
                 headers: Vec::new(),
-                body: fixture(fixture_name),
+                body: stream,
             },
         }
     }
@@ -180,6 +184,18 @@ impl Exchange {
         self.reply = Reply::Refused;
         self
     }
+}
+
+/// The path and query of a watch on one object, in kube-rs's parameter order.
+pub fn watch_path(collection: &str, name: &str, version: &str, secs: u64) -> String {
+    format!(
+        "{collection}?watch=true&timeoutSeconds={secs}&fieldSelector=metadata.name%3D{name}&allowWatchBookmarks=true&resourceVersion={version}"
+    )
+}
+
+/// One watch-stream line: `{"type": kind, "object": object}`.
+pub fn event(kind: &str, object: &Value) -> String {
+    format!("{}\n", serde_json::json!({"type": kind, "object": object}))
 }
 
 /// Path and query with empty query pairs dropped. kube-rs 5.0.0 builds
@@ -196,12 +212,30 @@ pub fn normalise(path_and_query: &str) -> String {
     }
 }
 
+/// The replay's answer bodies: whole, or held open after their bytes.
+type TestBody = BoxBody<Bytes, std::io::Error>;
+
+fn whole(body: String) -> TestBody {
+    http_body_util::Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn held(body: String) -> TestBody {
+    use futures::StreamExt;
+    let frames = futures::stream::iter([Ok(http_body::Frame::data(Bytes::from(body)))])
+        .chain(futures::stream::pending());
+    BodyExt::boxed(http_body_util::StreamBody::new(frames))
+}
+
 /// What the mock saw, for assertions about order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seen {
     pub method: String,
     pub path: String,
     pub accept: Option<String>,
+    /// Which stage of the script it answered.
+    pub stage: usize,
 }
 
 pub struct TestCluster {
@@ -211,79 +245,134 @@ pub struct TestCluster {
 
 impl TestCluster {
     /// A real cluster if `OVABOOT_TEST_KUBECONFIG` is set (`script` unused), else a
-    /// replay of `script`, with tokio's clock paused so backoff and polling take no time.
+    /// replay of `script` in exactly its order, with tokio's clock paused so backoff
+    /// and polling take no time.
     pub async fn start(script: Vec<Exchange>) -> TestCluster {
+        TestCluster::staged(script.into_iter().map(|x| vec![x]).collect()).await
+    }
+
+    /// Like [`TestCluster::start`], but the script is a list of stages: the requests of
+    /// one stage may come in any order (they are sent concurrently), each exactly once;
+    /// every request of a stage comes before any of the next. Requests with the same
+    /// method and path within a stage are answered in script order.
+    pub async fn staged(stages: Vec<Vec<Exchange>>) -> TestCluster {
+        TestCluster::staged_together(stages, &[]).await
+    }
+
+    /// Like [`TestCluster::staged`]; the stages numbered in `together` are answered
+    /// only once all their requests are in flight at the same time (which a client
+    /// sending them one after the other never does: its first request times out).
+    pub async fn staged_together(stages: Vec<Vec<Exchange>>, together: &[usize]) -> TestCluster {
+        let together = together.to_vec();
         if let Some(path) = std::env::var_os("OVABOOT_TEST_KUBECONFIG") {
-            let client = ovaboot::cluster::load_client(Some(std::path::Path::new(&path)))
+            let timeout = std::time::Duration::from_secs(10);
+            let client = ovaboot::cluster::load_client(Some(std::path::Path::new(&path)), timeout)
                 .await
-                .unwrap_or_else(|e| panic!("OVABOOT_TEST_KUBECONFIG: {e}"));
+                .unwrap_or_else(|e| panic!("OVABOOT_TEST_KUBECONFIG: {e}"))
+                .client;
             return TestCluster {
                 client,
                 replay: None,
             };
         }
         tokio::time::pause();
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<TestBody>>();
         let task = tokio::spawn(async move {
-            let mut seen = Vec::new();
-            for (n, x) in script.into_iter().enumerate() {
-                let Some((req, send)) = handle.next_request().await else {
-                    panic!(
-                        "request #{n} never came: expected {} {}; saw {seen:#?}",
-                        x.method, x.path
-                    )
-                };
-                let (parts, body) = req.into_parts();
-                let header = |h: http::header::HeaderName| {
-                    parts.headers.get(h).map(|v| v.to_str().unwrap().to_owned())
-                };
-                let (content_type, accept) = (
-                    header(http::header::CONTENT_TYPE),
-                    header(http::header::ACCEPT),
-                );
-                let got = Seen {
-                    method: parts.method.to_string(),
-                    path: parts.uri.to_string(),
-                    accept: accept.clone(),
-                };
-                assert_eq!(
-                    (got.method.as_str(), normalise(&got.path)),
-                    (x.method.as_str(), normalise(&x.path)),
-                    "request #{n} out of order; before it: {seen:#?}"
-                );
-                assert_eq!(
-                    content_type, x.content_type,
-                    "Content-Type of request #{n} {}",
-                    x.path
-                );
-                assert_eq!(accept, x.accept, "Accept of request #{n} {}", x.path);
-                let body = body.collect_bytes().await.unwrap();
-                match &x.body {
-                    Some(want) => {
-                        let got: Value =
-                            serde_json::from_slice(&body).expect("request body is JSON");
-                        assert_eq!(&got, want, "body of request #{n} {}", x.path);
-                    }
-                    None => assert!(body.is_empty(), "request #{n} {} has a body", x.path),
-                }
-                seen.push(got);
-                match x.reply {
-                    Reply::Refused => {
-                        send.send_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
-                    }
-                    Reply::Http {
-                        status,
-                        content_type,
-                        headers,
-                        body,
-                    } => {
-                        let mut res = Response::builder()
-                            .status(status)
-                            .header("Content-Type", content_type);
-                        for (k, v) in headers {
-                            res = res.header(k, v);
+            let mut seen: Vec<Seen> = Vec::new();
+            for (stage_no, mut stage) in stages.into_iter().enumerate() {
+                let mut gathered = std::collections::VecDeque::new();
+                if together.contains(&stage_no) {
+                    while gathered.len() < stage.len() {
+                        match handle.next_request().await {
+                            Some(pending) => gathered.push_back(pending),
+                            None => panic!(
+                                "stage {stage_no}: only {} of {} requests were sent at once",
+                                gathered.len(),
+                                stage.len()
+                            ),
                         }
-                        send.send_response(res.body(Body::from(body.into_bytes())).unwrap());
+                    }
+                }
+                while !stage.is_empty() {
+                    let n = seen.len();
+                    let next = match gathered.pop_front() {
+                        Some(pending) => Some(pending),
+                        None => handle.next_request().await,
+                    };
+                    let Some((req, send)) = next else {
+                        let left: Vec<String> = stage
+                            .iter()
+                            .map(|x| format!("{} {}", x.method, x.path))
+                            .collect();
+                        panic!("request #{n} never came: expected one of {left:#?}; saw {seen:#?}")
+                    };
+                    let (parts, body) = req.into_parts();
+                    let header = |h: http::header::HeaderName| {
+                        parts.headers.get(h).map(|v| v.to_str().unwrap().to_owned())
+                    };
+                    let (content_type, accept) = (
+                        header(http::header::CONTENT_TYPE),
+                        header(http::header::ACCEPT),
+                    );
+                    let got = Seen {
+                        method: parts.method.to_string(),
+                        path: parts.uri.to_string(),
+                        accept: accept.clone(),
+                        stage: stage_no,
+                    };
+                    let Some(at) = stage.iter().position(|x| {
+                        x.method == got.method && normalise(&x.path) == normalise(&got.path)
+                    }) else {
+                        let left: Vec<String> = stage
+                            .iter()
+                            .map(|x| format!("{} {}", x.method, x.path))
+                            .collect();
+                        panic!(
+                            "request #{n} {} {} out of order: stage {stage_no} still expects {left:#?}; before it: {seen:#?}",
+                            got.method, got.path
+                        )
+                    };
+                    let x = stage.remove(at);
+                    assert_eq!(
+                        content_type, x.content_type,
+                        "Content-Type of request #{n} {}",
+                        x.path
+                    );
+                    assert_eq!(accept, x.accept, "Accept of request #{n} {}", x.path);
+                    let body = body.collect_bytes().await.unwrap();
+                    match &x.body {
+                        Some(want) => {
+                            let got: Value =
+                                serde_json::from_slice(&body).expect("request body is JSON");
+                            assert_eq!(&got, want, "body of request #{n} {}", x.path);
+                        }
+                        None => assert!(body.is_empty(), "request #{n} {} has a body", x.path),
+                    }
+                    seen.push(got);
+                    match x.reply {
+                        Reply::Refused => send.send_error(std::io::Error::from(
+                            std::io::ErrorKind::ConnectionRefused,
+                        )),
+                        Reply::Http {
+                            status,
+                            content_type,
+                            headers,
+                            body,
+                        } => {
+                            let mut res = Response::builder()
+                                .status(status)
+                                .header("Content-Type", content_type);
+                            for (k, v) in headers {
+                                res = res.header(k, v);
+                            }
+                            send.send_response(res.body(whole(body)).unwrap());
+                        }
+                        Reply::Held { body } => {
+                            let res = Response::builder()
+                                .status(200)
+                                .header("Content-Type", "application/json");
+                            send.send_response(res.body(held(body)).unwrap());
+                        }
                     }
                 }
             }

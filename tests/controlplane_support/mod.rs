@@ -56,9 +56,11 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 pub async fn client(kubeconfig: &Path) -> Client {
-    ovaboot::cluster::load_client(Some(kubeconfig))
+    let request_timeout = ovaboot::cluster::ApplyOptions::default().request_timeout;
+    ovaboot::cluster::load_client(Some(kubeconfig), request_timeout)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", kubeconfig.display()))
+        .client
 }
 
 /// A scenario: its own host name (Contour refuses two root proxies with one FQDN)

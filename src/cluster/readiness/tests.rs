@@ -6,6 +6,23 @@ use serde_json::{Value, json};
 use super::*;
 use crate::cluster::test_support::recorded;
 
+// The rules read typed objects; these read the recorded JSON the same way `readiness` does.
+fn crd(obj: &Value) -> Readiness {
+    typed(obj, super::crd)
+}
+
+fn job(obj: &Value) -> Readiness {
+    typed(obj, super::job)
+}
+
+fn deployment(obj: &Value) -> Readiness {
+    typed(obj, super::deployment)
+}
+
+fn daemonset(obj: &Value) -> Readiness {
+    typed(obj, super::daemonset)
+}
+
 fn pending(r: Readiness) -> String {
     match r {
         Readiness::Pending(why) => why,
