@@ -56,8 +56,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 pub async fn client(kubeconfig: &Path) -> Client {
-    let request_timeout =
-        Duration::from_secs(ovaboot::cluster::KubeConfig::default().request_timeout_secs);
+    let request_timeout = ovaboot::cluster::ApplyOptions::default().request_timeout;
     ovaboot::cluster::load_client(Some(kubeconfig), request_timeout)
         .await
         .unwrap_or_else(|e| panic!("{}: {e}", kubeconfig.display()))
