@@ -1,115 +1,32 @@
 //! The `ovaboot` command line: parses arguments and calls the library. No logic here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::FromArgMatches as _;
 
 use ovaboot::commands::firstboot;
 
-#[derive(Parser)]
-#[command(
-    name = "ovaboot",
-    version,
-    about = "First-boot agent of a Kubernetes-based VMware appliance"
-)]
-struct Cli {
-    /// More log output (-v info, -vv debug); OVABOOT_LOG=<filter> overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: Command,
-}
+mod cli;
 
-/// Where the OVF environment comes from.
-#[derive(Args)]
-struct OvfSource {
-    /// Read the OVF environment from this file instead of guestinfo, CD-ROM or fw_cfg.
-    #[arg(long, value_name = "FILE")]
-    ovf_env: Option<PathBuf>,
-    /// Use the example environment built into ovaboot (ovf/sample-ovf-env.xml).
-    #[arg(long, conflicts_with = "ovf_env")]
-    sample: bool,
-}
+use cli::{Cli, Command, ConfigFile, Kubeconfig, OvfSource};
 
-/// The agent's config file.
-#[derive(Args)]
-struct ConfigFile {
-    /// The agent's config (default: /etc/ovaboot/ovaboot.toml if present, else built-in defaults).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-}
-
-/// Which cluster to talk to.
-#[derive(Args)]
-struct Kubeconfig {
-    /// Kubeconfig (default: [kube] kubeconfig, /etc/rancher/k3s/k3s.yaml, in-cluster, KUBECONFIG).
-    #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Print the OVF properties and the transport that delivered them (secrets redacted).
-    Props {
-        #[command(flatten)]
-        source: OvfSource,
-        /// Print one JSON object: {"transport": ..., "properties": {...}}.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Compute the whole first-boot plan and write it to a folder, changing nothing else.
-    Render {
-        /// The folder to write (must be absent or empty).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        #[command(flatten)]
-        source: OvfSource,
-        #[command(flatten)]
-        config: ConfigFile,
-        /// The system the plan starts from: its /etc/hosts and the certificate a previous run installed.
-        #[arg(long, value_name = "DIR", default_value = "/")]
-        root: PathBuf,
-    },
-    /// Apply rendered manifests (DIR/manifests/) to the cluster, in order, waiting until each is ready.
-    Apply {
-        /// A folder written by `ovaboot render`.
-        #[arg(long, value_name = "DIR")]
-        from: PathBuf,
-        #[command(flatten)]
-        kubeconfig: Kubeconfig,
-        #[command(flatten)]
-        config: ConfigFile,
-    },
-    /// Apply the plan to this system (host phase, cluster phase, or both) and record completion.
-    Firstboot {
-        /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
-        #[arg(long, value_enum, default_value = "all")]
-        phase: firstboot::Phase,
-        #[command(flatten)]
-        source: OvfSource,
-        #[command(flatten)]
-        config: ConfigFile,
-        #[command(flatten)]
-        kubeconfig: Kubeconfig,
-        /// The system to configure; the kernel host name and settings are set only when it is `/`.
-        #[arg(long, value_name = "DIR", default_value = "/")]
-        root: PathBuf,
-    },
-    /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
-    Images {
-        #[command(flatten)]
-        config: ConfigFile,
-    },
-}
+/// `--version`: the crate's version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OVABOOT_COMMIT"),
+    ")"
+);
 
 /// Exit status when running again cannot help (bad input, a refusal): the
 /// systemd unit does not restart on it (`RestartPreventExitStatus=2`).
 const EXIT_PERMANENT: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&cli::command(VERSION).get_matches())
+        .unwrap_or_else(|err| err.exit());
     // apply's and firstboot's progress lines are their output; the other
     // commands log only warnings.
     let verbosity = match cli.command {
@@ -117,8 +34,9 @@ fn main() -> ExitCode {
         _ => cli.verbose,
     };
     // The others print one line on error and nothing else: their warnings
-    // wait until they succeed (unless -v asked for the log as it happens).
-    let hold = verbosity == 0;
+    // wait until they succeed (unless -v or OVABOOT_LOG asks for the log as
+    // it happens).
+    let hold = verbosity == 0 && std::env::var_os("OVABOOT_LOG").is_none();
     let log = ovaboot::report::init_logging(verbosity, hold);
     match run(cli.command) {
         Ok(()) => {
@@ -212,7 +130,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             let config = load_config(&config, &kubeconfig)?;
             let plan = make_plan(&source, &config, &root)?;
-            let report = firstboot::run(&plan, phase, &root, &config.kube)?;
+            let report = firstboot::run(&plan, phase.into(), &root, &config.kube)?;
             if let Some(host) = &report.host {
                 println!(
                     "host: {} files written, {} unchanged, {} removed",
@@ -240,6 +158,16 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+impl From<cli::Phase> for firstboot::Phase {
+    fn from(phase: cli::Phase) -> Self {
+        match phase {
+            cli::Phase::Host => firstboot::Phase::Host,
+            cli::Phase::Cluster => firstboot::Phase::Cluster,
+            cli::Phase::All => firstboot::Phase::All,
+        }
+    }
 }
 
 /// The config file, with `--kubeconfig` and `OVABOOT_CONTOUR_MANIFEST` (if

@@ -25,7 +25,7 @@ use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
 pub const COMPLETION_PATH: &str = "/var/lib/ovaboot/firstboot.json";
 
 /// Which part of first boot to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Host files, kernel host name, kernel settings (before networkd and k3s).
     Host,
@@ -159,6 +159,13 @@ pub fn apply_host(plan: &Plan, root: &Path) -> Result<WriteReport, FirstbootErro
         written = report.written.len(),
         unchanged = report.unchanged.len(),
         "host files in place"
+    );
+    // What the admin needs from the VM console to connect and trust the
+    // appliance (the fingerprint is public; the key never shows).
+    tracing::info!(
+        "appliance URL https://{}/ ; TLS certificate SHA-256 fingerprint {}",
+        plan.hostname.fqdn(),
+        plan.tls.leaf_sha256
     );
     if root == Path::new("/") {
         set_kernel_hostname(&plan.hostname)?;

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use crate::config::CredentialsConfig;
 use sha_crypt::{CustomizedPasswordHasher, Params, PasswordVerifier, ShaCrypt};
 
 use crate::plan::PlannedFile;
@@ -23,22 +23,6 @@ pub const DEFAULT_ROOT_HOME: &str = "/root";
 pub const HASH_ROUNDS: u32 = 100_000;
 /// 12 random bytes: the 16 base64 characters SHA-crypt takes as salt.
 const SALT_BYTES: usize = 12;
-
-/// `[credentials]` in the agent's config.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CredentialsConfig {
-    /// The fewest characters `guestinfo.root_password` may have (README: Credentials).
-    pub min_password_length: usize,
-}
-
-impl Default for CredentialsConfig {
-    fn default() -> Self {
-        CredentialsConfig {
-            min_password_length: 12,
-        }
-    }
-}
 
 /// The target's `/etc/shadow` as read before planning.
 #[derive(Debug, Clone, Default)]

@@ -24,6 +24,31 @@ pub mod keys {
     pub const TLS_CERT: &str = "guestinfo.tls_cert";
     /// PEM private key of the leaf. Secret. Optional, with [`TLS_CERT`].
     pub const TLS_KEY: &str = "guestinfo.tls_key";
+
+    use super::{credentials, network, proxy};
+
+    /// Every property the agent reads; the rest are kept as `Settings::other`.
+    /// ovf/product-section.xml declares exactly these (a test holds it to that).
+    pub const READ: [&str; 14] = [
+        HOSTNAME,
+        TLS_CERT,
+        TLS_KEY,
+        network::KEY_IPADDRESS,
+        network::KEY_NETMASK,
+        network::KEY_GATEWAY,
+        network::KEY_DNS,
+        network::KEY_DOMAIN,
+        network::KEY_NTP,
+        proxy::KEY_HTTP_PROXY,
+        proxy::KEY_HTTPS_PROXY,
+        proxy::KEY_NO_PROXY,
+        credentials::KEY_ROOT_PASSWORD,
+        credentials::KEY_SSH_AUTHORIZED_KEYS,
+    ];
+
+    /// The keys whose whole value is secret: password-typed in the descriptor.
+    /// (A proxy URL's credentials are secret too, but the URL is not.)
+    pub const SECRET: [&str; 2] = [TLS_KEY, credentials::KEY_ROOT_PASSWORD];
 }
 
 /// What the admin asked for, validated.
@@ -108,25 +133,9 @@ impl Settings {
         let proxy = proxy::ProxySettings::from_properties(props)?;
         let tls = tls(props)?;
         let credentials = credentials::Credentials::from_properties(props)?;
-        let consumed = [
-            credentials::KEY_ROOT_PASSWORD,
-            credentials::KEY_SSH_AUTHORIZED_KEYS,
-            keys::HOSTNAME,
-            keys::TLS_CERT,
-            keys::TLS_KEY,
-            network::KEY_IPADDRESS,
-            network::KEY_NETMASK,
-            network::KEY_GATEWAY,
-            network::KEY_DNS,
-            network::KEY_DOMAIN,
-            network::KEY_NTP,
-            proxy::KEY_HTTP_PROXY,
-            proxy::KEY_HTTPS_PROXY,
-            proxy::KEY_NO_PROXY,
-        ];
         let other = props
             .iter()
-            .filter(|(key, _)| !consumed.contains(&key.as_str()))
+            .filter(|(key, _)| !keys::READ.contains(&key.as_str()))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         Ok(Settings {

@@ -198,3 +198,73 @@ fn network_and_proxy_properties_are_validated_naming_the_key() {
     ]));
     assert_eq!(err.key(), "guestinfo.http_proxy");
 }
+
+/// ovf/product-section.xml is what the wizard asks; keys::READ is what the
+/// agent reads. Neither may have a key the other lacks.
+#[test]
+fn the_product_section_declares_exactly_the_keys_the_agent_reads() {
+    use std::collections::BTreeSet;
+    let declared: BTreeSet<&str> = crate::ovf::descriptor::Descriptor::embedded()
+        .declared_keys()
+        .collect();
+    let read: BTreeSet<&str> = keys::READ.into_iter().collect();
+    assert_eq!(read.len(), keys::READ.len(), "keys::READ repeats a key");
+    assert_eq!(
+        declared.difference(&read).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "declared in ovf/product-section.xml but never read"
+    );
+    assert_eq!(
+        read.difference(&declared).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "read by the agent but not in ovf/product-section.xml"
+    );
+}
+
+/// keys::READ is the list from_properties consumes: each declared key, even
+/// left blank, is taken and not passed on as someone else's property.
+#[test]
+fn every_declared_key_is_consumed_by_the_settings() {
+    for key in crate::ovf::descriptor::Descriptor::embedded().declared_keys() {
+        let mut p = props(&[(keys::HOSTNAME, plain("veba01.example.com"))]);
+        p.insert(
+            key.to_owned(),
+            plain(if key == keys::HOSTNAME {
+                "veba01.example.com"
+            } else {
+                ""
+            }),
+        );
+        p.insert("guestinfo.undeclared".to_owned(), plain("x"));
+        let settings = Settings::from_properties(&p).unwrap();
+        assert!(!settings.other.contains_key(key), "{key} is not read");
+        assert!(settings.other.contains_key("guestinfo.undeclared"));
+    }
+}
+
+#[test]
+fn every_secret_key_is_password_typed_and_no_other() {
+    let descriptor = crate::ovf::descriptor::Descriptor::embedded();
+    for property in descriptor.properties() {
+        let secret = keys::SECRET.contains(&property.key.as_str());
+        assert_eq!(
+            property.password,
+            secret,
+            "{}: ovf:password is {}, but the agent treats it as {}",
+            property.key,
+            property.password,
+            if secret { "secret" } else { "not secret" }
+        );
+        // A key named like a secret would be redacted anyway; the wizard must mask it too.
+        if crate::ovf::descriptor::key_names_a_secret(&property.key) {
+            assert!(
+                property.password,
+                "{} looks secret but is not password-typed",
+                property.key
+            );
+        }
+    }
+    for key in keys::SECRET {
+        assert!(descriptor.is_declared(key), "{key}");
+    }
+}

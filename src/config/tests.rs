@@ -1,0 +1,211 @@
+use std::collections::BTreeSet;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/ovaboot/ovaboot.toml"))
+}
+
+#[test]
+fn an_empty_file_gives_every_default() {
+    let config = parse("").unwrap();
+    assert_eq!(config.contour.version, "v1.33.6");
+    assert_eq!(config.tls, TlsConfig::default());
+    assert_eq!(config.host, HostConfig::default());
+    assert!(config.routes.is_none(), "no [[routes]]: the default routes");
+}
+
+#[test]
+fn every_table_is_read() {
+    let config = parse(
+        r#"
+[host]
+proxy_units = ["k3s.service", "containerd.service"]
+[tls]
+key_algorithm = "rsa-3072"
+[contour]
+envoy_exposure = "host-port"
+[[routes]]
+prefix = "/events"
+service = "event-router"
+namespace = "vmware-events"
+port = 8080
+[tls_secret]
+name = "appliance-tls"
+[kube]
+workload_ready_timeout_secs = 900
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.host.proxy_units.len(), 2);
+    assert_eq!(config.tls.key_algorithm, crate::tls::KeyAlgorithm::Rsa3072);
+    assert_eq!(
+        config.contour.envoy_exposure,
+        crate::contour::EnvoyExposure::HostPort
+    );
+    assert_eq!(
+        config.routes().effective_routes()[0].service,
+        "event-router"
+    );
+    assert_eq!(config.tls_secret.name, "appliance-tls");
+    assert_eq!(config.kube.workload_ready_timeout_secs, 900);
+}
+
+#[test]
+fn an_unknown_key_is_refused_naming_it_its_table_and_line() {
+    let err = parse("[tls]\nkey_algorithm = \"ecdsa-p256\"\nvalidity = 30\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "the config /etc/ovaboot/ovaboot.toml line 3: in [tls]: unknown field `validity`"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+
+    let err = parse("colour = \"blue\"\n").unwrap_err().to_string();
+    assert!(
+        err.contains("line 1") && err.contains("unknown field `colour`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_value_is_refused_naming_the_key() {
+    let err = parse("[[routes]]\nprefix = \"events\"\nservice = \"x\"\nport = 80\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("routes[0].prefix"), "{err}");
+    let err = parse("[host]\nproxy_units = [\"k3s\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("host.proxy_units"), "{err}");
+    let err = parse("[tls]\nkey_algorithm = \"dsa\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && err.contains("in [tls]") && err.contains("dsa"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_table_is_checked_when_the_file_is_read() {
+    for (text, key) in [
+        ("[tls]\nvalidity_days = 0\n", "tls.validity_days"),
+        ("[tls]\nvalidity_days = 20\n", "tls.expiry_warning_days"),
+        ("[contour]\nversion = \"latest\"\n", "contour.version"),
+        (
+            "[kube]\napi_server_timeout_secs = 0\n",
+            "kube.api_server_timeout_secs",
+        ),
+    ] {
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("the config /etc/ovaboot/ovaboot.toml: "),
+            "{err}"
+        );
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}
+
+#[test]
+fn an_explicit_file_must_exist() {
+    let err = Config::load(Some(Path::new("/nonexistent/ovaboot.toml"))).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot read the config /nonexistent/ovaboot.toml"),
+        "{err}"
+    );
+}
+
+/// The conffile the Debian package installs as /etc/ovaboot/ovaboot.toml.
+const SHIPPED: &str = include_str!("../../packaging/ovaboot.toml");
+
+/// The shipped file with every commented-out setting (`# key = value`,
+/// `# [table]`, `# [[table]]`) made live; prose comments stay comments.
+fn uncommented(text: &str) -> String {
+    let setting = regex::Regex::new(r"^# ?(\[\[?[a-z_]+\]\]?|[a-z0-9_]+ = .*)$").unwrap();
+    text.lines()
+        .map(|line| match setting.captures(line) {
+            Some(live) => live[1].to_owned(),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The keys the loader accepts under `header` (empty: the top level), as its
+/// own unknown-key error lists them.
+fn known_keys(header: &str) -> BTreeSet<String> {
+    let err = parse(&format!("{header}\nnot_a_key = 1\n"))
+        .unwrap_err()
+        .to_string();
+    let (_, expected) = err
+        .split_once("expected")
+        .unwrap_or_else(|| panic!("no list of known keys in: {err}"));
+    let keys: BTreeSet<String> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect();
+    assert!(!keys.is_empty(), "{err}");
+    keys
+}
+
+#[test]
+fn the_shipped_file_as_installed_gives_every_default() {
+    assert_eq!(parse(SHIPPED).unwrap(), Config::default());
+}
+
+#[test]
+fn the_shipped_file_shows_every_key_the_loader_knows() {
+    let live: toml::Table = toml::from_str(&uncommented(SHIPPED)).unwrap();
+    let tables = known_keys("");
+    assert_eq!(
+        live.keys().cloned().collect::<BTreeSet<_>>(),
+        tables,
+        "top-level tables"
+    );
+    for table in &tables {
+        let (header, shown) = match &live[table] {
+            toml::Value::Array(routes) => (format!("[[{table}]]"), routes[0].as_table().unwrap()),
+            value => (format!("[{table}]"), value.as_table().unwrap()),
+        };
+        assert_eq!(
+            shown.keys().cloned().collect::<BTreeSet<_>>(),
+            known_keys(&header),
+            "keys of {header}"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_files_values_are_the_defaults() {
+    let mut live = parse(&uncommented(SHIPPED)).unwrap();
+    let default = Config::default();
+    // Keys whose default is "unset" show the value that unset stands for.
+    assert_eq!(
+        live.contour.manifest_path(),
+        default.contour.manifest_path()
+    );
+    live.contour.manifest = None;
+    assert_eq!(
+        live.kube.kubeconfig.take(),
+        Some(PathBuf::from("/etc/rancher/k3s/k3s.yaml"))
+    );
+    let namespace = Some(crate::routes::DEFAULT_NAMESPACE.to_owned());
+    assert_eq!(live.tls_secret.namespace.take(), namespace);
+    assert_eq!(live.root_proxy.namespace.take(), namespace);
+    // A rewrite to the prefix itself forwards the path unchanged, as unset does.
+    let mut routes = live.routes.take().unwrap();
+    for route in &mut routes {
+        if route.rewrite.as_ref() == Some(&route.prefix) {
+            route.rewrite = None;
+        }
+    }
+    assert_eq!(routes, crate::routes::default_routes());
+    assert_eq!(live, default);
+}

@@ -1,0 +1,162 @@
+//! Faults of a real control plane while `ovaboot apply` runs: the API server
+//! killed and restarted, stopped (SIGSTOP) for 10 s, etcd restarted; and 50
+//! reruns in a row. Needs `tests/controlplane/up DIR` and
+//! `OVABOOT_TEST_KUBECONFIG=DIR/kubeconfig`; skipped without it. The scenarios
+//! take the control plane down: run them one at a time (`--test-threads=1`),
+//! never beside other tests using it.
+//!
+//! Each apply waits on an HTTPProxy routed to a Service that does not exist
+//! yet, so the fault certainly lands while it runs; the Service is created
+//! after the fault, and the apply must then converge (exit 0).
+
+mod cli_support;
+mod controlplane_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cli_support::text;
+use controlplane_support::*;
+
+fn setup() -> Option<(PathBuf, PathBuf)> {
+    let kubeconfig = kubeconfig()?;
+    let Some(dir) = controlplane_dir(&kubeconfig) else {
+        eprintln!("skipped: not a tests/controlplane/up cluster");
+        return None;
+    };
+    default_plan_applied(&kubeconfig);
+    Some((kubeconfig, dir))
+}
+
+fn pid(dir: &Path, component: &str) -> String {
+    let path = dir.join("pids").join(component);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+fn signal(dir: &Path, component: &str, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), &pid(dir, component)])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {component}");
+}
+
+/// A scenario routing `/` to Service `web` in namespace `ns`, host `<ns>.cp.example.net`,
+/// with the Service deleted; its apply started and seen to have begun (its
+/// Namespace exists).
+fn apply_waiting_for_a_service(kubeconfig: &Path, ns: &str) -> (Scenario, Child, Instant) {
+    let scenario = Scenario::new(
+        &format!("{ns}.cp.example.net"),
+        &format!(
+            "[root_proxy]\nname = \"{ns}\"\n\n[[routes]]\nprefix = \"/\"\nservice = \"web\"\nnamespace = \"{ns}\"\nport = 80\n"
+        ),
+    );
+    scenario.render();
+    block_on(async {
+        let c = client(kubeconfig).await;
+        delete_service(&c, ns, "web").await;
+    });
+    let started = Instant::now();
+    let child = scenario
+        .apply_command(kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    block_on(async {
+        let c = client(kubeconfig).await;
+        let proxies = || httpproxy_if_present(&c, ns, ns);
+        eventually(120, "the apply reached the HTTPProxy", proxies, |p| {
+            p.is_some()
+        })
+        .await;
+    });
+    (scenario, child, started)
+}
+
+/// Creates the Service (retrying while the API server recovers), then the
+/// apply must exit 0 within its deadlines.
+fn converges(kubeconfig: &Path, ns: &str, child: Child, started: Instant) {
+    block_on(async {
+        let c = client(kubeconfig).await;
+        // apply_plan retries transient failures itself (connection refused, 5xx).
+        apply_objects(&c, &[service(ns, "web", 80)]).await;
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "apply exited {:?} after {:?}: {}",
+        out.status.code(),
+        started.elapsed(),
+        text(&out.stderr)
+    );
+    block_on(async {
+        let c = client(kubeconfig).await;
+        let proxy = httpproxy(&c, ns, ns).await;
+        assert_eq!(current_status(&proxy), Some("valid"), "{proxy:#?}");
+    });
+}
+
+#[test]
+fn the_api_server_killed_mid_apply_and_restarted_the_apply_converges() {
+    let Some((kubeconfig, dir)) = setup() else {
+        return;
+    };
+    let ns = "cp-fault-kill";
+    let (_scenario, child, started) = apply_waiting_for_a_service(&kubeconfig, ns);
+    signal(&dir, "kube-apiserver", "KILL");
+    controlplane("restart", &dir, &["kube-apiserver"]);
+    converges(&kubeconfig, ns, child, started);
+}
+
+#[test]
+fn the_api_server_stopped_for_10_s_mid_apply_the_apply_converges() {
+    let Some((kubeconfig, dir)) = setup() else {
+        return;
+    };
+    let ns = "cp-fault-stop";
+    let (_scenario, child, started) = apply_waiting_for_a_service(&kubeconfig, ns);
+    signal(&dir, "kube-apiserver", "STOP");
+    // The fault itself lasts 10 s (what is injected, not a synchronisation).
+    std::thread::sleep(Duration::from_secs(10));
+    signal(&dir, "kube-apiserver", "CONT");
+    converges(&kubeconfig, ns, child, started);
+}
+
+#[test]
+fn etcd_restarted_mid_apply_the_apply_converges() {
+    let Some((kubeconfig, dir)) = setup() else {
+        return;
+    };
+    let ns = "cp-fault-etcd";
+    let (_scenario, child, started) = apply_waiting_for_a_service(&kubeconfig, ns);
+    controlplane("restart", &dir, &["etcd"]);
+    converges(&kubeconfig, ns, child, started);
+}
+
+#[test]
+fn fifty_reruns_in_a_row_change_no_generation() {
+    let Some((kubeconfig, _dir)) = setup() else {
+        return;
+    };
+    let objects = default_plan_applied(&kubeconfig).objects();
+    block_on(async {
+        let c = client(&kubeconfig).await;
+        let options = ovaboot::cluster::ApplyOptions::default();
+        let first = ovaboot::cluster::apply_plan(&c, &objects, &options)
+            .await
+            .unwrap();
+        for run in 1..=50 {
+            let again = ovaboot::cluster::apply_plan(&c, &objects, &options)
+                .await
+                .unwrap_or_else(|e| panic!("rerun {run}: {e}"));
+            for (a, b) in first.objects.iter().zip(&again.objects) {
+                assert_eq!(a.generation, b.generation, "rerun {run}: {}", a.object);
+            }
+        }
+    });
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Boots the appliance image (packer/build-image) in QEMU for
+# tests/vm_appliance.rs, and reads its disk afterwards.
+#
+#   vm.sh prepare --image BASE.raw --out TEST.raw
+#       A sparse copy of the image with the test-only units of this folder in
+#       it (ovaboot-vmtest powers the guest off; the cluster drop-in shortens
+#       its wait). The shipped image itself is never written.
+#   vm.sh boot --disk BACKING.raw --out DIR [--ovf-env FILE]
+#       Boots a copy-on-write qcow2 overlay of BACKING (DIR/overlay.qcow2)
+#       with the OVF environment on a CD labelled "OVF ENV" (vSphere's ISO
+#       transport), the serial console in DIR/serial.log; then copies the
+#       overlay's disk to DIR/after.raw and reads it into DIR/disk/ (the files
+#       ovaboot writes, their modes and digests in DIR/disk/stat.txt, the
+#       journal in DIR/disk/journal.txt).
+#   vm.sh put --disk RAW --file PATH --from FILE
+#       Writes FILE into the disk's file system at PATH (mode 0644).
+#
+# Needs root, qemu-system-x86, qemu-utils, xorriso, util-linux, systemd
+# (journalctl). The VM is killed after OVABOOT_VM_TIMEOUT seconds (default
+# 480). Exit status: QEMU's (0 after the guest powered off), 124 on time-out.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# packer/build-image's layout: one partition from 1 MiB.
+part_offset=$((1024 * 1024))
+log() { echo "vm.sh: $*" >&2; }
+die() { log "error: $*"; exit 2; }
+
+cmd=${1:-}
+shift || true
+image="" out="" disk="" env="" file="" from=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --image) image=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --disk) disk=$2; shift 2 ;;
+    --ovf-env) env=$2; shift 2 ;;
+    --file) file=$2; shift 2 ;;
+    --from) from=$2; shift 2 ;;
+    *) die "unknown argument $1" ;;
+    esac
+done
+
+# Runs "$@" with the disk's file system mounted at $mnt; unmounts and
+# detaches in the same script (mounts do not outlive one command here).
+mnt="" loop=""
+release() {
+    if [ -n "$mnt" ]; then
+        mountpoint -q "$mnt" && umount "$mnt"
+        rmdir "$mnt"
+    fi
+    [ -n "$loop" ] && losetup -d "$loop"
+    mnt="" loop=""
+}
+trap release EXIT
+with_fs() {
+    local raw=$1 mode=$2
+    shift 2
+    mnt=$(mktemp -d)
+    if [ "$mode" = ro ]; then
+        loop=$(losetup --find --show --read-only --offset "$part_offset" "$raw")
+        mount -o ro,noload "$loop" "$mnt"
+    else
+        loop=$(losetup --find --show --offset "$part_offset" "$raw")
+        mount "$loop" "$mnt"
+    fi
+    "$@"
+    release
+}
+
+inject() {
+    install -D -m 0755 "$here/ovaboot-vmtest" "$mnt/usr/local/sbin/ovaboot-vmtest"
+    install -D -m 0644 "$here/ovaboot-vmtest.service" "$mnt/etc/systemd/system/ovaboot-vmtest.service"
+    mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
+    ln -sfn ../ovaboot-vmtest.service "$mnt/etc/systemd/system/multi-user.target.wants/ovaboot-vmtest.service"
+    install -D -m 0644 "$here/ovaboot-cluster-vmtest.conf" "$mnt/etc/systemd/system/ovaboot-cluster.service.d/vmtest.conf"
+    install -D -m 0644 "$here/ovaboot.toml" "$mnt/etc/ovaboot-vmtest/ovaboot.toml"
+}
+
+put() {
+    install -D -m 0644 "$from" "$mnt$file"
+}
+
+extract() {
+    local dest=$1 path
+    rm -rf "$dest"
+    mkdir -p "$dest/files"
+    # What ovaboot writes, and what it must leave alone.
+    for path in etc/hostname etc/hosts etc/machine-id etc/systemd/network etc/ovaboot \
+        etc/sysctl.d etc/systemd/system/k3s.service.d var/lib/ovaboot; do
+        [ -e "$mnt/$path" ] || continue
+        mkdir -p "$dest/files/$(dirname "$path")"
+        cp -a "$mnt/$path" "$dest/files/$path"
+    done
+    # Path, mode, owner, group, mtime and digest of every such file.
+    (
+        cd "$mnt"
+        for path in etc/hostname etc/hosts etc/systemd/network etc/ovaboot etc/sysctl.d var/lib/ovaboot; do
+            if [ -e "$path" ]; then find "$path" -type f; fi
+        done | sort | while read -r f; do
+            echo "$f $(stat -c '%a %u %g %Y' "$f") $(sha256sum "$f" | cut -d' ' -f1)"
+        done
+    ) >"$dest/stat.txt"
+    if [ -d "$mnt/var/log/journal" ]; then
+        journalctl -D "$mnt/var/log/journal" -o short-monotonic --no-pager >"$dest/journal.txt" 2>&1 || true
+    else
+        echo "no persistent journal" >"$dest/journal.txt"
+    fi
+}
+
+case "$cmd" in
+prepare)
+    [ -f "$image" ] && [ -n "$out" ] || die "prepare needs --image BASE.raw --out TEST.raw"
+    cp --sparse=always "$image" "$out.tmp"
+    with_fs "$out.tmp" rw inject
+    mv "$out.tmp" "$out"
+    ;;
+put)
+    [ -f "$disk" ] && [ -n "$file" ] && [ -f "$from" ] || die "put needs --disk RAW --file PATH --from FILE"
+    with_fs "$disk" rw put
+    ;;
+boot)
+    [ -f "$disk" ] && [ -n "$out" ] || die "boot needs --disk BACKING.raw --out DIR"
+    for tool in qemu-system-x86_64 qemu-img xorriso journalctl; do
+        command -v "$tool" >/dev/null || die "$tool is not installed"
+    done
+    rm -rf "$out"
+    mkdir -p "$out"
+    qemu-img create -q -f qcow2 -F raw -b "$(realpath "$disk")" "$out/overlay.qcow2"
+    qemu_args=(
+        -machine pc -accel tcg -cpu max -smp 1 -m 2048
+        -display none -no-reboot -monitor none
+        -serial "file:$out/serial.log"
+        -drive "file=$out/overlay.qcow2,if=virtio,format=qcow2"
+        # A NIC for the static address; no traffic to the host is needed.
+        -nic user,model=virtio-net-pci,restrict=on
+    )
+    if [ -n "$env" ]; then
+        mkdir -p "$out/cd"
+        cp "$env" "$out/cd/ovf-env.xml"
+        xorriso -as mkisofs -V 'OVF ENV' -J -r -o "$out/ovf-env.iso" "$out/cd" >"$out/xorriso.log" 2>&1 ||
+            { cat "$out/xorriso.log" >&2; die "xorriso failed"; }
+        qemu_args+=(-drive "file=$out/ovf-env.iso,media=cdrom,readonly=on")
+    fi
+    timeout_secs=${OVABOOT_VM_TIMEOUT:-480}
+    log "booting $out (TCG, timeout ${timeout_secs}s)"
+    start=$(date +%s)
+    rc=0
+    timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 "${qemu_args[@]}" || rc=$?
+    log "QEMU exited with $rc after $(($(date +%s) - start))s"
+    # The overlay over its backing file, as one raw disk to mount.
+    qemu-img convert -O raw "$out/overlay.qcow2" "$out/after.raw"
+    with_fs "$out/after.raw" ro extract "$out/disk"
+    exit "$rc"
+    ;;
+*)
+    die "usage: vm.sh prepare|boot|put ... (see the comment at the top)"
+    ;;
+esac
