@@ -191,7 +191,7 @@ async fn unknown_kind_in_a_served_group_stops_naming_the_object() {
     assert_eq!(
         err,
         "Widget projectcontour/w1: the API server does not serve kind Widget in projectcontour.io/v1 \
-         (/apis/projectcontour.io/v1 has no such kind)"
+         (/apis/projectcontour.io/v1 lists no Widget)"
     );
     tc.finish().await;
 }
@@ -363,4 +363,66 @@ async fn a_crds_group_still_404_in_discovery_after_established_is_retried() {
         ]
     );
     tc.finish().await;
+}
+
+#[tokio::test]
+async fn a_crds_group_served_without_the_kind_yet_is_retried() {
+    let crd = "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io";
+    let proxy = contour::HTTPPROXY;
+    let tc = TestCluster::start(vec![
+        Exchange::recorded(&format!("{crd}.response.json")),
+        contour::watch(
+            crd,
+            &contour::resource_version(&format!("{crd}.response.json")),
+            contour::CRD_WATCH_SECS,
+            cluster_support::recorded_text("watch/crd-httpproxies.watch.jsonl"),
+        ),
+        // Seen against a real API server: the group is served as soon as one of its
+        // CRDs is, while its list still lacks a kind another CRD of the plan defines.
+        served_without(
+            "discovery/after-crds/apis-projectcontour.io-v1.json",
+            "HTTPProxy",
+        ),
+        Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
+        Exchange::recorded(&format!("{proxy}.response.json")),
+        contour::watch(
+            proxy,
+            &contour::resource_version(&format!("{proxy}.response.json")),
+            contour::HTTPPROXY_WATCH_SECS,
+            cluster_support::event(
+                "MODIFIED",
+                &cluster_support::recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
+            ),
+        ),
+    ])
+    .await;
+    let plan: Vec<_> = [crd, proxy]
+        .iter()
+        .map(|s| cluster_support::recorded(&format!("{s}.request.json")))
+        .collect();
+    let summary = apply_plan(tc.client(), &plan, &options())
+        .await
+        .expect("applied once the group is served");
+    assert_eq!(
+        names(&summary),
+        [
+            "CustomResourceDefinition httpproxies.projectcontour.io",
+            "HTTPProxy projectcontour/veba01"
+        ]
+    );
+    tc.finish().await;
+}
+
+/// The recorded discovery answer for a group-version, less one kind.
+fn served_without(file: &str, kind: &str) -> Exchange {
+    let mut x = Exchange::recorded(file);
+    let mut list = cluster_support::recorded(file);
+    let resources = list["resources"].as_array_mut().expect("a resource list");
+    let before = resources.len();
+    resources.retain(|r| r["kind"] != kind);
+    assert!(resources.len() < before, "{file} lists {kind}");
+    if let cluster_support::Reply::Http { body, .. } = &mut x.reply {
+        *body = list.to_string();
+    }
+    x
 }

@@ -70,8 +70,10 @@ pub(crate) struct Discovery {
 impl Discovery {
     /// Reads the resource list of each group-version of `objects` not read yet,
     /// concurrently. A group that one of this plan's CRDs defines may lag its
-    /// `Established` condition by a moment, so a 404 for it is retried; any other 404
-    /// means the server does not have the kind and names the first object that needs it.
+    /// `Established` condition by a moment: the group can answer 404, or be served
+    /// already with a list that lacks a kind its other CRD defines. Both are retried
+    /// up to the deadline; elsewhere either means the server does not have the kind
+    /// and names the first object that needs it.
     pub async fn load(
         &mut self,
         client: &Client,
@@ -79,20 +81,30 @@ impl Discovery {
         crd_groups: &BTreeSet<String>,
         limits: Limits,
     ) -> Result<(), ApplyError> {
-        let mut wanted: Vec<&ObjectRef> = Vec::new();
+        // Per group-version not known yet: the first object that needs it, and
+        // every kind the plan needs from it.
+        let mut wanted: Vec<(&ObjectRef, BTreeSet<&str>)> = Vec::new();
         for r in objects {
-            let known = self.lists.contains_key(&r.api_version) || builtin(r).is_some();
-            if !known && !wanted.iter().any(|w| w.api_version == r.api_version) {
-                wanted.push(r);
+            if self.lists.contains_key(&r.api_version) || builtin(r).is_some() {
+                continue;
+            }
+            match wanted
+                .iter_mut()
+                .find(|(w, _)| w.api_version == r.api_version)
+            {
+                Some((_, kinds)) => {
+                    kinds.insert(&r.kind);
+                }
+                None => wanted.push((r, BTreeSet::from([r.kind.as_str()]))),
             }
         }
         let this = &*self;
         let lists: Vec<APIResourceList> = futures::stream::iter(&wanted)
-            .map(|r| this.fetch(client, r, crd_groups.contains(r.group()), limits))
+            .map(|(r, kinds)| this.fetch(client, r, kinds, crd_groups.contains(r.group()), limits))
             .buffered(CONCURRENCY)
             .try_collect()
             .await?;
-        for (r, list) in wanted.iter().zip(lists) {
+        for ((r, _), list) in wanted.iter().zip(lists) {
             self.lists.insert(r.api_version.clone(), list);
         }
         Ok(())
@@ -102,6 +114,7 @@ impl Discovery {
         &self,
         client: &Client,
         r: &ObjectRef,
+        kinds: &BTreeSet<&str>,
         from_plan_crd: bool,
         limits: Limits,
     ) -> Result<APIResourceList, ApplyError> {
@@ -115,27 +128,40 @@ impl Discovery {
                     .body(Vec::new())
                     .map_err(|e| bad(&what, e))
             };
-            // One deadline for the 404 retries here and the transient ones inside.
+            // One deadline for the retries here and the transient ones inside.
             let left = Limits {
                 total: limits.total.saturating_sub(started.elapsed()),
                 ..limits
             };
             let reply =
                 transport::request(client, make, &what, left, &[404], &Scrub::default()).await?;
-            if reply.code != 404 {
-                return serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e));
-            }
-            let text = match failure::classify(404, None, &reply.body) {
-                Failure::Permanent { message, .. } | Failure::Transient { message, .. } => message,
+            let detail = if reply.code == 404 {
+                match failure::classify(404, None, &reply.body) {
+                    Failure::Permanent { message, .. } | Failure::Transient { message, .. } => {
+                        format!("GET {path}: {message}")
+                    }
+                }
+            } else {
+                let list: APIResourceList =
+                    serde_json::from_slice(&reply.body).map_err(|e| bad(&what, e))?;
+                let missing: Vec<&str> = kinds
+                    .iter()
+                    .copied()
+                    .filter(|kind| !list.resources.iter().any(|res| res.kind == *kind))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(list);
+                }
+                format!("{path} lists no {}", missing.join(", "))
             };
             let delay = transport::backoff(attempt);
             if !from_plan_crd || started.elapsed() + delay > limits.total {
                 return Err(ApplyError::UnknownKind {
                     object: Box::new((*r).clone()),
-                    detail: format!("GET {path}: {text}"),
+                    detail,
                 });
             }
-            tracing::info!("{what}: not served yet ({text}); retrying");
+            tracing::info!("{what}: not served yet ({detail}); retrying");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
