@@ -240,16 +240,7 @@ pub fn build(
             .unwrap_or(std::path::Path::new(DEFAULT_ROOT_HOME)),
         now.unix_timestamp().div_euclid(86_400),
     )?);
-    if let Some(proxy) = &settings.proxy {
-        let shown = |url: Option<&crate::settings::proxy::ProxyUrl>| {
-            url.map_or("-", |u| u.redacted()).to_owned()
-        };
-        tracing::info!(
-            http = %shown(proxy.http.as_ref()),
-            https = %shown(proxy.https.as_ref()),
-            "proxy planned"
-        );
-    }
+    log_proxy(settings);
     let tls = tls::plan(
         hostname,
         static_ip,
@@ -258,60 +249,16 @@ pub fn build(
         &config.tls,
         now,
     )?;
-    // The key is renamed into place before the certificate: after a power cut
-    // between the two, the pair on disk does not match, which the TLS rules
-    // refuse, rather than an old key silently serving a new certificate.
-    files.push(PlannedFile::secret(
-        TLS_KEY_PATH,
-        Secret::new(tls.key_pem.expose().as_bytes().to_vec()),
-        0o600,
-    ));
-    files.push(PlannedFile::plain(
-        TLS_CERT_PATH,
-        tls.chain_pem.clone().into_bytes(),
-        0o644,
-    ));
+    files.extend(tls_files(&tls));
 
     let contour_objects = contour::plan(&config.contour)?;
-    let mut runtime_sysctls = Vec::new();
-    if let Some(sysctl) = contour::privileged_port_sysctl(&contour_objects)? {
-        // The drop-in is read at boot; this boot needs the value written now.
-        runtime_sysctls.push(RuntimeSysctl {
-            proc_path: sysctl.proc_path.clone(),
-            value: sysctl.value.to_string(),
-        });
-        files.push(PlannedFile::plain(
-            sysctl.path,
-            sysctl.contents.into_bytes(),
-            sysctl.mode,
-        ));
-    } else {
-        // host-port: envoy binds nothing below 1024 itself; take back what a
-        // host-network run may have installed.
-        files.push(PlannedFile::absent(contour::sysctl::DROP_IN_PATH));
-    }
+    let (sysctl_file, runtime_sysctls) = port_sysctl(&contour_objects)?;
+    files.push(sysctl_file);
 
     let routes = routes::plan(hostname, &config.routes())?;
     let secret = tls::kubernetes_secret(&tls, &routes.secret.name, &routes.secret.namespace);
-    let mut objects: Vec<ManifestObject> = contour_objects
-        .iter()
-        .cloned()
-        .map(ManifestObject::Plain)
-        .collect();
-    objects.extend(routes.namespaces.iter().cloned().map(ManifestObject::Plain));
-    objects.push(ManifestObject::Secret(secret));
-    objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
-    // Numbers as wide as the last one, so file-name order is apply order.
-    let width = objects.len().saturating_sub(1).to_string().len().max(2);
-    let manifests: Vec<Manifest> = objects
-        .into_iter()
-        .enumerate()
-        .map(|(index, object)| Manifest {
-            file_name: manifest_file_name(index, width, object.expose()),
-            object,
-        })
-        .collect();
-
+    let manifests = manifests(&contour_objects, &routes, secret);
+    let (host_files, absent_host_files) = file_summaries(&files);
     let summary = PlanSummary {
         hostname: hostname.fqdn().to_owned(),
         network: network_summary(settings, facts),
@@ -324,57 +271,17 @@ pub fn build(
             root_password: settings.credentials.root_password.is_some(),
             ssh_authorized_keys: settings.credentials.ssh_authorized_keys.len(),
         },
-        certificate: CertificateSummary {
-            source: tls.source,
-            reused: tls.reused,
-            sha256: tls.leaf_sha256.clone(),
-            sans: tls.sans.clone(),
-            not_after: tls.not_after.clone(),
-            chain_length: tls.chain_len,
-            warnings: tls.warnings.clone(),
-        },
-        host_files: files
-            .iter()
-            .filter(|f| !f.is_absent())
-            .map(|f| FileSummary {
-                path: f.path.display().to_string(),
-                mode: format!("{:04o}", f.mode),
-                secret: f.contents.is_secret(),
-            })
-            .collect(),
-        absent_host_files: files
-            .iter()
-            .filter(|f| f.is_absent())
-            .map(|f| f.path.display().to_string())
-            .collect(),
+        certificate: CertificateSummary::of(&tls),
+        host_files,
+        absent_host_files,
         contour: ContourSummary {
             version: config.contour.version.clone(),
             envoy_exposure: config.contour.envoy_exposure,
             images: contour::images(&contour_objects),
         },
-        routes: routes
-            .routes
-            .iter()
-            .map(|r| RouteSummary {
-                url: format!("https://{}{}", hostname.fqdn(), r.prefix),
-                service: format!("{}/{}:{}", r.namespace, r.service, r.port),
-            })
-            .collect(),
+        routes: route_summaries(hostname, &routes),
         manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
-        apply_steps: [
-            vec![
-                "set the kernel host name".to_owned(),
-                "write the host files (atomically, unchanged ones untouched) and remove the absent ones that exist".to_owned(),
-            ],
-            runtime_sysctls
-                .iter()
-                .map(|s| format!("write {} to {} (before envoy starts)", s.value, s.proc_path.display()))
-                .collect(),
-            vec![
-                "server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".to_owned(),
-            ],
-        ]
-        .concat(),
+        apply_steps: apply_steps(&runtime_sysctls),
     };
     Ok(Plan {
         hostname: hostname.clone(),
@@ -384,6 +291,144 @@ pub fn build(
         tls,
         summary,
     })
+}
+
+/// The proxy in the log, credentials masked.
+fn log_proxy(settings: &Settings) {
+    if let Some(proxy) = &settings.proxy {
+        let shown = |url: Option<&crate::settings::proxy::ProxyUrl>| {
+            url.map_or("-", |u| u.redacted()).to_owned()
+        };
+        tracing::info!(
+            http = %shown(proxy.http.as_ref()),
+            https = %shown(proxy.https.as_ref()),
+            "proxy planned"
+        );
+    }
+}
+
+/// The TLS pair's files. The key is renamed into place before the certificate:
+/// after a power cut between the two, the pair on disk does not match, which the
+/// TLS rules refuse, rather than an old key silently serving a new certificate.
+fn tls_files(tls: &TlsPlan) -> [PlannedFile; 2] {
+    [
+        PlannedFile::secret(
+            TLS_KEY_PATH,
+            Secret::new(tls.key_pem.expose().as_bytes().to_vec()),
+            0o600,
+        ),
+        PlannedFile::plain(TLS_CERT_PATH, tls.chain_pem.clone().into_bytes(), 0o644),
+    ]
+}
+
+/// The sysctl drop-in letting envoy bind 80/443 on the host network, and the
+/// value this boot needs written now (the drop-in is read at boot); with
+/// host-port, envoy binds nothing below 1024 itself, so the drop-in a
+/// host-network run may have installed is taken back.
+fn port_sysctl(
+    contour_objects: &[contour::Object],
+) -> Result<(PlannedFile, Vec<RuntimeSysctl>), ContourError> {
+    Ok(match contour::privileged_port_sysctl(contour_objects)? {
+        Some(sysctl) => (
+            PlannedFile::plain(sysctl.path, sysctl.contents.into_bytes(), sysctl.mode),
+            vec![RuntimeSysctl {
+                proc_path: sysctl.proc_path,
+                value: sysctl.value.to_string(),
+            }],
+        ),
+        None => (
+            PlannedFile::absent(contour::sysctl::DROP_IN_PATH),
+            Vec::new(),
+        ),
+    })
+}
+
+/// Every object in apply order: Contour, the routes' namespaces, the TLS Secret,
+/// the routes; numbered as wide as the last one, so file-name order is apply order.
+fn manifests(
+    contour_objects: &[contour::Object],
+    routes: &routes::RoutesPlan,
+    secret: Secret<ZeroizingJson>,
+) -> Vec<Manifest> {
+    let mut objects: Vec<ManifestObject> = contour_objects
+        .iter()
+        .cloned()
+        .map(ManifestObject::Plain)
+        .collect();
+    objects.extend(routes.namespaces.iter().cloned().map(ManifestObject::Plain));
+    objects.push(ManifestObject::Secret(secret));
+    objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
+    let width = objects.len().saturating_sub(1).to_string().len().max(2);
+    objects
+        .into_iter()
+        .enumerate()
+        .map(|(index, object)| Manifest {
+            file_name: manifest_file_name(index, width, object.expose()),
+            object,
+        })
+        .collect()
+}
+
+impl CertificateSummary {
+    fn of(tls: &TlsPlan) -> Self {
+        CertificateSummary {
+            source: tls.source,
+            reused: tls.reused,
+            sha256: tls.leaf_sha256.clone(),
+            sans: tls.sans.clone(),
+            not_after: tls.not_after.clone(),
+            chain_length: tls.chain_len,
+            warnings: tls.warnings.clone(),
+        }
+    }
+}
+
+/// The files to write (path, mode, whether secret) and the paths to remove.
+fn file_summaries(files: &[PlannedFile]) -> (Vec<FileSummary>, Vec<String>) {
+    let (absent, present): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
+        files.iter().partition(|f| f.is_absent());
+    (
+        present
+            .into_iter()
+            .map(|f| FileSummary {
+                path: f.path.display().to_string(),
+                mode: format!("{:04o}", f.mode),
+                secret: f.contents.is_secret(),
+            })
+            .collect(),
+        absent
+            .into_iter()
+            .map(|f| f.path.display().to_string())
+            .collect(),
+    )
+}
+
+fn route_summaries(hostname: &Hostname, routes: &routes::RoutesPlan) -> Vec<RouteSummary> {
+    routes
+        .routes
+        .iter()
+        .map(|r| RouteSummary {
+            url: format!("https://{}{}", hostname.fqdn(), r.prefix),
+            service: format!("{}/{}:{}", r.namespace, r.service, r.port),
+        })
+        .collect()
+}
+
+/// What apply does with the plan, in order, for `plan.json`.
+fn apply_steps(runtime_sysctls: &[RuntimeSysctl]) -> Vec<String> {
+    let mut steps = vec![
+        "set the kernel host name".to_owned(),
+        "write the host files (atomically, unchanged ones untouched) and remove the absent ones that exist".to_owned(),
+    ];
+    steps.extend(runtime_sysctls.iter().map(|s| {
+        format!(
+            "write {} to {} (before envoy starts)",
+            s.value,
+            s.proc_path.display()
+        )
+    }));
+    steps.push("server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".to_owned());
+    steps
 }
 
 fn host_files(
