@@ -410,7 +410,10 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         first
             .console_lines("ovaboot: error: no Kubernetes client configuration")
             .iter()
-            .any(|l| l.contains("/etc/rancher/k3s/k3s.yaml does not exist")),
+            .any(
+                |l| l.contains("/etc/rancher/k3s/k3s.yaml did not appear in time")
+                    && !l.contains("Permission denied")
+            ),
         "the console does not say why the cluster phase gave up; console:\n{}",
         first.console
     );
@@ -536,9 +539,14 @@ fn without_an_ovf_environment_nothing_is_applied() {
         return;
     }
     let vm = boot("no-env", test_disk(), None);
-    let host = "ovaboot-host.service";
     // Exit 1: the environment may still appear (a CD attached late): retried.
-    assert_eq!(vm.unit(host, "ExecMainStatus"), "1", "{}", vm.console);
+    // (Read from the journal: by the time the test looks, a retry may be running.)
+    assert!(
+        vm.journal
+            .contains("ovaboot-host.service: Main process exited, code=exited, status=1/FAILURE"),
+        "the host unit did not exit 1; console:\n{}",
+        vm.console
+    );
     let lines = vm.console_lines("no OVF environment found");
     assert!(
         !lines.is_empty() && lines.iter().all(|l| l.contains("ovaboot: error:")),
