@@ -220,8 +220,8 @@ fn host_phase(
         |err, delay| {
             let line = one_line(err);
             tracing::warn!(
-                "{line}; trying again in {} s (until host.retry_timeout_secs = {})",
-                delay.as_secs(),
+                "{line}; trying again in {:.1} s (until host.retry_timeout_secs = {})",
+                delay.as_secs_f64(),
                 config.host.retry_timeout_secs
             );
             record.waiting(&line);
