@@ -51,7 +51,8 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
     };
     let advice = match &verdict {
         Verdict::Failed(p) => Some(format!(
-            "correct the vApp property and reboot; details: journalctl -u {}",
+            "{}; details: journalctl -u {}",
+            state::remedy(state.as_ref().and_then(|s| s.error.as_deref())),
             p.unit()
         )),
         Verdict::Stopped(p) => Some(format!(

@@ -47,7 +47,8 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
             "{what}: STOPPED: {error}\n  It runs again at the next boot. Details: {journal}"
         ),
         Verdict::Failed(_) => format!(
-            "{what}: FAILED: {error}\n  To fix: correct the vApp property and reboot. Details: {journal}"
+            "{what}: FAILED: {error}\n  To fix: {}. Details: {journal}",
+            super::remedy(state.error.as_deref())
         ),
         Verdict::Done if state.phase == Phase::Reconfigure && state.outcome == Outcome::Done => {
             format!(

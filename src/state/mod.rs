@@ -252,13 +252,19 @@ pub fn write(root: &Path, state: &State) -> Result<(), StateError> {
     let mut json = serde_json::to_string_pretty(state).expect("plain data serializes");
     json.push('\n');
     let banner = banner::render(state, current_boot_id().as_deref());
-    write_files(
-        root,
-        &[
-            PlannedFile::plain(STATE_PATH, json.into_bytes(), 0o644),
-            PlannedFile::plain(BANNER_PATH, banner.into_bytes(), 0o644),
-        ],
-    )?;
+    let files = [
+        PlannedFile::plain(STATE_PATH, json.into_bytes(), 0o644),
+        PlannedFile::plain(BANNER_PATH, banner.into_bytes(), 0o644),
+    ];
+    // The writer logs each file at info level: on the console, two such
+    // lines per record (and per retry) would bury what the phase says.
+    let silent = tracing::subscriber::NoSubscriber::default();
+    tracing::subscriber::with_default(silent, || write_files(root, &files))?;
+    tracing::debug!(
+        phase = state.phase.as_str(),
+        outcome = state.outcome.as_str(),
+        "state recorded"
+    );
     Ok(())
 }
 
@@ -377,6 +383,16 @@ pub fn verdict(state: Option<&State>, completed: bool, boot_id: Option<&str>) ->
         _ if completed => Verdict::Done,
         // The host phase is done, the cluster phase has not recorded yet.
         _ => Verdict::Pending(Phase::Cluster),
+    }
+}
+
+/// What the admin does about a permanent failure: a vApp property named in
+/// the error is theirs to correct; anything else (the agent's config, the
+/// image) is named by the error itself.
+pub fn remedy(error: Option<&str>) -> &'static str {
+    match error {
+        Some(e) if e.contains("guestinfo.") => "correct the vApp property and reboot",
+        _ => "fix what the error names, then reboot",
     }
 }
 

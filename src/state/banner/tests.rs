@@ -57,6 +57,23 @@ fn a_permanent_failure_says_what_to_do_and_where_to_look() {
 }
 
 #[test]
+fn a_failure_not_about_a_property_does_not_send_the_admin_to_the_vapp_properties() {
+    let mut s = state(Phase::Cluster);
+    s.failed(
+        "the config /etc/ovaboot/ovaboot.toml: host.x: bad",
+        true,
+        LATER,
+    );
+    let text = render(&s, Some("boot-1"));
+    assert!(
+        text.contains(
+            "To fix: fix what the error names, then reboot. Details: journalctl -u ovaboot-cluster"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_retryable_stop_and_a_wait_say_so() {
     let mut s = state(Phase::Host);
     s.failed("no OVF environment found", false, LATER);
