@@ -138,6 +138,28 @@ fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_comp
         root.path().join("etc/hostname").exists(),
         "the host phase ran before"
     );
+    // The cluster phase recorded its start and, systemd restarting it, a wait.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join(STATE)).unwrap()).unwrap();
+    assert_eq!(state["phase"], "cluster");
+    assert_eq!(state["outcome"], "waiting_to_retry");
+    assert!(
+        state["error"]
+            .as_str()
+            .unwrap()
+            .contains("the API server did not answer"),
+        "{state}"
+    );
+    assert_eq!(
+        state["url"],
+        format!("https://{}/", cli_support::FQDN),
+        "{state}"
+    );
+    let banner = std::fs::read_to_string(root.path().join(BANNER)).unwrap();
+    assert!(
+        banner.contains("First boot (cluster phase): waiting to retry: "),
+        "{banner}"
+    );
 }
 
 #[test]
