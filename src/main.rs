@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::FromArgMatches as _;
 
-use ovaboot::commands::firstboot;
+use ovaboot::commands::{firstboot, reconfigure};
 
 mod cli;
 
@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     // apply's and firstboot's progress lines are their output; the other
     // commands log only warnings.
     let verbosity = match cli.command {
-        Command::Apply { .. } | Command::Firstboot { .. } => cli.verbose.max(1),
+        Command::Apply { .. } | Command::Firstboot { .. } | Command::Reconfigure { .. } => {
+            cli.verbose.max(1)
+        }
         _ => cli.verbose,
     };
     // The others print one line on error and nothing else: their warnings
@@ -129,8 +131,18 @@ fn run(command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let config = load_config(&config, &kubeconfig)?;
-            let plan = make_plan(&source, &config, &root)?;
+            let env = read_environment(&source)?;
+            let plan = plan_for(&env, &config, &root)?;
             let report = firstboot::run(&plan, phase.into(), &root, &config.kube)?;
+            if report.completion.is_some() {
+                // What `reconfigure` compares later boots' properties with.
+                reconfigure::record(
+                    &root,
+                    &env.properties,
+                    &plan,
+                    time::OffsetDateTime::now_utc(),
+                )?;
+            }
             if let Some(host) = &report.host {
                 println!(
                     "host: {} files written, {} unchanged, {} removed",
@@ -148,6 +160,25 @@ fn run(command: Command) -> anyhow::Result<()> {
                     done.hostname, done.certificate_sha256
                 );
             }
+        }
+        Command::Reconfigure {
+            phase,
+            dry_run,
+            source,
+            config,
+            kubeconfig,
+            root,
+        } => {
+            let config = load_config(&config, &kubeconfig)?;
+            let env = read_environment(&source)?;
+            let outcome = reconfigure::run(&reconfigure::Request {
+                properties: &env.properties,
+                config: &config,
+                root: &root,
+                phase: phase.into(),
+                dry_run,
+            })?;
+            println!("{outcome}");
         }
         Command::Images { config } => {
             let config = load_config(&config, &Kubeconfig { kubeconfig: None })?;
@@ -199,7 +230,15 @@ fn make_plan(
     config: &ovaboot::config::Config,
     root: &Path,
 ) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
-    let env = read_environment(source)?;
+    plan_for(&read_environment(source)?, config, root)
+}
+
+/// [`make_plan`] for an environment already read.
+fn plan_for(
+    env: &ovaboot::ovf::OvfEnvironment,
+    config: &ovaboot::config::Config,
+    root: &Path,
+) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
     let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
     let facts = ovaboot::apply::host::read_host_facts(root)?;
     let now = time::OffsetDateTime::now_utc();
@@ -229,6 +268,8 @@ fn is_transient(err: &anyhow::Error) -> bool {
         } else if let Some(e) = cause.downcast_ref::<ovaboot::commands::apply::ClusterRunError>() {
             !e.is_permanent()
         } else if let Some(e) = cause.downcast_ref::<firstboot::FirstbootError>() {
+            !e.is_permanent()
+        } else if let Some(e) = cause.downcast_ref::<reconfigure::ReconfigureError>() {
             !e.is_permanent()
         } else {
             matches!(

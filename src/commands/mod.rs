@@ -3,4 +3,5 @@
 pub mod apply;
 pub mod firstboot;
 pub mod props;
+pub mod reconfigure;
 pub mod render;
