@@ -169,6 +169,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             kubeconfig,
             root,
         } => {
+            reconfigure::require_completion(&root)?;
             let config = load_config(&config, &kubeconfig)?;
             let env = read_environment(&source)?;
             let outcome = reconfigure::run(&reconfigure::Request {

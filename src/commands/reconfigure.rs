@@ -119,11 +119,7 @@ impl Comparison {
 /// Reads the records under `root` and compares `properties` with them.
 /// Writes nothing.
 pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, ReconfigureError> {
-    let Some(completion) = completed(root)? else {
-        return Err(ReconfigureError::NotCompleted {
-            path: root.join(COMPLETION_PATH.trim_start_matches('/')),
-        });
-    };
+    let completion = require_completion(root)?;
     let key = DigestKey::load(root)?;
     let record = match &key {
         Some(_) => Record::load(root)?,
@@ -138,6 +134,14 @@ pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, Recon
         key,
         record,
         changed,
+    })
+}
+
+/// The completion record under `root`: reconfigure only follows a first boot
+/// that completed (checked before the OVF environment is even read).
+pub fn require_completion(root: &Path) -> Result<Completion, ReconfigureError> {
+    completed(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
+        path: root.join(COMPLETION_PATH.trim_start_matches('/')),
     })
 }
 
