@@ -15,7 +15,12 @@ use std::sync::OnceLock;
 mod tool_support;
 use tool_support::{repo, run};
 
-const UNITS: [&str; 2] = ["ovaboot-host.service", "ovaboot-cluster.service"];
+const UNITS: [&str; 4] = [
+    "ovaboot-host.service",
+    "ovaboot-cluster.service",
+    "ovaboot-reconfigure.service",
+    "ovaboot-reconfigure-cluster.service",
+];
 const SUBCOMMANDS: [&str; 5] = ["props", "render", "apply", "firstboot", "images"];
 
 fn enabled(test: &str) -> bool {
