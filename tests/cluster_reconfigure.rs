@@ -30,11 +30,8 @@ use rcgen::KeyPair;
 use serde_json::Value;
 use time::Duration;
 
-const SECRET_PATH: &str = "/api/v1/namespaces/projectcontour/secrets/veba01-tls";
-
-/// The Secret where the recordings have it, `projectcontour/veba01-tls`,
-/// delegated to the routes' namespace `ovaboot`.
-const CONFIG: &str = r#"
+/// Replayed: the Secret where the recordings have it, `projectcontour/veba01-tls`.
+const REPLAY_CONFIG: &str = r#"
 [tls_secret]
 name = "veba01-tls"
 namespace = "projectcontour"
@@ -45,12 +42,38 @@ service = "gateway"
 port = 8080
 "#;
 
-fn config(dir: &Path) -> Config {
+/// A real cluster: names of its own, so the other cluster tests' objects (the
+/// default plan's root proxy, `projectcontour/veba01-tls`) stay as they are.
+const REAL_CONFIG: &str = r#"
+[tls_secret]
+name = "reconf-tls"
+
+[root_proxy]
+name = "reconf"
+
+[[routes]]
+prefix = "/"
+service = "status"
+namespace = "cp-reconfigure"
+port = 80
+"#;
+
+fn real_cluster() -> bool {
+    std::env::var_os("OVABOOT_TEST_KUBECONFIG").is_some()
+}
+
+/// The config, and the Secret's namespace and name.
+fn config(dir: &Path) -> (Config, &'static str, &'static str) {
     let path = dir.join("ovaboot.toml");
-    std::fs::write(&path, CONFIG).unwrap();
+    let (text, namespace, name) = if real_cluster() {
+        (REAL_CONFIG, "cp-reconfigure", "reconf-tls")
+    } else {
+        (REPLAY_CONFIG, "projectcontour", "veba01-tls")
+    };
+    std::fs::write(&path, text).unwrap();
     let mut config = Config::load(Some(&path)).unwrap();
     config.contour.manifest = Some(cli_support::contour_manifest());
-    config
+    (config, namespace, name)
 }
 
 fn properties(env: &str) -> ovaboot::ovf::Properties {
@@ -117,21 +140,10 @@ fn planned(root: &Path, env: &str, config: &Config) -> (Vec<Value>, Value) {
     let comparison = reconfigure::compare(root, &props).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let plan = reconfigure::plan(&comparison, &props, config, root, now).unwrap();
-    // With the Secret in Contour's namespace the plan lists Namespace
-    // projectcontour twice (Contour's, and one the routes need), which apply
-    // refuses; first boot with this config would too (reported). Once each.
-    let mut seen = std::collections::BTreeSet::new();
     let objects = plan
         .manifests
         .iter()
         .map(|m| m.object.expose().clone())
-        .filter(|o| {
-            let meta = &o["metadata"];
-            seen.insert(format!(
-                "{} {} {}",
-                o["kind"], meta["namespace"], meta["name"]
-            ))
-        })
         .collect();
     (objects, reconfigure::secret_object(&plan).unwrap().clone())
 }
@@ -193,7 +205,7 @@ async fn generations(client: &Client) -> BTreeMap<String, Option<i64>> {
 async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
-    let config = config(work.path());
+    let (config, namespace, name) = config(work.path());
     let issuer = ca("Lab CA", None);
     let (first, renewed) = (user_pair(&issuer), user_pair(&issuer));
     let a = env_with(work.path(), "a.xml", &first);
@@ -216,7 +228,7 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
         Exchange::recorded("discovery/after-crds/api-v1.json"),
         Exchange {
             method: "PATCH".into(),
-            path: format!("{SECRET_PATH}{APPLY_QUERY}"),
+            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
             content_type: Some(APPLY_CONTENT_TYPE.into()),
             accept: Some("application/json".into()),
             body: Some(new_secret.clone()),
@@ -254,7 +266,7 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
     );
     assert_eq!(
         applied.secret.as_ref().map(|s| s.0.as_str()),
-        Some("projectcontour/veba01-tls")
+        Some(format!("{namespace}/{name}").as_str())
     );
     assert!(applied.recorded);
     assert_eq!(
@@ -265,14 +277,14 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
 
     if !tc.is_replay() {
         let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-            Api::namespaced(tc.client().clone(), "projectcontour");
-        let stored = secrets.get("veba01-tls").await.unwrap();
+            Api::namespaced(tc.client().clone(), namespace);
+        let stored = secrets.get(name).await.unwrap();
         let data = stored.data.unwrap();
         assert_eq!(data["tls.crt"].0, renewed.0.as_bytes());
         assert_eq!(data["tls.key"].0, renewed.1.as_bytes());
         assert_eq!(stored.type_.as_deref(), Some("kubernetes.io/tls"));
         assert!(
-            before.contains_key("HTTPProxy ovaboot/ovaboot")
+            before.contains_key("HTTPProxy cp-reconfigure/reconf")
                 && before.contains_key("Deployment projectcontour/contour"),
             "{before:?}"
         );
