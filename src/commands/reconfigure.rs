@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::apply::files::{Change, FilesError, WriteReport, preview, write_files};
+use crate::apply::files::{Change, FilesError, preview, write_files};
 use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
@@ -275,9 +275,11 @@ pub fn run_with(
         applied.host = Some(write_files(root, &plan.files)?);
     }
     if phase.runs_cluster() {
-        // The Secret carries the pair on disk, as in first boot.
-        let tls = write_files(root, &files_of(&plan, Phase::Cluster))?;
-        merge(&mut applied.host, tls);
+        // The Secret carries the pair on disk, as in first boot (with the
+        // host phase just run, it is there already).
+        if !phase.runs_host() {
+            applied.host = Some(write_files(root, &files_of(&plan, phase))?);
+        }
         if secret {
             let object = secret_object(&plan).expect("the plan has its TLS Secret");
             applied.secret = Some((secret_name(&plan), apply(std::slice::from_ref(object))?));
@@ -299,14 +301,6 @@ fn files_of(plan: &Plan, phase: Phase) -> Vec<PlannedFile> {
         })
         .cloned()
         .collect()
-}
-
-fn merge(into: &mut Option<WriteReport>, more: WriteReport) {
-    match into {
-        // The host phase wrote the pair already: the second write found it unchanged.
-        Some(_) => {}
-        None => *into = Some(more),
-    }
 }
 
 /// `namespace/name` of the plan's Secret.
