@@ -27,32 +27,14 @@ fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
-/// config with a 1 s deadline.
-fn unreachable_cluster(work: &Path) -> (String, String) {
-    let kubeconfig = work.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
-         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
-    let config = work.join("ovaboot.toml");
-    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
-    (
-        kubeconfig.to_str().unwrap().to_owned(),
-        config.to_str().unwrap().to_owned(),
-    )
-}
-
-/// `firstboot` on `root` with `env`, against the cluster of [`unreachable_cluster`].
+/// `firstboot` on `root` with `env`, against the cluster of [`cli_support::unreachable_cluster`].
 fn firstboot_against_unreachable_cluster(
     root: &Path,
     work: &Path,
     env: &str,
     extra: &[&str],
 ) -> Output {
-    let (kubeconfig, config) = unreachable_cluster(work);
+    let (kubeconfig, config) = cli_support::unreachable_cluster(work);
     let mut args = vec![
         "firstboot",
         "--root",

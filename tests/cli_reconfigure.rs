@@ -19,7 +19,6 @@ use cli_support::{FQDN, IP, ca, leaf, mode, openssl_fingerprint, text};
 use rcgen::KeyPair;
 use time::Duration;
 
-const RECORD: &str = "var/lib/ovaboot/firstboot.json";
 const PASSWORD_A: &str = "first-Password-4-day-one";
 const PASSWORD_B: &str = "second-Password-4-day-two";
 const SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
@@ -72,21 +71,12 @@ impl Appliance {
         std::fs::write(&shadow, SHADOW).unwrap();
         std::fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o640))
             .unwrap();
-        // Nothing listens on the discard port; give up on it within 1 s.
-        let kubeconfig = work.join("kubeconfig");
-        std::fs::write(
-            &kubeconfig,
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
-             contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
-        )
-        .unwrap();
-        let config = work.join("ovaboot.toml");
-        std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+        let (kubeconfig, config) = cli_support::unreachable_cluster(&work);
         Appliance {
             root,
             work,
-            kubeconfig: kubeconfig.to_str().unwrap().to_owned(),
-            config: config.to_str().unwrap().to_owned(),
+            kubeconfig,
+            config,
             _dir: dir,
         }
     }
@@ -122,17 +112,7 @@ impl Appliance {
     fn first_boot(&self, env: &str) {
         let out = self.run("firstboot", env, &["--phase", "host"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let cert = std::fs::read(self.root.join("etc/ovaboot/tls/tls.crt")).unwrap();
-        let record = self.root.join(RECORD);
-        std::fs::create_dir_all(record.parent().unwrap()).unwrap();
-        std::fs::write(
-            &record,
-            format!(
-                r#"{{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"{FQDN}","certificate_sha256":"{}"}}"#,
-                openssl_fingerprint(&cert)
-            ),
-        )
-        .unwrap();
+        cli_support::record_first_boot_completed(&self.root);
         let before = snapshot(&self.root);
         let out = self.reconfigure(env, &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use cli_support::{FQDN, IP, ca, leaf, openssl_fingerprint, text};
+use cli_support::{FQDN, IP, ca, leaf, text};
 use cluster_support::{APPLY_CONTENT_TYPE, APPLY_QUERY, Exchange, TestCluster};
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -108,17 +108,7 @@ fn env_with(dir: &Path, name: &str, pair: &(String, String)) -> String {
 fn first_boot(root: &Path, env: &str, config: &Config) {
     let out = cli_support::firstboot_host(root, env);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let cert = std::fs::read(root.join("etc/ovaboot/tls/tls.crt")).unwrap();
-    let record = root.join("var/lib/ovaboot/firstboot.json");
-    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
-    std::fs::write(
-        &record,
-        format!(
-            r#"{{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"{FQDN}","certificate_sha256":"{}"}}"#,
-            openssl_fingerprint(&cert)
-        ),
-    )
-    .unwrap();
+    cli_support::record_first_boot_completed(root);
     let props = properties(env);
     let outcome = reconfigure::run_with(
         &Request {
