@@ -21,7 +21,14 @@ const UNITS: [&str; 4] = [
     "ovaboot-reconfigure.service",
     "ovaboot-reconfigure-cluster.service",
 ];
-const SUBCOMMANDS: [&str; 5] = ["props", "render", "apply", "firstboot", "images"];
+const SUBCOMMANDS: [&str; 6] = [
+    "props",
+    "render",
+    "apply",
+    "firstboot",
+    "reconfigure",
+    "images",
+];
 
 fn enabled(test: &str) -> bool {
     if std::env::var("OVABOOT_DEB_TESTS").as_deref() == Ok("1") {
