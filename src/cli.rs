@@ -110,6 +110,24 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// After first boot: apply the OVF properties that changed since (host files, the TLS pair and its Secret).
+    Reconfigure {
+        /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
+        #[arg(long, value_enum, default_value = "all")]
+        phase: Phase,
+        /// Print what would change (files, the certificate's fingerprints, the Secret) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        source: OvfSource,
+        #[command(flatten)]
+        config: ConfigFile,
+        #[command(flatten)]
+        kubeconfig: Kubeconfig,
+        /// The system to reconfigure (where first boot left its records).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
     Images {
         #[command(flatten)]

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod contour;
+pub mod digest;
 pub mod ovf;
 pub mod plan;
 pub mod report;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::FromArgMatches as _;
 
-use ovaboot::commands::firstboot;
+use ovaboot::commands::{firstboot, reconfigure};
 use ovaboot::state;
 
 mod cli;
@@ -31,7 +31,9 @@ fn main() -> ExitCode {
     // apply's and firstboot's progress lines are their output; the other
     // commands log only warnings.
     let verbosity = match cli.command {
-        Command::Apply { .. } | Command::Firstboot { .. } => cli.verbose.max(1),
+        Command::Apply { .. } | Command::Firstboot { .. } | Command::Reconfigure { .. } => {
+            cli.verbose.max(1)
+        }
         _ => cli.verbose,
     };
     // The others print one line on error and nothing else: their warnings
@@ -134,15 +136,15 @@ fn run(command: Command) -> anyhow::Result<()> {
                 return Ok(());
             }
             let phase: firstboot::Phase = phase.into();
-            let mut plan = None;
+            let mut planned = None;
             if phase.runs_host() {
-                plan = Some(recorded(&root, state::Phase::Host, |state| {
+                planned = Some(recorded(&root, state::Phase::Host, |state| {
                     host_phase(&source, &config, &kubeconfig, &root, state)
                 })?);
             }
             if phase.runs_cluster() {
                 recorded(&root, state::Phase::Cluster, |state| {
-                    cluster_phase(plan.take(), &source, &config, &kubeconfig, &root, state)
+                    cluster_phase(planned.take(), &source, &config, &kubeconfig, &root, state)
                 })?;
             }
         }
@@ -155,6 +157,45 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             if status.exit_code != 0 {
                 return Err(StatusExit(status.exit_code).into());
+            }
+        }
+        Command::Reconfigure {
+            phase,
+            dry_run,
+            source,
+            config,
+            kubeconfig,
+            root,
+        } => {
+            reconfigure::require_completion(&root)?;
+            let config = load_config(&config, &kubeconfig)?;
+            let env = read_environment(&source)?;
+            let request = || {
+                reconfigure::run(&reconfigure::Request {
+                    properties: &env.properties,
+                    config: &config,
+                    root: &root,
+                    phase: phase.into(),
+                    dry_run,
+                })
+            };
+            // Recorded (state file, banner, guestinfo) only when a property
+            // changed: an ordinary boot leaves first boot's "done" showing,
+            // and a dry run changes nothing at all.
+            if dry_run || reconfigure::compare(&root, &env.properties)?.unchanged() {
+                println!("{}", request()?);
+            } else {
+                recorded(&root, state::Phase::Reconfigure, |state| {
+                    let outcome = request()?;
+                    if let reconfigure::Outcome::Applied(applied) = &outcome {
+                        if let Some(made_by) = applied.certificate_source {
+                            let url = state.url.clone().unwrap_or_default();
+                            state.appliance(&url, &applied.certificate_after, made_by.into());
+                        }
+                    }
+                    println!("{outcome}");
+                    Ok(())
+                })?;
             }
         }
         Command::Images { config } => {
@@ -192,7 +233,9 @@ fn recorded<T>(
     let now = time::OffsetDateTime::now_utc();
     match &result {
         Ok(_) => record.done(now),
-        Err(err) if is_transient(err) && phase == state::Phase::Cluster => {
+        // The cluster units are restarted by systemd; the host phase has
+        // already waited out its own deadline.
+        Err(err) if is_transient(err) && phase != state::Phase::Host => {
             record.waiting(&one_line(err))
         }
         Err(err) => record.failed(&one_line(err), !is_transient(err), now),
@@ -203,17 +246,18 @@ fn recorded<T>(
 
 /// The host phase: the plan (the OVF environment's transports retried with
 /// backoff up to `[host] retry_timeout_secs` while the cause may pass), then
-/// the host files. Returns the plan for the cluster phase of `--phase all`.
+/// the host files. Returns the environment and plan for the cluster phase of
+/// `--phase all`.
 fn host_phase(
     source: &OvfSource,
     config: &ConfigFile,
     kubeconfig: &Kubeconfig,
     root: &Path,
     record: &mut state::State,
-) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
+) -> anyhow::Result<(ovaboot::ovf::OvfEnvironment, ovaboot::plan::appliance::Plan)> {
     let config = load_config(config, kubeconfig)?;
     let started = std::time::Instant::now();
-    let plan = ovaboot::commands::retry::until_deadline(
+    let found = ovaboot::commands::retry::until_deadline(
         std::time::Duration::from_secs(config.host.retry_timeout_secs),
         || started.elapsed(),
         is_transient,
@@ -228,8 +272,13 @@ fn host_phase(
             state::record(root, record);
             std::thread::sleep(delay);
         },
-        || make_plan(source, &config, root),
+        || {
+            let env = read_environment(source)?;
+            let plan = plan_for(&env, &config, root)?;
+            Ok((env, plan))
+        },
     )?;
+    let (env, plan) = found;
     appliance(record, &plan, root);
     let host = firstboot::apply_host(&plan, root)?;
     println!(
@@ -238,12 +287,13 @@ fn host_phase(
         host.unchanged.len(),
         host.removed.len()
     );
-    Ok(plan)
+    Ok((env, plan))
 }
 
-/// The cluster phase: the manifests, then the completion record.
+/// The cluster phase: the manifests, then the completion record and the
+/// properties' digest (what `reconfigure` compares later boots with).
 fn cluster_phase(
-    plan: Option<ovaboot::plan::appliance::Plan>,
+    planned: Option<(ovaboot::ovf::OvfEnvironment, ovaboot::plan::appliance::Plan)>,
     source: &OvfSource,
     config: &ConfigFile,
     kubeconfig: &Kubeconfig,
@@ -251,9 +301,13 @@ fn cluster_phase(
     record: &mut state::State,
 ) -> anyhow::Result<()> {
     let config = load_config(config, kubeconfig)?;
-    let plan = match plan {
-        Some(plan) => plan,
-        None => make_plan(source, &config, root)?,
+    let (env, plan) = match planned {
+        Some(planned) => planned,
+        None => {
+            let env = read_environment(source)?;
+            let plan = plan_for(&env, &config, root)?;
+            (env, plan)
+        }
     };
     appliance(record, &plan, root);
     let report = firstboot::run(&plan, firstboot::Phase::Cluster, root, &config.kube)?;
@@ -261,6 +315,12 @@ fn cluster_phase(
         println!("cluster: {cluster}");
     }
     if let Some(done) = &report.completion {
+        reconfigure::record(
+            root,
+            &env.properties,
+            &plan,
+            time::OffsetDateTime::now_utc(),
+        )?;
         println!(
             "first boot completed for {}; certificate sha256 {}",
             done.hostname, done.certificate_sha256
@@ -318,7 +378,15 @@ fn make_plan(
     config: &ovaboot::config::Config,
     root: &Path,
 ) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
-    let env = read_environment(source)?;
+    plan_for(&read_environment(source)?, config, root)
+}
+
+/// [`make_plan`] for an environment already read.
+fn plan_for(
+    env: &ovaboot::ovf::OvfEnvironment,
+    config: &ovaboot::config::Config,
+    root: &Path,
+) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
     let settings = ovaboot::settings::Settings::from_properties(&env.properties)?;
     let facts = ovaboot::apply::host::read_host_facts(root)?;
     let now = time::OffsetDateTime::now_utc();
@@ -348,6 +416,8 @@ fn is_transient(err: &anyhow::Error) -> bool {
         } else if let Some(e) = cause.downcast_ref::<ovaboot::commands::apply::ClusterRunError>() {
             !e.is_permanent()
         } else if let Some(e) = cause.downcast_ref::<firstboot::FirstbootError>() {
+            !e.is_permanent()
+        } else if let Some(e) = cause.downcast_ref::<reconfigure::ReconfigureError>() {
             !e.is_permanent()
         } else {
             matches!(

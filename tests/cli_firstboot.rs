@@ -32,32 +32,14 @@ fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
-/// config with a 1 s deadline.
-fn unreachable_cluster(work: &Path) -> (String, String) {
-    let kubeconfig = work.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
-         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
-    )
-    .unwrap();
-    let config = work.join("ovaboot.toml");
-    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
-    (
-        kubeconfig.to_str().unwrap().to_owned(),
-        config.to_str().unwrap().to_owned(),
-    )
-}
-
-/// `firstboot` on `root` with `env`, against the cluster of [`unreachable_cluster`].
+/// `firstboot` on `root` with `env`, against the cluster of [`cli_support::unreachable_cluster`].
 fn firstboot_against_unreachable_cluster(
     root: &Path,
     work: &Path,
     env: &str,
     extra: &[&str],
 ) -> Output {
-    let (kubeconfig, config) = unreachable_cluster(work);
+    let (kubeconfig, config) = cli_support::unreachable_cluster(work);
     let mut args = vec![
         "firstboot",
         "--root",
@@ -255,7 +237,12 @@ fn bad_input_writes_nothing() {
 /// sandboxing keeps `systemd-analyze security` exposure where the README says.
 #[test]
 fn the_systemd_units_verify_and_their_commands_parse() {
-    let units = ["ovaboot-host.service", "ovaboot-cluster.service"];
+    let units = [
+        "ovaboot-host.service",
+        "ovaboot-cluster.service",
+        "ovaboot-reconfigure.service",
+        "ovaboot-reconfigure-cluster.service",
+    ];
     let binary = env!("CARGO_BIN_EXE_ovaboot");
     let dir = tempfile::tempdir().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -267,25 +254,35 @@ fn the_systemd_units_verify_and_their_commands_parse() {
             .expect("an ExecStart line");
         let args: Vec<&str> = exec.split_whitespace().collect();
         assert_eq!(args[0], "/usr/bin/ovaboot");
-        // With a completion record in place the command parses and does nothing.
+        // First boot's commands: with a completion record in place the
+        // command parses and does nothing. Day 2's: without one it parses and
+        // refuses, before looking for an OVF environment.
+        let day2 = args[1] == "reconfigure";
         let root = tempfile::tempdir().unwrap();
         let record = root.path().join(RECORD);
-        std::fs::create_dir_all(record.parent().unwrap()).unwrap();
-        std::fs::write(
-            &record,
-            r#"{"ovaboot_version":"0","completed_at":"x","hostname":"h","certificate_sha256":"s"}"#,
-        )
-        .unwrap();
+        if !day2 {
+            std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+            std::fs::write(
+                &record,
+                r#"{"ovaboot_version":"0","completed_at":"x","hostname":"h","certificate_sha256":"s"}"#,
+            )
+            .unwrap();
+        }
         let out = std::process::Command::new(binary)
             .args(&args[1..])
             .args(["--root", root.path().to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{unit}: {exec}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if day2 {
+            assert!(
+                out.status.code() == Some(2)
+                    && stderr.starts_with("ovaboot: error: first boot has not completed"),
+                "{unit}: {exec}: {stderr}"
+            );
+        } else {
+            assert!(out.status.success(), "{unit}: {exec}: {stderr}");
+        }
         std::fs::write(
             dir.path().join(unit),
             text.replace("/usr/bin/ovaboot", binary),
@@ -307,10 +304,12 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         "systemd-analyze verify: {stderr}"
     );
     // The sandboxing holds the exposure the README states (systemd 252,
-    // bookworm); the issue's ceilings are 7 (host) and 4 (cluster).
+    // bookworm); the issue's ceilings are 7 (host, reconfigure) and 4 (cluster).
     for (unit, at_most) in [
         ("ovaboot-host.service", 3.3),
         ("ovaboot-cluster.service", 2.4),
+        ("ovaboot-reconfigure.service", 2.9),
+        ("ovaboot-reconfigure-cluster.service", 2.4),
     ] {
         let out = std::process::Command::new("systemd-analyze")
             .args(["security", "--offline=yes", "--no-pager"])

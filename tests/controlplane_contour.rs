@@ -257,6 +257,13 @@ fn the_firstboot_cluster_phase_completes_against_the_control_plane() {
     run_ok(&args);
     assert!(root.join("var/lib/ovaboot/firstboot.json").is_file());
     assert!(root.join("etc/ovaboot/tls/tls.crt").is_file());
+    // The properties' digest is recorded with completion: a later boot with
+    // the same properties does nothing.
+    assert!(root.join("var/lib/ovaboot/properties.json").is_file());
+    let mut again = args;
+    again[0] = "reconfigure";
+    let out = text(&run_ok(&again).stdout);
+    assert!(out.contains("properties unchanged since"), "{out}");
     block_on(async {
         let c = client(&kubeconfig).await;
         let proxy = httpproxy(&c, "cp-firstboot", "fb").await;

@@ -15,8 +15,21 @@ use std::sync::OnceLock;
 mod tool_support;
 use tool_support::{repo, run};
 
-const UNITS: [&str; 2] = ["ovaboot-host.service", "ovaboot-cluster.service"];
-const SUBCOMMANDS: [&str; 6] = ["props", "render", "apply", "firstboot", "status", "images"];
+const UNITS: [&str; 4] = [
+    "ovaboot-host.service",
+    "ovaboot-cluster.service",
+    "ovaboot-reconfigure.service",
+    "ovaboot-reconfigure-cluster.service",
+];
+const SUBCOMMANDS: [&str; 7] = [
+    "props",
+    "render",
+    "apply",
+    "firstboot",
+    "reconfigure",
+    "status",
+    "images",
+];
 
 fn enabled(test: &str) -> bool {
     if std::env::var("OVABOOT_DEB_TESTS").as_deref() == Ok("1") {

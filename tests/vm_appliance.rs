@@ -8,7 +8,7 @@
 //! The guest powers itself off through a test-only unit put into a copy of
 //! the image (tests/vm/appliance/ovaboot-vmtest*), never into the image.
 //!
-//! Slow (an image build and four boots), so it runs only with
+//! Slow (an image build and five boots), so it runs only with
 //! `OVABOOT_VM_TESTS=1`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or
 //! the one `cargo deb` builds (see README "VM tests").
 
@@ -478,6 +478,85 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     }
     assert_eq!(second.fact("kernel-hostname"), [FQDN]);
     second.assert_no_secret(&secrets);
+
+    // (4) Day 2 on that boot: the reconfigure units ran; with no digest yet
+    // every property was applied again, which changed no file (above), and
+    // the cluster part, the certificate unchanged, recorded the digest.
+    let reconfigure = "ovaboot-reconfigure.service";
+    let reconfigure_cluster = "ovaboot-reconfigure-cluster.service";
+    assert_eq!(
+        second.unit(reconfigure, "Result"),
+        "success",
+        "{}",
+        second.console
+    );
+    assert_eq!(
+        second.unit(reconfigure_cluster, "Result"),
+        "success",
+        "{}",
+        second.console
+    );
+    assert!(second.stat.contains_key("var/lib/ovaboot/properties.json"));
+
+    // (5) The admin renews the certificate (their own, for the same FQDN) and
+    // reboots: the host part installs it before networkd starts; the Secret
+    // waits for k3s (absent offline: retried), so the digest stays as it was.
+    let issuer = ca("VM Test Lab CA", None);
+    let new_key = rcgen::KeyPair::generate().unwrap();
+    let (new_cert, _) = leaf(
+        &issuer,
+        FQDN,
+        &new_key,
+        -Duration::days(1),
+        Duration::days(90),
+    );
+    let chain = format!("{new_cert}{}", issuer.pem);
+    let key_pem = new_key.serialize_pem();
+    let renewed_env = write_environment(
+        "renewed",
+        &[
+            ("guestinfo.tls_cert", &chain),
+            ("guestinfo.tls_key", &key_pem),
+        ],
+    );
+    let third = boot("renewed", &second.dir.join("after.raw"), Some(&renewed_env));
+    assert_eq!(
+        third.unit(reconfigure, "Result"),
+        "success",
+        "{}",
+        third.console
+    );
+    let done = third.monotonic(reconfigure, "ActiveEnterTimestampMonotonic");
+    let networkd = third.monotonic("systemd-networkd.service", "InactiveExitTimestampMonotonic");
+    assert!(
+        networkd > done,
+        "networkd started before the host part finished"
+    );
+    assert_eq!(
+        openssl_fingerprint(third.file(TLS_CERT).unwrap().as_bytes()),
+        openssl_fingerprint(new_cert.as_bytes()),
+        "the renewed certificate is installed"
+    );
+    assert_eq!(third.file(TLS_KEY).unwrap(), key_pem);
+    assert!(
+        third.stat[TLS_KEY].starts_with("600 0 0 "),
+        "{}",
+        third.stat[TLS_KEY]
+    );
+    assert!(
+        third.monotonic(reconfigure_cluster, "NRestarts") >= 1,
+        "the Secret's part was not retried; console:\n{}",
+        third.console
+    );
+    assert_eq!(
+        third.stat.get("var/lib/ovaboot/properties.json"),
+        second.stat.get("var/lib/ovaboot/properties.json"),
+        "the digest is recorded only once the Secret has the pair"
+    );
+    assert_eq!(third.fact("kernel-hostname"), [FQDN]);
+    let mut secrets = key_needles(&key_pem);
+    secrets.push(PROXY_PASSWORD.to_owned());
+    third.assert_no_secret(&secrets);
 }
 
 #[test]

@@ -176,6 +176,51 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
     Ok(report)
 }
 
+/// What [`write_files`] would do to one planned file (see [`preview`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    /// Other bytes or another mode.
+    Changed,
+    Removed,
+}
+
+/// What [`write_files`] would do with `files` under `root`, reading only:
+/// each file that would be added, changed or removed (unchanged ones left
+/// out), in plan order. Paths are checked as for writing.
+pub fn preview(root: &Path, files: &[PlannedFile]) -> Result<Vec<(PathBuf, Change)>, FilesError> {
+    let real_root = match fs::canonicalize(root) {
+        Ok(real) => real,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => PathBuf::from(root),
+        Err(e) => return Err(io_err(root, "resolving the root directory")(e)),
+    };
+    let mut changes = Vec::new();
+    for file in files {
+        let rel = relative_path(root, &file.path)?;
+        let dir = match rel.parent() {
+            Some(parent) if real_root.exists() => walk_dir(&real_root, parent, Walk::Existing)?,
+            _ => None,
+        };
+        let target = dir.map(|d| d.join(rel.file_name().unwrap_or_default()));
+        let exists = target
+            .as_deref()
+            .is_some_and(|t| fs::symlink_metadata(t).is_ok());
+        let change = match (file.contents.expose(), &target) {
+            (None, _) if exists => Some(Change::Removed),
+            (None, _) => None,
+            (Some(_), _) if !exists => Some(Change::Added),
+            (Some(contents), Some(target)) => {
+                (!is_unchanged(target, contents, file.mode)?).then_some(Change::Changed)
+            }
+            (Some(_), None) => Some(Change::Added),
+        };
+        if let Some(change) = change {
+            changes.push((file.path.clone(), change));
+        }
+    }
+    Ok(changes)
+}
+
 /// A change waiting for the commit phase.
 enum Pending {
     Write(Staged),

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod firstboot;
 pub mod props;
+pub mod reconfigure;
 pub mod render;
 pub mod retry;
 pub mod status;

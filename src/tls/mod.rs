@@ -225,7 +225,7 @@ pub fn check(
 }
 
 /// `AB:CD:…`: SHA-256 of the DER, the way browsers and `openssl x509 -fingerprint` show it.
-fn sha256_fingerprint(der: &[u8]) -> String {
+pub fn sha256_fingerprint(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     digest
         .as_ref()

@@ -347,3 +347,38 @@ pub fn pem_blocks_der(pem: &str) -> Vec<Vec<u8>> {
         .map(|block| block.unwrap().contents)
         .collect()
 }
+
+/// The completion record the cluster phase writes, for a root whose host
+/// phase ran (there is no cluster in these tests): host name `FQDN`, the
+/// installed certificate's fingerprint.
+pub fn record_first_boot_completed(root: &Path) {
+    let cert = std::fs::read(root.join("etc/ovaboot/tls/tls.crt")).unwrap();
+    let record = root.join("var/lib/ovaboot/firstboot.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        format!(
+            r#"{{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"{FQDN}","certificate_sha256":"{}"}}"#,
+            openssl_fingerprint(&cert)
+        ),
+    )
+    .unwrap();
+}
+
+/// A kubeconfig for loopback port 9 (discard; nothing listens there), and a
+/// config with a 1 s deadline, written into `work`: (kubeconfig, config).
+pub fn unreachable_cluster(work: &Path) -> (String, String) {
+    let kubeconfig = work.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:9\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let config = work.join("ovaboot.toml");
+    std::fs::write(&config, "[kube]\napi_server_timeout_secs = 1\n").unwrap();
+    (
+        kubeconfig.to_str().unwrap().to_owned(),
+        config.to_str().unwrap().to_owned(),
+    )
+}

@@ -399,3 +399,4 @@ fn temp_names_are_recognised_for_their_own_target_only() {
 
 mod absent;
 mod owner;
+mod preview;

@@ -4,8 +4,8 @@
 #
 #   vm.sh prepare --image BASE.raw --out TEST.raw
 #       A sparse copy of the image with the test-only units of this folder in
-#       it (ovaboot-vmtest powers the guest off; the cluster drop-in shortens
-#       its wait). The shipped image itself is never written.
+#       it (ovaboot-vmtest powers the guest off; the cluster drop-ins shorten
+#       their wait). The shipped image itself is never written.
 #   vm.sh boot --disk BACKING.raw --out DIR [--ovf-env FILE]
 #       Boots a copy-on-write qcow2 overlay of BACKING (DIR/overlay.qcow2)
 #       with the OVF environment on a CD labelled "OVF ENV" (vSphere's ISO
@@ -76,6 +76,8 @@ inject() {
     ln -sfn ../ovaboot-vmtest.service "$mnt/etc/systemd/system/multi-user.target.wants/ovaboot-vmtest.service"
     install -D -m 0644 "$here/ovaboot-cluster-vmtest.conf" "$mnt/etc/systemd/system/ovaboot-cluster.service.d/vmtest.conf"
     install -D -m 0644 "$here/ovaboot-host-vmtest.conf" "$mnt/etc/systemd/system/ovaboot-host.service.d/vmtest.conf"
+    install -D -m 0644 "$here/ovaboot-reconfigure-cluster-vmtest.conf" \
+        "$mnt/etc/systemd/system/ovaboot-reconfigure-cluster.service.d/vmtest.conf"
     install -D -m 0644 "$here/ovaboot.toml" "$mnt/etc/ovaboot-vmtest/ovaboot.toml"
 }
 

@@ -1,0 +1,328 @@
+//! `ovaboot reconfigure`: day 2. After first boot, the admin changes a vApp
+//! property and reboots; this applies what changed, with the same plan and
+//! apply code as `firstboot`.
+//!
+//! Each run reads the OVF environment and compares the properties' digest
+//! ([`crate::digest`]) with the one recorded. Unchanged: nothing is planned or
+//! written. Changed: the whole plan is made again, the properties that cannot
+//! change after first boot are checked (a refusal applies nothing at all), the
+//! host files are written (unchanged ones untouched), and when the TLS pair is
+//! not the one the Secret was last given, the `kubernetes.io/tls` Secret alone
+//! is applied (Contour and the routes do not depend on properties). Only when
+//! the cluster part is done is the new digest recorded, so a run cut short
+//! (k3s not up) is run again at the next boot or retry.
+//!
+//! Two phases, like first boot's: **host** before networkd, timesyncd and k3s
+//! (which read the files at their start), **cluster** once k3s's API answers.
+
+mod report;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::apply::files::{Change, FilesError, preview, write_files};
+use crate::apply::host::{HostApplyError, read_host_facts};
+use crate::cluster::ApplySummary;
+use crate::commands::apply::ClusterRunError;
+use crate::commands::firstboot::{COMPLETION_PATH, Completion, FirstbootError, completed};
+use crate::config::Config;
+use crate::digest::{DigestError, DigestKey, Record, changed};
+use crate::ovf::Properties;
+use crate::plan::PlannedFile;
+use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
+use crate::settings::{Settings, SettingsError, keys};
+
+pub use crate::commands::firstboot::Phase;
+pub use report::{Applied, Outcome, Preview};
+
+/// Why a reconfigure did not go through. [`ReconfigureError::property`] names
+/// the OVF property at fault when there is one (for the state file).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconfigureError {
+    #[error(
+        "first boot has not completed on this system ({} is missing): there is nothing to reconfigure; run `ovaboot firstboot`",
+        path.display()
+    )]
+    NotCompleted { path: PathBuf },
+    /// A property that cannot change after first boot did: nothing was applied.
+    #[error(
+        "{key}: cannot change from {old} to {new} after first boot: {why}; nothing was applied"
+    )]
+    Refused {
+        key: &'static str,
+        old: String,
+        new: String,
+        why: &'static str,
+    },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Host(#[from] HostApplyError),
+    #[error(transparent)]
+    Files(#[from] FilesError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error(transparent)]
+    Record(#[from] FirstbootError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterRunError),
+}
+
+impl ReconfigureError {
+    /// Whether running again later cannot help: only the cluster not being
+    /// there or not ready yet is worth a retry.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ReconfigureError::Cluster(e) => e.is_permanent(),
+            _ => true,
+        }
+    }
+
+    /// The OVF property at fault, if the error is about one.
+    pub fn property(&self) -> Option<&str> {
+        match self {
+            ReconfigureError::Refused { key, .. } => Some(key),
+            ReconfigureError::Settings(e) => Some(e.key()),
+            _ => None,
+        }
+    }
+}
+
+/// Why the host name cannot change (the refusal's last part).
+pub const HOSTNAME_REFUSAL: &str = "k3s registered its node under the first name, and a node cannot be renamed (k3s would register a second node and the first one's workloads would stay on a node that never comes back); set the property back, or deploy a new appliance";
+
+/// The properties against what was last applied.
+pub struct Comparison {
+    pub completion: Completion,
+    key: Option<DigestKey>,
+    record: Option<Record>,
+    /// The properties that changed; `None` when there is no usable record (an
+    /// appliance first booted before digests were recorded): every property
+    /// then counts as changed.
+    pub changed: Option<Vec<String>>,
+}
+
+impl Comparison {
+    pub fn unchanged(&self) -> bool {
+        self.changed.as_ref().is_some_and(Vec::is_empty)
+    }
+
+    /// When the digest was last recorded, if it was.
+    pub fn recorded_at(&self) -> Option<&str> {
+        self.record.as_ref().map(|r| r.recorded_at.as_str())
+    }
+}
+
+/// Reads the records under `root` and compares `properties` with them.
+/// Writes nothing.
+pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, ReconfigureError> {
+    let completion = require_completion(root)?;
+    let key = DigestKey::load(root)?;
+    let record = match &key {
+        Some(_) => Record::load(root)?,
+        None => None,
+    };
+    let changed = match (&key, &record) {
+        (Some(key), Some(record)) => Some(changed(&record.properties, &key.properties(properties))),
+        _ => None,
+    };
+    Ok(Comparison {
+        completion,
+        key,
+        record,
+        changed,
+    })
+}
+
+/// The completion record under `root`: reconfigure only follows a first boot
+/// that completed (checked before the OVF environment is even read).
+pub fn require_completion(root: &Path) -> Result<Completion, ReconfigureError> {
+    completed(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
+        path: root.join(COMPLETION_PATH.trim_start_matches('/')),
+    })
+}
+
+/// Refuses a change of what cannot change after first boot. Today that is
+/// the host name alone: everything else the properties set (address, DNS,
+/// NTP, proxy, credentials, certificate) is read again by its consumer at its
+/// next start, and k3s on its SQLite datastore takes a new node address.
+pub fn refuse_what_cannot_change(
+    completion: &Completion,
+    settings: &Settings,
+) -> Result<(), ReconfigureError> {
+    let new = settings.hostname.fqdn();
+    if !completion.hostname.eq_ignore_ascii_case(new) {
+        return Err(ReconfigureError::Refused {
+            key: keys::HOSTNAME,
+            old: completion.hostname.clone(),
+            new: new.to_owned(),
+            why: HOSTNAME_REFUSAL,
+        });
+    }
+    Ok(())
+}
+
+/// The plan for `properties` on the system under `root`, the same as
+/// `render` and `firstboot` make, once nothing refused.
+pub fn plan(
+    comparison: &Comparison,
+    properties: &Properties,
+    config: &Config,
+    root: &Path,
+    now: time::OffsetDateTime,
+) -> Result<Plan, ReconfigureError> {
+    let settings = Settings::from_properties(properties)?;
+    refuse_what_cannot_change(&comparison.completion, &settings)?;
+    let facts = read_host_facts(root)?;
+    Ok(build(&settings, config, &facts, now)?)
+}
+
+/// The TLS Secret of `plan` (the one object reconfigure applies).
+pub fn secret_object(plan: &Plan) -> Option<&Value> {
+    plan.manifests
+        .iter()
+        .find(|m| m.object.is_secret())
+        .map(|m| m.object.expose())
+}
+
+/// Whether the Secret must be given `plan`'s pair: it differs from the one
+/// recorded. Without a record, the completion record's fingerprint of the
+/// first boot's leaf is all there is to compare.
+pub fn secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
+    match (&comparison.key, &comparison.record) {
+        (Some(key), Some(record)) => {
+            key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem) != record.tls
+        }
+        _ => plan.tls.leaf_sha256 != comparison.completion.certificate_sha256,
+    }
+}
+
+/// Records the digest of `properties` and of `plan`'s TLS pair under `root`
+/// (making the digest key on first use). First boot calls it on completion.
+pub fn record(
+    root: &Path,
+    properties: &Properties,
+    plan: &Plan,
+    now: time::OffsetDateTime,
+) -> Result<(), ReconfigureError> {
+    let key = DigestKey::load_or_create(root)?;
+    Record::new(
+        key.properties(properties),
+        key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem),
+        now,
+    )
+    .store(root)?;
+    Ok(())
+}
+
+/// What a run is asked to do.
+pub struct Request<'a> {
+    pub properties: &'a Properties,
+    pub config: &'a Config,
+    pub root: &'a Path,
+    pub phase: Phase,
+    pub dry_run: bool,
+}
+
+/// `reconfigure` with the Secret applied to the cluster `config.kube` names.
+pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
+    run_with(request, |objects| {
+        crate::commands::apply::apply_to_cluster(objects, &request.config.kube)
+    })
+}
+
+/// [`run`], with `apply` putting objects into the cluster (tests pass a client
+/// of their own).
+pub fn run_with(
+    request: &Request<'_>,
+    apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
+) -> Result<Outcome, ReconfigureError> {
+    let Request {
+        properties,
+        config,
+        root,
+        phase,
+        dry_run,
+    } = *request;
+    let comparison = compare(root, properties)?;
+    if comparison.unchanged() {
+        return Ok(Outcome::Unchanged {
+            recorded_at: comparison.recorded_at().map(str::to_owned),
+        });
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let plan = plan(&comparison, properties, config, root, now)?;
+    let secret = secret_needed(&comparison, &plan);
+    if dry_run {
+        return Ok(Outcome::DryRun(Preview {
+            changed: comparison.changed.clone(),
+            files: preview(root, &files_of(&plan, phase))?,
+            certificate_before: installed_fingerprint(root),
+            certificate_after: plan.tls.leaf_sha256.clone(),
+            secret: (phase.runs_cluster() && secret).then(|| secret_name(&plan)),
+        }));
+    }
+    let mut applied = Applied {
+        changed: comparison.changed.clone(),
+        certificate_before: installed_fingerprint(root),
+        certificate_after: plan.tls.leaf_sha256.clone(),
+        certificate_source: Some(plan.tls.source),
+        ..Applied::default()
+    };
+    if phase.runs_host() {
+        applied.host = Some(write_files(root, &plan.files)?);
+    }
+    if phase.runs_cluster() {
+        // The Secret carries the pair on disk, as in first boot (with the
+        // host phase just run, it is there already).
+        if !phase.runs_host() {
+            applied.host = Some(write_files(root, &files_of(&plan, phase))?);
+        }
+        if secret {
+            let object = secret_object(&plan).expect("the plan has its TLS Secret");
+            applied.secret = Some((secret_name(&plan), apply(std::slice::from_ref(object))?));
+        }
+        record(root, properties, &plan, now)?;
+        applied.recorded = true;
+    }
+    Ok(Outcome::Applied(applied))
+}
+
+/// The files `phase` writes: all host files, or the TLS pair alone.
+fn files_of(plan: &Plan, phase: Phase) -> Vec<PlannedFile> {
+    plan.files
+        .iter()
+        .filter(|f| {
+            phase.runs_host()
+                || f.path == Path::new(TLS_KEY_PATH)
+                || f.path == Path::new(TLS_CERT_PATH)
+        })
+        .cloned()
+        .collect()
+}
+
+/// `namespace/name` of the plan's Secret.
+fn secret_name(plan: &Plan) -> String {
+    let meta = secret_object(plan).map(|s| &s["metadata"]);
+    format!(
+        "{}/{}",
+        meta.and_then(|m| m["namespace"].as_str()).unwrap_or("-"),
+        meta.and_then(|m| m["name"].as_str()).unwrap_or("-")
+    )
+}
+
+/// The SHA-256 fingerprint of the leaf installed under `root`, if readable.
+pub fn installed_fingerprint(root: &Path) -> Option<String> {
+    let pem = std::fs::read(root.join(TLS_CERT_PATH.trim_start_matches('/'))).ok()?;
+    let block = x509_parser::pem::Pem::iter_from_buffer(&pem).next()?.ok()?;
+    Some(crate::tls::sha256_fingerprint(&block.contents))
+}
+
+/// For the report: each file's change, by path.
+pub type FileChanges = Vec<(PathBuf, Change)>;
+
+#[cfg(test)]
+mod tests;

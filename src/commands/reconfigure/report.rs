@@ -1,0 +1,149 @@
+//! What a reconfigure run did or would do, as values (for the state file) and
+//! as the lines it prints. Paths and fingerprints only: never a value.
+
+use std::fmt;
+
+use crate::apply::files::{Change, WriteReport};
+use crate::cluster::ApplySummary;
+
+use super::FileChanges;
+
+/// The result of a run.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The properties are those last applied: nothing was done.
+    Unchanged {
+        recorded_at: Option<String>,
+    },
+    Applied(Applied),
+    /// `--dry-run`: what would change; nothing was.
+    DryRun(Preview),
+}
+
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The properties that changed; `None`: unknown (no record), all counted.
+    pub changed: Option<Vec<String>>,
+    /// The host files (or, in the cluster phase alone, the TLS pair).
+    pub host: Option<WriteReport>,
+    /// The Secret (`namespace/name`) and what applying it did, if it was needed.
+    pub secret: Option<(String, ApplySummary)>,
+    pub certificate_before: Option<String>,
+    pub certificate_after: String,
+    /// Who made the certificate now installed (`None` until a plan is made).
+    pub certificate_source: Option<crate::tls::CertSource>,
+    /// The new digest was recorded (the cluster phase ran to its end).
+    pub recorded: bool,
+}
+
+#[derive(Debug)]
+pub struct Preview {
+    pub changed: Option<Vec<String>>,
+    pub files: FileChanges,
+    pub certificate_before: Option<String>,
+    pub certificate_after: String,
+    /// The Secret that would be applied (`namespace/name`), if any.
+    pub secret: Option<String>,
+}
+
+fn changed_line(f: &mut fmt::Formatter<'_>, changed: &Option<Vec<String>>) -> fmt::Result {
+    match changed {
+        Some(keys) => writeln!(f, "properties changed: {}", keys.join(", ")),
+        None => writeln!(
+            f,
+            "properties changed: unknown (no digest recorded yet), so every property is applied again"
+        ),
+    }
+}
+
+fn certificate_line(
+    f: &mut fmt::Formatter<'_>,
+    before: &Option<String>,
+    after: &str,
+    verb: &str,
+) -> fmt::Result {
+    let before = before.as_deref().unwrap_or("none");
+    if before == after {
+        writeln!(f, "certificate: sha256 {after} (unchanged)")
+    } else {
+        writeln!(f, "certificate: sha256 {before} {verb} sha256 {after}")
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Unchanged { recorded_at } => write!(
+                f,
+                "properties unchanged since {}; nothing to do",
+                recorded_at.as_deref().unwrap_or("first boot")
+            ),
+            Outcome::Applied(applied) => applied.fmt(f),
+            Outcome::DryRun(preview) => preview.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for Applied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        changed_line(f, &self.changed)?;
+        if let Some(host) = &self.host {
+            for path in &host.written {
+                writeln!(f, "wrote {}", path.display())?;
+            }
+            for path in &host.removed {
+                writeln!(f, "removed {}", path.display())?;
+            }
+            writeln!(
+                f,
+                "host: {} files written, {} unchanged, {} removed",
+                host.written.len(),
+                host.unchanged.len(),
+                host.removed.len()
+            )?;
+        }
+        certificate_line(
+            f,
+            &self.certificate_before,
+            &self.certificate_after,
+            "replaced by",
+        )?;
+        match &self.secret {
+            Some((name, summary)) => writeln!(f, "cluster: Secret {name}: {summary}")?,
+            None if self.recorded => writeln!(f, "cluster: the Secret already holds this pair")?,
+            None => {}
+        }
+        if self.recorded {
+            write!(f, "reconfigured; the properties' digest is recorded")
+        } else {
+            write!(
+                f,
+                "host part done; the cluster part records the properties' digest"
+            )
+        }
+    }
+}
+
+impl fmt::Display for Preview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        changed_line(f, &self.changed)?;
+        for (path, change) in &self.files {
+            let verb = match change {
+                Change::Added => "add",
+                Change::Changed => "change",
+                Change::Removed => "remove",
+            };
+            writeln!(f, "would {verb} {}", path.display())?;
+        }
+        certificate_line(
+            f,
+            &self.certificate_before,
+            &self.certificate_after,
+            "would be replaced by",
+        )?;
+        if let Some(name) = &self.secret {
+            writeln!(f, "would apply Secret {name}")?;
+        }
+        write!(f, "dry run: nothing was changed")
+    }
+}

@@ -1,0 +1,450 @@
+//! `ovaboot reconfigure` on a prepared root: first boot done with one set of
+//! properties, then another. Exactly the files a changed property owns change
+//! (modes kept), an unchanged set writes nothing, a new host name is refused
+//! with nothing applied, a dry run changes nothing, and no secret (nor its
+//! plain SHA-256) lands in any file but its target.
+//!
+//! The cluster here is unreachable (loopback port 9, 1 s deadline): a run that
+//! needs the Secret fails with exit 1 and records nothing; the Secret itself is
+//! tested in tests/cluster_reconfigure.rs.
+
+mod cli_support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use base64::Engine as _;
+use cli_support::{FQDN, IP, ca, leaf, mode, openssl_fingerprint, text};
+use rcgen::KeyPair;
+use time::Duration;
+
+const PASSWORD_A: &str = "first-Password-4-day-one";
+const PASSWORD_B: &str = "second-Password-4-day-two";
+const SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
+
+/// Where a run records itself (state file and console banner): checked on
+/// their own, since a run that applies a change rewrites them by design.
+const STATE_RECORD: [&str; 2] = ["var/lib/ovaboot/state.json", "etc/issue.d/ovaboot.issue"];
+
+/// Every file under `root` but the state record: relative path → (bytes, mode).
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
+    cli_support::files_under(root)
+        .into_iter()
+        .filter(|p| {
+            !STATE_RECORD
+                .iter()
+                .any(|r| p.strip_prefix(root).unwrap() == Path::new(r))
+        })
+        .map(|p| {
+            let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            (rel, (std::fs::read(&p).unwrap(), mode(&p)))
+        })
+        .collect()
+}
+
+/// The relative paths whose bytes or mode differ (or that appeared or went).
+fn differences(
+    before: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
+    after: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
+) -> Vec<String> {
+    let mut paths: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .map(|p| p.display().to_string())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// One appliance's working folders: the root, and the files tests pass.
+struct Appliance {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    work: PathBuf,
+    kubeconfig: String,
+    config: String,
+}
+
+impl Appliance {
+    fn new() -> Appliance {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+        let shadow = root.join("etc/shadow");
+        std::fs::write(&shadow, SHADOW).unwrap();
+        std::fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .unwrap();
+        let (kubeconfig, config) = cli_support::unreachable_cluster(&work);
+        Appliance {
+            root,
+            work,
+            kubeconfig,
+            config,
+            _dir: dir,
+        }
+    }
+
+    fn env(&self, name: &str, properties: &[(&str, &str)]) -> String {
+        cli_support::environment_with(&self.work.join(name), properties)
+    }
+
+    fn run(&self, command: &str, env: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            command,
+            "--root",
+            self.root.to_str().unwrap(),
+            "--config",
+            &self.config,
+            "--kubeconfig",
+            &self.kubeconfig,
+            "--ovf-env",
+            env,
+        ];
+        args.extend_from_slice(extra);
+        cli_support::ovaboot(&args)
+    }
+
+    fn reconfigure(&self, env: &str, extra: &[&str]) -> Output {
+        self.run("reconfigure", env, extra)
+    }
+
+    /// First boot with `env`: the host phase, then the completion record the
+    /// cluster phase writes (there is no cluster here), then a reconfigure
+    /// with the same properties, which records their digest (no digest yet:
+    /// everything is applied again, which changes nothing).
+    fn first_boot(&self, env: &str) {
+        let out = self.run("firstboot", env, &["--phase", "host"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        cli_support::record_first_boot_completed(&self.root);
+        let before = snapshot(&self.root);
+        let out = self.reconfigure(env, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("properties changed: unknown")
+                && stdout.contains("host: 0 files written")
+                && stdout.contains("the Secret already holds this pair"),
+            "{stdout}"
+        );
+        assert_eq!(
+            differences(&before, &snapshot(&self.root)),
+            [
+                "var/lib/ovaboot/properties.json",
+                "var/lib/ovaboot/properties.key"
+            ],
+            "only the digest and its key are new"
+        );
+    }
+
+    fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.root.join(rel)).unwrap()
+    }
+}
+
+/// A user certificate for the FQDN from `issuer`: (chain PEM, key PEM).
+fn user_pair(issuer: &cli_support::Ca) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let (cert, _) = leaf(issuer, FQDN, &key, -Duration::days(1), Duration::days(90));
+    (format!("{cert}{}", issuer.pem), key.serialize_pem())
+}
+
+fn properties<'a>(
+    address: &'a str,
+    ntp: &'a str,
+    password: &'a str,
+    pair: &'a (String, String),
+) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("guestinfo.hostname", FQDN),
+        ("guestinfo.ipaddress", address),
+        ("guestinfo.netmask", "24"),
+        ("guestinfo.gateway", "192.168.40.1"),
+        ("guestinfo.ntp", ntp),
+        ("guestinfo.root_password", password),
+        ("guestinfo.tls_cert", &pair.0),
+        ("guestinfo.tls_key", &pair.1),
+    ]
+}
+
+#[test]
+fn changed_properties_change_exactly_their_files_and_the_same_ones_change_nothing() {
+    let appliance = Appliance::new();
+    let issuer = ca("Lab CA", None);
+    let (first, renewed) = (user_pair(&issuer), user_pair(&issuer));
+    let a = appliance.env(
+        "a.xml",
+        &properties(IP, "ntp1.corp.example.net", PASSWORD_A, &first),
+    );
+    appliance.first_boot(&a);
+
+    // The same properties again: nothing is planned or written.
+    let before = snapshot(&appliance.root);
+    let out = appliance.reconfigure(&a, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("properties unchanged since"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(&appliance.root), before, "nothing written");
+
+    // A new NTP server alone: its drop-in, and the digest; no cluster needed.
+    let ntp = appliance.env(
+        "ntp.xml",
+        &properties(IP, "ntp2.corp.example.net", PASSWORD_A, &first),
+    );
+    let out = appliance.reconfigure(&ntp, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("properties changed: guestinfo.ntp\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let after = snapshot(&appliance.root);
+    assert_eq!(
+        differences(&before, &after),
+        [
+            "etc/systemd/timesyncd.conf.d/ovaboot.conf",
+            "var/lib/ovaboot/properties.json"
+        ]
+    );
+    assert!(text(&appliance.read("etc/systemd/timesyncd.conf.d/ovaboot.conf")).contains("ntp2"));
+
+    // Address, password and a renewed certificate: the host part writes
+    // exactly their files, keeping each mode; the Secret needs the cluster.
+    let b = appliance.env(
+        "b.xml",
+        &properties(
+            "192.168.40.18",
+            "ntp2.corp.example.net",
+            PASSWORD_B,
+            &renewed,
+        ),
+    );
+    let before = after;
+    let out = appliance.reconfigure(&b, &["--phase", "host"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = snapshot(&appliance.root);
+    assert_eq!(
+        differences(&before, &after),
+        [
+            "etc/hosts",
+            "etc/ovaboot/tls/tls.crt",
+            "etc/ovaboot/tls/tls.key",
+            "etc/shadow",
+            "etc/systemd/network/10-ovaboot.network",
+        ]
+    );
+    for (file, want) in [
+        ("etc/shadow", 0o640),
+        ("etc/ovaboot/tls/tls.key", 0o600),
+        ("etc/ovaboot/tls/tls.crt", 0o644),
+        ("etc/systemd/network/10-ovaboot.network", 0o644),
+    ] {
+        assert_eq!(mode(&appliance.root.join(file)), want, "{file}");
+    }
+    assert_eq!(text(&appliance.read("etc/ovaboot/tls/tls.key")), renewed.1);
+    assert!(
+        text(&appliance.read("etc/systemd/network/10-ovaboot.network"))
+            .contains("192.168.40.18/24")
+    );
+
+    // The whole run needs the Secret: the cluster is not there, exit 1, and
+    // the digest is not recorded, so the next boot tries again.
+    let out = appliance.reconfigure(&b, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .lines()
+            .last()
+            .unwrap()
+            .contains("the API server did not answer"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        differences(&after, &snapshot(&appliance.root)),
+        Vec::<String>::new(),
+        "files already in place; digest not recorded"
+    );
+
+    // No secret in any file but its target, nor its plain SHA-256.
+    assert_secrets_only_in_their_targets(
+        &appliance,
+        &[PASSWORD_A, PASSWORD_B],
+        &[&first.1, &renewed.1],
+    );
+    for out in [&out] {
+        for secret in [PASSWORD_B, &renewed.1] {
+            assert!(!text(&out.stdout).contains(secret) && !text(&out.stderr).contains(secret));
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn assert_secrets_only_in_their_targets(appliance: &Appliance, passwords: &[&str], keys: &[&str]) {
+    let mut needles: Vec<String> = Vec::new();
+    for secret in passwords.iter().chain(keys) {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+        needles.push(sha256_hex(secret.as_bytes()));
+        needles.push(base64::engine::general_purpose::STANDARD.encode(digest.as_ref()));
+    }
+    needles.extend(passwords.iter().map(|p| p.to_string()));
+    for key in keys {
+        needles.extend(cli_support::key_needles(key));
+    }
+    for (path, (bytes, _)) in snapshot(&appliance.root) {
+        let haystack = String::from_utf8_lossy(&bytes).to_lowercase();
+        for needle in &needles {
+            if path == Path::new("etc/ovaboot/tls/tls.key")
+                && !needle.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                continue; // the key's own file holds the key
+            }
+            assert!(
+                !haystack.contains(&needle.to_lowercase()),
+                "a secret (or its plain SHA-256) is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_new_host_name_is_refused_and_nothing_is_applied() {
+    let appliance = Appliance::new();
+    let pair = user_pair(&ca("Lab CA", None));
+    let a = appliance.env(
+        "a.xml",
+        &properties(IP, "ntp1.corp.example.net", PASSWORD_A, &pair),
+    );
+    appliance.first_boot(&a);
+    let before = snapshot(&appliance.root);
+    // Renamed, and other properties changed with it: none of them applied.
+    let mut renamed = properties("192.168.40.18", "ntp2.corp.example.net", PASSWORD_B, &pair);
+    renamed[0].1 = "renamed.corp.example.net";
+    let renamed = appliance.env("renamed.xml", &renamed);
+    for phase in ["host", "cluster", "all"] {
+        let out = appliance.reconfigure(&renamed, &["--phase", phase]);
+        assert_eq!(out.status.code(), Some(2), "{phase}: {}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        let line = stderr.lines().last().unwrap();
+        assert!(
+            line.starts_with(&format!(
+                "ovaboot: error: guestinfo.hostname: cannot change from {FQDN} to renamed.corp.example.net after first boot: k3s registered its node"
+            )) && line.ends_with("nothing was applied"),
+            "{stderr}"
+        );
+        assert_eq!(
+            snapshot(&appliance.root),
+            before,
+            "{phase}: nothing changed"
+        );
+    }
+    // The refusal shows where the admin looks: state file and console banner.
+    let state: serde_json::Value =
+        serde_json::from_slice(&appliance.read("var/lib/ovaboot/state.json")).unwrap();
+    assert_eq!(state["phase"], "reconfigure", "{state}");
+    assert_eq!(state["outcome"], "failed", "{state}");
+    assert_eq!(state["permanent"], true, "{state}");
+    assert!(
+        state["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("guestinfo.hostname: cannot change"),
+        "{state}"
+    );
+    let banner = String::from_utf8(appliance.read("etc/issue.d/ovaboot.issue")).unwrap();
+    assert!(banner.contains("guestinfo.hostname"), "{banner}");
+    let out = appliance.reconfigure(&renamed, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "a dry run refuses it too");
+}
+
+#[test]
+fn a_dry_run_names_the_files_and_fingerprints_and_changes_nothing() {
+    let appliance = Appliance::new();
+    let issuer = ca("Lab CA", None);
+    let (first, renewed) = (user_pair(&issuer), user_pair(&issuer));
+    let a = appliance.env("a.xml", &properties(IP, "", PASSWORD_A, &first));
+    appliance.first_boot(&a);
+    let old = openssl_fingerprint(&appliance.read("etc/ovaboot/tls/tls.crt"));
+    let new = openssl_fingerprint(renewed.0.as_bytes());
+    let b = appliance.env(
+        "b.xml",
+        &properties(IP, "ntp.corp.example.net", PASSWORD_A, &renewed),
+    );
+    let before = snapshot(&appliance.root);
+    let state_before = appliance.read("var/lib/ovaboot/state.json");
+    let out = appliance.reconfigure(&b, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(snapshot(&appliance.root), before, "byte-identical");
+    assert_eq!(
+        appliance.read("var/lib/ovaboot/state.json"),
+        state_before,
+        "a dry run records nothing"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .contains("properties changed: guestinfo.ntp, guestinfo.tls_cert, guestinfo.tls_key\n"),
+        "{stdout}"
+    );
+    for line in [
+        "would add /etc/systemd/timesyncd.conf.d/ovaboot.conf".to_owned(),
+        "would change /etc/ovaboot/tls/tls.key".to_owned(),
+        "would change /etc/ovaboot/tls/tls.crt".to_owned(),
+        format!("certificate: sha256 {old} would be replaced by sha256 {new}"),
+        "would apply Secret ovaboot/ovaboot-tls".to_owned(),
+        "dry run: nothing was changed".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line:?} missing from:\n{stdout}");
+    }
+    assert!(!stdout.contains("/etc/shadow"), "same password: {stdout}");
+    // Back to DHCP: the network file would be removed.
+    let dhcp = appliance.env(
+        "dhcp.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.root_password", PASSWORD_A),
+            ("guestinfo.tls_cert", &first.0),
+            ("guestinfo.tls_key", &first.1),
+        ],
+    );
+    let out = appliance.reconfigure(&dhcp, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("would remove /etc/systemd/network/10-ovaboot.network"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(&appliance.root), before);
+}
+
+#[test]
+fn before_first_boot_completed_it_refuses_in_one_line() {
+    let appliance = Appliance::new();
+    let a = appliance.env("a.xml", &[("guestinfo.hostname", FQDN)]);
+    let before = snapshot(&appliance.root);
+    let out = appliance.reconfigure(&a, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("ovaboot: error: first boot has not completed on this system"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&appliance.root), before);
+}

@@ -1,0 +1,292 @@
+//! The cluster half of `reconfigure`: a renewed certificate reaches the
+//! `kubernetes.io/tls` Secret, and nothing else in the cluster is touched.
+//!
+//! Replayed: the recordings hold no re-apply of a Secret with new data (only
+//! its creation, `tls-httpproxy/01`), so the replay checks the requests: one
+//! discovery of core/v1, then exactly one server-side apply of the Secret whose
+//! body carries the new pair; any other request (an HTTPProxy, Contour) fails
+//! the script. The answer is the recorded creation's. Against a real cluster
+//! (`OVABOOT_TEST_KUBECONFIG`, e.g. tests/controlplane/up) the outcome is
+//! checked: the Secret's data is the new pair, and no HTTPProxy, Deployment or
+//! DaemonSet changed generation.
+
+mod cli_support;
+mod cluster_support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use cli_support::{FQDN, IP, ca, leaf, text};
+use cluster_support::{APPLY_CONTENT_TYPE, APPLY_QUERY, Exchange, TestCluster};
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use ovaboot::cluster::{ApplyOptions, apply_plan};
+use ovaboot::commands::apply::ClusterRunError;
+use ovaboot::commands::reconfigure::{self, Outcome, Phase, Request};
+use ovaboot::config::Config;
+use rcgen::KeyPair;
+use serde_json::Value;
+use time::Duration;
+
+/// Replayed: the Secret where the recordings have it, `projectcontour/veba01-tls`.
+const REPLAY_CONFIG: &str = r#"
+[tls_secret]
+name = "veba01-tls"
+namespace = "projectcontour"
+
+[[routes]]
+prefix = "/"
+service = "gateway"
+port = 8080
+"#;
+
+/// A real cluster: names of its own, so the other cluster tests' objects (the
+/// default plan's root proxy, `projectcontour/veba01-tls`) stay as they are.
+const REAL_CONFIG: &str = r#"
+[tls_secret]
+name = "reconf-tls"
+
+[root_proxy]
+name = "reconf"
+
+[[routes]]
+prefix = "/"
+service = "status"
+namespace = "cp-reconfigure"
+port = 80
+"#;
+
+fn real_cluster() -> bool {
+    std::env::var_os("OVABOOT_TEST_KUBECONFIG").is_some()
+}
+
+/// The config, and the Secret's namespace and name.
+fn config(dir: &Path) -> (Config, &'static str, &'static str) {
+    let path = dir.join("ovaboot.toml");
+    let (text, namespace, name) = if real_cluster() {
+        (REAL_CONFIG, "cp-reconfigure", "reconf-tls")
+    } else {
+        (REPLAY_CONFIG, "projectcontour", "veba01-tls")
+    };
+    std::fs::write(&path, text).unwrap();
+    let mut config = Config::load(Some(&path)).unwrap();
+    config.contour.manifest = Some(cli_support::contour_manifest());
+    (config, namespace, name)
+}
+
+fn properties(env: &str) -> ovaboot::ovf::Properties {
+    use ovaboot::ovf::transport::{Transport, default_transports};
+    let transports: Vec<Box<dyn Transport>> = default_transports(Some(Path::new(env)));
+    ovaboot::ovf::read_environment(&transports)
+        .unwrap()
+        .properties
+}
+
+/// A user certificate for the FQDN: (chain PEM, key PEM).
+fn user_pair(issuer: &cli_support::Ca) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let (cert, _) = leaf(issuer, FQDN, &key, -Duration::days(1), Duration::days(90));
+    (format!("{cert}{}", issuer.pem), key.serialize_pem())
+}
+
+fn env_with(dir: &Path, name: &str, pair: &(String, String)) -> String {
+    cli_support::environment_with(
+        &dir.join(name),
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.ipaddress", IP),
+            ("guestinfo.netmask", "24"),
+            ("guestinfo.tls_cert", &pair.0),
+            ("guestinfo.tls_key", &pair.1),
+        ],
+    )
+}
+
+/// A root where first boot completed with `env`, its digest recorded.
+fn first_boot(root: &Path, env: &str, config: &Config) {
+    let out = cli_support::firstboot_host(root, env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    cli_support::record_first_boot_completed(root);
+    let props = properties(env);
+    let outcome = reconfigure::run_with(
+        &Request {
+            properties: &props,
+            config,
+            root,
+            phase: Phase::All,
+            dry_run: false,
+        },
+        |_| panic!("the Secret already holds first boot's pair"),
+    )
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Applied(ref a) if a.recorded && a.secret.is_none()));
+}
+
+/// The plan's objects for `env` on `root`, and the Secret among them.
+fn planned(root: &Path, env: &str, config: &Config) -> (Vec<Value>, Value) {
+    let props = properties(env);
+    let comparison = reconfigure::compare(root, &props).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let plan = reconfigure::plan(&comparison, &props, config, root, now).unwrap();
+    let objects = plan
+        .manifests
+        .iter()
+        .map(|m| m.object.expose().clone())
+        .collect();
+    (objects, reconfigure::secret_object(&plan).unwrap().clone())
+}
+
+/// `reconfigure` (both phases) on `root` with `env`, the Secret applied with `client`.
+async fn reconfigure_with(client: Client, root: PathBuf, env: String, config: Config) -> Outcome {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let props = properties(&env);
+        let request = Request {
+            properties: &props,
+            config: &config,
+            root: &root,
+            phase: Phase::All,
+            dry_run: false,
+        };
+        reconfigure::run_with(&request, |objects| {
+            handle
+                .block_on(apply_plan(&client, objects, &ApplyOptions::default()))
+                .map_err(ClusterRunError::from)
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// metadata.generation of every HTTPProxy, Deployment and DaemonSet there is.
+async fn generations(client: &Client) -> BTreeMap<String, Option<i64>> {
+    let mut all = BTreeMap::new();
+    for (group, version, kind, plural) in [
+        ("projectcontour.io", "v1", "HTTPProxy", "httpproxies"),
+        ("apps", "v1", "Deployment", "deployments"),
+        ("apps", "v1", "DaemonSet", "daemonsets"),
+    ] {
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        // No Contour CRDs on this cluster: no HTTPProxy to compare.
+        let Ok(list) = api.list(&ListParams::default()).await else {
+            continue;
+        };
+        for object in list {
+            let meta = &object.metadata;
+            all.insert(
+                format!(
+                    "{kind} {}/{}",
+                    meta.namespace.clone().unwrap_or_default(),
+                    meta.name.clone().unwrap_or_default()
+                ),
+                meta.generation,
+            );
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let (config, namespace, name) = config(work.path());
+    let issuer = ca("Lab CA", None);
+    let (first, renewed) = (user_pair(&issuer), user_pair(&issuer));
+    let a = env_with(work.path(), "a.xml", &first);
+    let b = env_with(work.path(), "b.xml", &renewed);
+    first_boot(&root, &a, &config);
+    let (first_boot_objects, _) = planned(&root, &a, &config);
+    let (_, new_secret) = planned(&root, &b, &config);
+    assert_eq!(
+        new_secret["data"]["tls.key"],
+        STANDARD.encode(&renewed.1),
+        "the plan carries the renewed pair"
+    );
+
+    let reply = Exchange::recorded(&format!(
+        "{}.response.json",
+        cluster_support::contour::SECRET
+    ))
+    .reply;
+    let tc = TestCluster::start(vec![
+        Exchange::recorded("discovery/after-crds/api-v1.json"),
+        Exchange {
+            method: "PATCH".into(),
+            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
+            content_type: Some(APPLY_CONTENT_TYPE.into()),
+            accept: Some("application/json".into()),
+            body: Some(new_secret.clone()),
+            reply,
+        },
+    ])
+    .await;
+    let mut before = BTreeMap::new();
+    if !tc.is_replay() {
+        // The cluster as first boot left it: Contour, the old Secret, the
+        // routes (not waited for: only their generations matter here).
+        let options = ApplyOptions {
+            wait: false,
+            ..ApplyOptions::default()
+        };
+        apply_plan(tc.client(), &first_boot_objects, &options)
+            .await
+            .unwrap();
+        before = generations(tc.client()).await;
+    }
+
+    let outcome =
+        reconfigure_with(tc.client().clone(), root.clone(), b.clone(), config.clone()).await;
+    let Outcome::Applied(applied) = &outcome else {
+        panic!("{outcome}")
+    };
+    assert_eq!(
+        applied.changed.as_deref(),
+        Some(
+            &[
+                "guestinfo.tls_cert".to_owned(),
+                "guestinfo.tls_key".to_owned()
+            ][..]
+        )
+    );
+    assert_eq!(
+        applied.secret.as_ref().map(|s| s.0.as_str()),
+        Some(format!("{namespace}/{name}").as_str())
+    );
+    assert!(applied.recorded);
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/ovaboot/tls/tls.key")).unwrap(),
+        renewed.1,
+        "disk and Secret agree"
+    );
+
+    if !tc.is_replay() {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(tc.client().clone(), namespace);
+        let stored = secrets.get(name).await.unwrap();
+        let data = stored.data.unwrap();
+        assert_eq!(data["tls.crt"].0, renewed.0.as_bytes());
+        assert_eq!(data["tls.key"].0, renewed.1.as_bytes());
+        assert_eq!(stored.type_.as_deref(), Some("kubernetes.io/tls"));
+        assert!(
+            before.contains_key("HTTPProxy cp-reconfigure/reconf")
+                && before.contains_key("Deployment projectcontour/contour"),
+            "{before:?}"
+        );
+        assert_eq!(
+            generations(tc.client()).await,
+            before,
+            "nothing else was applied"
+        );
+    }
+
+    // The same properties again: nothing to do, no request.
+    let again = reconfigure_with(tc.client().clone(), root.clone(), b, config).await;
+    assert!(matches!(again, Outcome::Unchanged { .. }), "{again}");
+    tc.finish().await;
+}
