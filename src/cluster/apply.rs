@@ -220,7 +220,13 @@ impl Run<'_> {
         let collection = resource.collection_path(&r.api_version, namespace);
         let request = kube::core::Request::new(&collection);
         let what = format!("apply {r}");
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        // fieldValidation=Ignore: for an apply, the server's strict pass only decodes the
+        // body a second time into a map to find duplicate keys (a serialised JSON map has
+        // none); unknown fields are refused by the apply itself whatever the directive.
+        // That second YAML decode was ~6% of the API server's CPU on the CRDs' applies.
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_ignore();
         let make = || {
             request
                 .patch(&r.name, &params, &Patch::Apply(obj))
