@@ -38,21 +38,69 @@ pub fn load_manifests(dir: &Path) -> Result<Vec<Value>, ManifestError> {
     if files.is_empty() {
         return Err(ManifestError::Empty { path: folder });
     }
+    let texts: Vec<String> = files
+        .iter()
+        .map(|path| std::fs::read_to_string(path).map_err(read_err(path)))
+        .collect::<Result<_, _>>()?;
+    // Parsing is most of the load (~20 ms for Contour's 570 KB of CRDs): the files are
+    // split by size between this thread and one more, while the machine's second core
+    // has nothing else to do yet. Errors are reported for the first bad file in order.
+    let (mine, theirs) = halves(&texts);
+    let parse = |set: &[usize]| -> Vec<(usize, Result<Vec<Value>, ManifestError>)> {
+        set.iter()
+            .map(|&i| (i, parse_file(&files[i], &texts[i])))
+            .collect()
+    };
+    let mut parsed: Vec<(usize, Result<Vec<Value>, ManifestError>)> = std::thread::scope(|scope| {
+        let other = scope.spawn(|| parse(&theirs));
+        let mut parsed = parse(&mine);
+        parsed.extend(
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        parsed
+    });
+    parsed.sort_by_key(|(i, _)| *i);
     let mut objects = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).map_err(read_err(&path))?;
-        let docs: Vec<Value> =
-            crate::yaml::documents(&text).map_err(|message| ManifestError::Yaml {
-                path: path.clone(),
-                message,
-            })?;
-        for (index, doc) in docs.into_iter().enumerate() {
-            match doc {
-                Value::Null => continue,
-                Value::Object(ref m) if m.contains_key("apiVersion") && m.contains_key("kind") => {
-                    objects.push(doc)
-                }
-                _ => return Err(ManifestError::NotAnObject { path, index }),
+    for (_, docs) in parsed {
+        objects.extend(docs?);
+    }
+    Ok(objects)
+}
+
+/// The indexes of `texts` in two sets of about equal size (largest first, each to
+/// the lighter set).
+fn halves(texts: &[String]) -> (Vec<usize>, Vec<usize>) {
+    let mut by_size: Vec<usize> = (0..texts.len()).collect();
+    by_size.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+    let (mut a, mut b) = ((Vec::new(), 0), (Vec::new(), 0));
+    for i in by_size {
+        let lighter = if a.1 <= b.1 { &mut a } else { &mut b };
+        lighter.0.push(i);
+        lighter.1 += texts[i].len();
+    }
+    (a.0, b.0)
+}
+
+/// The objects of one file, in document order (empty documents skipped).
+fn parse_file(path: &Path, text: &str) -> Result<Vec<Value>, ManifestError> {
+    let docs: Vec<Value> = crate::yaml::documents(text).map_err(|message| ManifestError::Yaml {
+        path: path.to_owned(),
+        message,
+    })?;
+    let mut objects = Vec::new();
+    for (index, doc) in docs.into_iter().enumerate() {
+        match doc {
+            Value::Null => continue,
+            Value::Object(ref m) if m.contains_key("apiVersion") && m.contains_key("kind") => {
+                objects.push(doc)
+            }
+            _ => {
+                return Err(ManifestError::NotAnObject {
+                    path: path.to_owned(),
+                    index,
+                });
             }
         }
     }

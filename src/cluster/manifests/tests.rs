@@ -48,3 +48,24 @@ fn a_missing_folder_names_it() {
         "{err}"
     );
 }
+
+#[test]
+fn of_two_bad_files_the_first_in_name_order_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // Of about equal size, so that each is parsed by another thread.
+    write(dir.path(), "00-first.yaml", "- a\n");
+    write(dir.path(), "01-second.yaml", "- b\n");
+    let err = load_manifests(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("00-first.yaml"), "{err}");
+}
+
+#[test]
+fn the_files_are_split_by_size_into_two_sets() {
+    let texts: Vec<String> = [50, 10, 40, 10, 5].iter().map(|&n| "x".repeat(n)).collect();
+    let (a, b) = halves(&texts);
+    let size = |set: &[usize]| set.iter().map(|&i| texts[i].len()).sum::<usize>();
+    let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
+    all.sort();
+    assert_eq!(all, [0, 1, 2, 3, 4]);
+    assert_eq!((size(&a), size(&b)), (60, 55));
+}
