@@ -28,13 +28,17 @@ VM_QEMU_BASE=(-accel tcg -cpu max -smp 1 -display none -no-reboot -no-user-confi
 
 # vm_qemu NAME TIMEOUT QEMU-ARGS...: runs qemu-system-x86_64, killed after
 # TIMEOUT seconds; returns QEMU's status (0 after the guest powered off, 124
-# on time-out) and logs it with the wall time.
+# on time-out) and logs it with the wall time and QEMU's CPU time (on a busy
+# host the wall time says little; the CPU time is the guest's work).
 vm_qemu() {
-    local name=$1 timeout_secs=$2 start rc=0
+    local name=$1 timeout_secs=$2 rc=0 took TIMEFORMAT='%0R s wall, CPU %0U s user + %0S s system'
     shift 2
     log "booting $name (TCG, timeout ${timeout_secs}s)"
-    start=$(date +%s)
-    timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 "${VM_QEMU_BASE[@]}" "$@" || rc=$?
-    log "$name: QEMU exited with $rc after $(($(date +%s) - start))s"
+    took=$(mktemp)
+    # `time` reports into $took; QEMU's own stderr stays on ours (fd 3).
+    { time timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 \
+        "${VM_QEMU_BASE[@]}" "$@" 2>&3 || rc=$?; } 3>&2 2>"$took"
+    log "$name: QEMU exited with $rc after $(cat "$took")"
+    rm -f "$took"
     return "$rc"
 }

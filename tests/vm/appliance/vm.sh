@@ -131,8 +131,11 @@ boot)
     rm -rf "$out"
     mkdir -p "$out"
     qemu-img create -q -f qcow2 -F raw -b "$(realpath "$disk")" "$out/overlay.qcow2"
+    # Only the devices the tests use (-nodefaults): no VGA (its frame buffer
+    # console, drawn in emulated code, costs seconds and nobody looks at it),
+    # floppy or parallel port for the guest to probe.
     qemu_args=(
-        -machine pc -m 2048 -monitor none
+        -machine pc -m 2048 -nodefaults
         -serial "file:$out/serial.log"
         -drive "file=$out/overlay.qcow2,if=virtio,format=qcow2"
     )
@@ -148,9 +151,13 @@ boot)
         # A NIC for the static address; no traffic to the host is needed.
         qemu_args+=(-nic user,model=virtio-net-pci,restrict=on)
     fi
+    # The CD-ROM drive the OVF descriptor gives the appliance: the OVF
+    # environment in it, or empty.
     if [ -n "$env" ]; then
         vm_ovf_iso "$env" "$out/ovf-env.iso" -J -r
-        qemu_args+=(-drive "file=$out/ovf-env.iso,media=cdrom,readonly=on")
+        qemu_args+=(-drive "file=$out/ovf-env.iso,if=ide,media=cdrom,readonly=on")
+    else
+        qemu_args+=(-drive if=ide,media=cdrom)
     fi
     rc=0
     vm_qemu "$out" "${OVABOOT_VM_TIMEOUT:-480}" "${qemu_args[@]}" || rc=$?
