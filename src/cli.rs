@@ -101,6 +101,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
+    /// Show where first boot stands; exit 0 when done, 1 while not done yet, 2 when it failed for good.
+    Status {
+        /// Print one JSON object (status, phase, exit_code, advice, state, completion).
+        #[arg(long)]
+        json: bool,
+        /// The system to look at (its /var/lib/ovaboot).
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+    },
     /// Print the container images of the pinned Contour release, one per line (to pre-pull them).
     Images {
         #[command(flatten)]

@@ -15,6 +15,7 @@ pub mod report;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod state;
 pub mod systemd_syntax;
 pub mod tls;
 pub mod yaml;

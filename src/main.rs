@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::FromArgMatches as _;
 
 use ovaboot::commands::firstboot;
+use ovaboot::state;
 
 mod cli;
 
@@ -44,6 +45,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
+            // `status` says everything on stdout; its exit status is the answer.
+            if let Some(StatusExit(code)) = err.downcast_ref::<StatusExit>() {
+                return ExitCode::from(*code);
+            }
             eprintln!("ovaboot: error: {}", one_line(&err));
             if is_transient(&err) {
                 ExitCode::FAILURE
@@ -128,25 +133,28 @@ fn run(command: Command) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let config = load_config(&config, &kubeconfig)?;
-            let plan = make_plan(&source, &config, &root)?;
-            let report = firstboot::run(&plan, phase.into(), &root, &config.kube)?;
-            if let Some(host) = &report.host {
-                println!(
-                    "host: {} files written, {} unchanged, {} removed",
-                    host.written.len(),
-                    host.unchanged.len(),
-                    host.removed.len()
-                );
+            let phase: firstboot::Phase = phase.into();
+            let mut plan = None;
+            if phase.runs_host() {
+                plan = Some(recorded(&root, state::Phase::Host, |state| {
+                    host_phase(&source, &config, &kubeconfig, &root, state)
+                })?);
             }
-            if let Some(cluster) = &report.cluster {
-                println!("cluster: {cluster}");
+            if phase.runs_cluster() {
+                recorded(&root, state::Phase::Cluster, |state| {
+                    cluster_phase(plan.take(), &source, &config, &kubeconfig, &root, state)
+                })?;
             }
-            if let Some(done) = &report.completion {
-                println!(
-                    "first boot completed for {}; certificate sha256 {}",
-                    done.hostname, done.certificate_sha256
-                );
+        }
+        Command::Status { json, root } => {
+            let status = ovaboot::commands::status::read(&root)?;
+            if json {
+                print!("{}", ovaboot::commands::status::json(&status));
+            } else {
+                print!("{}", ovaboot::commands::status::text(&status));
+            }
+            if status.exit_code != 0 {
+                return Err(StatusExit(status.exit_code).into());
             }
         }
         Command::Images { config } => {
@@ -158,6 +166,117 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `status`'s answer when first boot is not done (not an error to print).
+#[derive(Debug, thiserror::Error)]
+#[error("exit {0}")]
+struct StatusExit(u8);
+
+/// Runs one phase with its state recorded (state file, console banner,
+/// guestinfo): running at the start; done, waiting to retry (a cause that
+/// may pass, and systemd restarts the cluster unit) or failed at the end,
+/// with the same one line `main` prints.
+fn recorded<T>(
+    root: &Path,
+    phase: state::Phase,
+    run: impl FnOnce(&mut state::State) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let previous = state::load(root).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "starting a new state file");
+        None
+    });
+    let mut record = state::State::start(previous, phase, time::OffsetDateTime::now_utc());
+    state::record(root, &record);
+    let result = run(&mut record);
+    let now = time::OffsetDateTime::now_utc();
+    match &result {
+        Ok(_) => record.done(now),
+        Err(err) if is_transient(err) && phase == state::Phase::Cluster => {
+            record.waiting(&one_line(err))
+        }
+        Err(err) => record.failed(&one_line(err), !is_transient(err), now),
+    }
+    state::record(root, &record);
+    result
+}
+
+/// The host phase: the plan (the OVF environment's transports retried with
+/// backoff up to `[host] retry_timeout_secs` while the cause may pass), then
+/// the host files. Returns the plan for the cluster phase of `--phase all`.
+fn host_phase(
+    source: &OvfSource,
+    config: &ConfigFile,
+    kubeconfig: &Kubeconfig,
+    root: &Path,
+    record: &mut state::State,
+) -> anyhow::Result<ovaboot::plan::appliance::Plan> {
+    let config = load_config(config, kubeconfig)?;
+    let started = std::time::Instant::now();
+    let plan = ovaboot::commands::retry::until_deadline(
+        std::time::Duration::from_secs(config.host.retry_timeout_secs),
+        || started.elapsed(),
+        is_transient,
+        |err, delay| {
+            let line = one_line(err);
+            tracing::warn!(
+                "{line}; trying again in {:.1} s (until host.retry_timeout_secs = {})",
+                delay.as_secs_f64(),
+                config.host.retry_timeout_secs
+            );
+            record.waiting(&line);
+            state::record(root, record);
+            std::thread::sleep(delay);
+        },
+        || make_plan(source, &config, root),
+    )?;
+    appliance(record, &plan, root);
+    let host = firstboot::apply_host(&plan, root)?;
+    println!(
+        "host: {} files written, {} unchanged, {} removed",
+        host.written.len(),
+        host.unchanged.len(),
+        host.removed.len()
+    );
+    Ok(plan)
+}
+
+/// The cluster phase: the manifests, then the completion record.
+fn cluster_phase(
+    plan: Option<ovaboot::plan::appliance::Plan>,
+    source: &OvfSource,
+    config: &ConfigFile,
+    kubeconfig: &Kubeconfig,
+    root: &Path,
+    record: &mut state::State,
+) -> anyhow::Result<()> {
+    let config = load_config(config, kubeconfig)?;
+    let plan = match plan {
+        Some(plan) => plan,
+        None => make_plan(source, &config, root)?,
+    };
+    appliance(record, &plan, root);
+    let report = firstboot::run(&plan, firstboot::Phase::Cluster, root, &config.kube)?;
+    if let Some(cluster) = &report.cluster {
+        println!("cluster: {cluster}");
+    }
+    if let Some(done) = &report.completion {
+        println!(
+            "first boot completed for {}; certificate sha256 {}",
+            done.hostname, done.certificate_sha256
+        );
+    }
+    Ok(())
+}
+
+/// Records what the plan says the appliance is.
+fn appliance(record: &mut state::State, plan: &ovaboot::plan::appliance::Plan, root: &Path) {
+    record.appliance(
+        &format!("https://{}/", plan.hostname.fqdn()),
+        &plan.tls.leaf_sha256,
+        plan.tls.source.into(),
+    );
+    state::record(root, record);
 }
 
 impl From<cli::Phase> for firstboot::Phase {

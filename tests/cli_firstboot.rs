@@ -8,6 +8,9 @@ use std::process::Output;
 use cli_support::{contour_manifest, fixture, mode, ovaboot_with_manifest, text};
 
 const RECORD: &str = "var/lib/ovaboot/firstboot.json";
+/// Where first boot stands, rewritten by every run (README: Where first boot shows).
+const STATE: &str = "var/lib/ovaboot/state.json";
+const BANNER: &str = "etc/issue.d/ovaboot.issue";
 
 fn firstboot(root: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["firstboot", "--root", root.to_str().unwrap(), "--config"];
@@ -17,10 +20,12 @@ fn firstboot(root: &Path, extra: &[&str]) -> Output {
     ovaboot_with_manifest(&args, &contour_manifest())
 }
 
-/// Every regular file under `root`, with its bytes, for before/after comparisons.
+/// Every regular file under `root` but the state file and the banner (each
+/// run records its times there), with its bytes, for before/after comparisons.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = cli_support::files_under(root)
         .into_iter()
+        .filter(|p| !p.ends_with(STATE) && !p.ends_with(BANNER))
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect::<Vec<_>>();
     files.sort();
@@ -133,6 +138,28 @@ fn a_cluster_phase_that_cannot_reach_the_api_server_fails_without_recording_comp
         root.path().join("etc/hostname").exists(),
         "the host phase ran before"
     );
+    // The cluster phase recorded its start and, systemd restarting it, a wait.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join(STATE)).unwrap()).unwrap();
+    assert_eq!(state["phase"], "cluster");
+    assert_eq!(state["outcome"], "waiting_to_retry");
+    assert!(
+        state["error"]
+            .as_str()
+            .unwrap()
+            .contains("the API server did not answer"),
+        "{state}"
+    );
+    assert_eq!(
+        state["url"],
+        format!("https://{}/", cli_support::FQDN),
+        "{state}"
+    );
+    let banner = std::fs::read_to_string(root.path().join(BANNER)).unwrap();
+    assert!(
+        banner.contains("First boot (cluster phase): waiting to retry: "),
+        "{banner}"
+    );
 }
 
 #[test]
@@ -206,7 +233,20 @@ fn bad_input_writes_nothing() {
     );
     assert!(
         snapshot(root.path()).is_empty(),
-        "nothing written under the root"
+        "nothing written under the root but where first boot stands"
+    );
+    let state = std::fs::read_to_string(root.path().join(STATE)).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["outcome"], "failed");
+    assert_eq!(state["permanent"], true);
+    assert_eq!(
+        state["error"].as_str().unwrap(),
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .trim_start_matches("ovaboot: error: "),
+        "the same line the command printed"
     );
 }
 

@@ -16,7 +16,7 @@ mod tool_support;
 use tool_support::{repo, run};
 
 const UNITS: [&str; 2] = ["ovaboot-host.service", "ovaboot-cluster.service"];
-const SUBCOMMANDS: [&str; 5] = ["props", "render", "apply", "firstboot", "images"];
+const SUBCOMMANDS: [&str; 6] = ["props", "render", "apply", "firstboot", "status", "images"];
 
 fn enabled(test: &str) -> bool {
     if std::env::var("OVABOOT_DEB_TESTS").as_deref() == Ok("1") {

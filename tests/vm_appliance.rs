@@ -184,6 +184,13 @@ fn assert_host_phase(first: &Boot) -> HostPhase {
         "no console line with the URL and fingerprint {fingerprint}; console:\n{}",
         first.console
     );
+
+    // The console banner agetty shows: URL, fingerprint, the host phase done.
+    let issue = first.file("etc/issue.d/ovaboot.issue").unwrap();
+    assert!(
+        issue.contains(&format!("https://{FQDN}/")) && issue.contains(&fingerprint),
+        "{issue}"
+    );
     HostPhase {
         cert,
         key,
@@ -431,20 +438,35 @@ fn without_an_ovf_environment_nothing_is_applied() {
         return;
     }
     let vm = boot("no-env", test_disk(), Guest::default());
-    // Exit 1: the environment may still appear (a CD attached late): retried.
-    // (Read from the journal: by the time the test looks, a retry may be running.)
+    // The environment may still appear (a CD attached late): the phase retries
+    // it up to [host] retry_timeout_secs (5 s in the test config), then exits 1
+    // with one error line; the unit is not restarted (k3s's start has failed).
     assert!(
         vm.journal
             .contains("ovaboot-host.service: Main process exited, code=exited, status=1/FAILURE"),
         "the host unit did not exit 1; console:\n{}",
         vm.console
     );
+    let host = "ovaboot-host.service";
+    assert_eq!(vm.unit(host, "NRestarts"), "0", "{}", vm.console);
     let lines = vm.console_lines("no OVF environment found");
     assert!(
-        !lines.is_empty() && lines.iter().all(|l| l.contains("ovaboot: error:")),
-        "no clear console line; console:\n{}",
+        lines.iter().any(|l| l.contains("trying again in"))
+            && lines
+                .iter()
+                .filter(|l| l.contains("ovaboot: error:"))
+                .count()
+                == 1
+            && lines
+                .iter()
+                .all(|l| l.contains("ovaboot: error:") || l.contains("trying again in")),
+        "no retries and one clear console line; console:\n{}",
         vm.console
     );
+    let state = vm.file("var/lib/ovaboot/state.json").unwrap();
+    assert!(state.contains("\"outcome\": \"failed\""), "{state}");
+    let banner = vm.file("etc/issue.d/ovaboot.issue").unwrap();
+    assert!(banner.contains("STOPPED: "), "{banner}");
     assert_eq!(vm.fact("kernel-hostname"), ["appliance"]);
     assert_eq!(vm.file("etc/hostname").unwrap().trim(), "appliance");
     assert!(!vm.file_exists("etc/ovaboot/tls"));

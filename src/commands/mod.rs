@@ -4,3 +4,5 @@ pub mod apply;
 pub mod firstboot;
 pub mod props;
 pub mod render;
+pub mod retry;
+pub mod status;

@@ -26,7 +26,15 @@ pub struct HostConfig {
     pub network_file: PathBuf,
     /// The systemd-timesyncd drop-in for `guestinfo.ntp`.
     pub timesyncd_file: PathBuf,
+    /// How long the host phase keeps retrying a cause that may pass (the OVF
+    /// environment's CD-ROM not readable yet) before it exits 1. Within the
+    /// unit's `TimeoutStartSec=` (5 min, 30 s of it for udev to settle).
+    pub retry_timeout_secs: u64,
 }
+
+/// The most `retry_timeout_secs` may be: the host unit's `TimeoutStartSec=`
+/// (5 min) less udev's settle (30 s) and one last attempt.
+pub const MAX_RETRY_TIMEOUT_SECS: u64 = 240;
 
 impl Default for HostConfig {
     fn default() -> Self {
@@ -49,6 +57,7 @@ impl Default for HostConfig {
             proxy_env_file: "/etc/ovaboot/proxy.env".into(),
             network_file: "/etc/systemd/network/10-ovaboot.network".into(),
             timesyncd_file: "/etc/systemd/timesyncd.conf.d/ovaboot.conf".into(),
+            retry_timeout_secs: 180,
         }
     }
 }
@@ -84,6 +93,15 @@ impl HostConfig {
                 format!(
                     "{} must be a normalised absolute path of letters, digits and / . _ + @ - (systemd reads other characters specially in EnvironmentFile=)",
                     self.proxy_env_file.display()
+                ),
+            );
+        }
+        if self.retry_timeout_secs > MAX_RETRY_TIMEOUT_SECS {
+            return bad(
+                "retry_timeout_secs",
+                format!(
+                    "{} is over {MAX_RETRY_TIMEOUT_SECS}: ovaboot-host.service would be stopped first (TimeoutStartSec=5min)",
+                    self.retry_timeout_secs
                 ),
             );
         }

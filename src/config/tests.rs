@@ -209,3 +209,20 @@ fn the_shipped_files_values_are_the_defaults() {
     assert_eq!(routes, crate::routes::default_routes());
     assert_eq!(live, default);
 }
+
+#[test]
+fn the_host_retry_deadline_is_read_and_bounded_by_the_units_timeout() {
+    assert_eq!(parse("").unwrap().host.retry_timeout_secs, 180);
+    let config = parse("[host]\nretry_timeout_secs = 0\n").unwrap();
+    assert_eq!(
+        config.host.retry_timeout_secs, 0,
+        "0: one attempt, no retry"
+    );
+    let err = parse("[host]\nretry_timeout_secs = 600\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("host.retry_timeout_secs: 600 is over 240"),
+        "{err}"
+    );
+}

@@ -205,6 +205,20 @@ impl Transport for GuestInfoTransport {
     }
 }
 
+/// Whether this machine is a VMware VM (CPUID hypervisor vendor, else DMI
+/// `sys_vendor` under `root`): the same test [`GuestInfoTransport::detect`]
+/// makes before touching the backdoor.
+pub fn on_vmware(root: &Path) -> bool {
+    cpuid_says_vmware() || dmi_says_vmware(root)
+}
+
+/// The guestinfo RPC that sets `key` from the guest: `info-set KEY VALUE`
+/// (what `vmware-rpctool` sends over the backdoor). Only `guestinfo.` keys
+/// may be set by the guest.
+pub fn info_set_rpc(key: &str, value: &str) -> String {
+    format!("info-set {key} {value}")
+}
+
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn cpuid_says_vmware() -> bool {
     vmw_backdoor::is_vmware_cpu()
@@ -306,6 +320,25 @@ impl Rpctool {
         Rpctool {
             program: program.into(),
         }
+    }
+}
+
+impl Rpctool {
+    /// Sets guestinfo `key` to `value` with `vmware-rpctool "info-set KEY VALUE"`.
+    pub fn set(&self, key: &str, value: &str) -> Result<(), GuestInfoError> {
+        let output = Command::new(&self.program)
+            .arg(info_set_rpc(key, value))
+            .output()
+            .map_err(|e| GuestInfoError(format!("cannot run {}: {e}", self.program.display())))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(GuestInfoError(format!(
+            "{} {}: {}",
+            self.program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
     }
 }
 

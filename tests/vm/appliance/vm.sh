@@ -81,6 +81,7 @@ inject() {
     mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
     ln -sfn ../ovaboot-vmtest.service "$mnt/etc/systemd/system/multi-user.target.wants/ovaboot-vmtest.service"
     install -D -m 0644 "$here/ovaboot-cluster-vmtest.conf" "$mnt/etc/systemd/system/ovaboot-cluster.service.d/vmtest.conf"
+    install -D -m 0644 "$here/ovaboot-host-vmtest.conf" "$mnt/etc/systemd/system/ovaboot-host.service.d/vmtest.conf"
     install -D -m 0644 "$here/ovaboot.toml" "$mnt/etc/ovaboot-vmtest/ovaboot.toml"
     # No CPU vulnerability mitigations in the test copy: under TCG they cost
     # about a tenth of a boot's CPU time (measured) and change nothing ovaboot does.
@@ -99,7 +100,7 @@ extract() {
     mkdir -p "$dest/files"
     # What ovaboot writes, and what it must leave alone.
     for path in etc/hostname etc/hosts etc/machine-id etc/systemd/network etc/ovaboot \
-        etc/sysctl.d etc/systemd/system/k3s.service.d var/lib/ovaboot; do
+        etc/sysctl.d etc/systemd/system/k3s.service.d etc/issue.d var/lib/ovaboot; do
         [ -e "$mnt/$path" ] || continue
         mkdir -p "$dest/files/$(dirname "$path")"
         cp -a "$mnt/$path" "$dest/files/$path"
