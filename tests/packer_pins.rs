@@ -49,3 +49,32 @@ fn provision_starts_k3s_without_traefik_and_servicelb_and_with_encrypted_secrets
         "k3s is not ordered after ovaboot-host.service"
     );
 }
+
+#[test]
+fn the_offline_build_brings_every_package_provision_installs() {
+    // provision's apt-get runs in the chroot, which may not reach Debian's
+    // archive (here it cannot resolve its name): build-image's mmdebstrap,
+    // which fetches with the host's setup, must have brought them all.
+    let script = provision();
+    let wanted = assignment(&script, "PACKAGES");
+    let wanted = wanted
+        .split('#')
+        .next()
+        .unwrap()
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')');
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("packer/build-image");
+    let build = std::fs::read_to_string(&path).unwrap();
+    let included = build
+        .lines()
+        .find_map(|l| l.strip_prefix("packages="))
+        .expect("packer/build-image sets packages=");
+    let included: Vec<&str> = included.split(',').collect();
+    for package in wanted.split_whitespace() {
+        assert!(
+            included.contains(&package),
+            "packer/provision installs {package}, which packer/build-image does not --include"
+        );
+    }
+}

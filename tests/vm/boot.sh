@@ -16,6 +16,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+log() { echo "boot.sh: $*" >&2; }
+die() { log "$*"; exit 2; }
+source "$here/lib.sh"
 scenario="" ovaboot="" out="" cache="${OVABOOT_VM_CACHE:-/var/cache/ovaboot-vm}" manifest=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,24 +27,19 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --cache) cache=$2; shift 2 ;;
     --contour-manifest) manifest=$2; shift 2 ;;
-    *) echo "boot.sh: unknown argument $1" >&2; exit 2 ;;
+    *) die "unknown argument $1" ;;
     esac
 done
 case "$scenario" in
 fw_cfg | iso | none | firstboot) ;;
-*) echo "boot.sh: --scenario must be fw_cfg, iso, none or firstboot" >&2; exit 2 ;;
+*) die "--scenario must be fw_cfg, iso, none or firstboot" ;;
 esac
-[ -x "$ovaboot" ] || { echo "boot.sh: --ovaboot $ovaboot is not an executable" >&2; exit 2; }
-[ -n "$out" ] || { echo "boot.sh: --out is required" >&2; exit 2; }
+[ -x "$ovaboot" ] || die "--ovaboot $ovaboot is not an executable"
+[ -n "$out" ] || die "--out is required"
 if [ "$scenario" = firstboot ] && [ ! -f "$manifest" ]; then
-    echo "boot.sh: the firstboot scenario needs --contour-manifest FILE" >&2
-    exit 2
+    die "the firstboot scenario needs --contour-manifest FILE"
 fi
-for tool in qemu-system-x86_64 xorriso cpio apt-get dpkg-deb; do
-    command -v "$tool" >/dev/null || { echo "boot.sh: $tool is not installed" >&2; exit 2; }
-done
-
-log() { echo "boot.sh: $*" >&2; }
+vm_need qemu-system-x86_64 xorriso cpio apt-get dpkg-deb
 
 # --- The guest's kernel, modules and busybox, fetched once into the cache ---
 mkdir -p "$cache"
@@ -57,7 +55,7 @@ if [ -z "$pkg" ]; then
     apt-get update -qq
     pkg=$(kernel_pkg)
 fi
-[ -n "$pkg" ] || { log "cannot tell which kernel linux-image-amd64 depends on"; exit 2; }
+[ -n "$pkg" ] || die "cannot tell which kernel linux-image-amd64 depends on"
 guest="$cache/$pkg"
 if [ ! -f "$guest/.unpacked" ]; then
     log "fetching $pkg and busybox-static into $cache"
@@ -69,7 +67,7 @@ if [ ! -f "$guest/.unpacked" ]; then
         log "download failed: apt-get update and look the kernel up again"
         apt-get update -qq
         pkg=$(kernel_pkg)
-        [ -n "$pkg" ] || { log "cannot tell which kernel linux-image-amd64 depends on"; exit 2; }
+        [ -n "$pkg" ] || die "cannot tell which kernel linux-image-amd64 depends on"
         guest="$cache/$pkg"
         download
     fi
@@ -82,7 +80,7 @@ flock -u 9
 kver=${pkg#linux-image-}
 vmlinuz="$guest/boot/vmlinuz-$kver"
 moddir="$guest/lib/modules/$kver"
-[ -f "$vmlinuz" ] && [ -d "$moddir" ] || { log "$pkg has no vmlinuz or modules"; exit 2; }
+[ -f "$vmlinuz" ] && [ -d "$moddir" ] || die "$pkg has no vmlinuz or modules"
 
 # --- The initramfs ---
 rm -rf "$out"
@@ -116,7 +114,7 @@ order=()
 add_module() {
     local name=${1//-/_} dep
     [ -n "${loaded[$name]:-}" ] && return
-    [ -n "${ko_path[$name]:-}" ] || { log "module $name not in $pkg"; exit 2; }
+    [ -n "${ko_path[$name]:-}" ] || die "module $name not in $pkg"
     loaded[$name]=1
     for dep in $(tr '\0' '\n' <"${ko_path[$name]}" | sed -n 's/^depends=//p' | tr ',' ' '); do
         add_module "$dep"
@@ -136,8 +134,7 @@ rm -rf "$root"
 
 # --- The scenario's devices ---
 qemu_args=(
-    -machine pc,vmport=on -accel tcg -cpu max -smp 1 -m 1024
-    -nodefaults -no-user-config -display none -no-reboot
+    -machine pc,vmport=on -m 1024 -nodefaults
     -chardev "file,id=console,path=$out/serial.log" -serial chardev:console
     -kernel "$vmlinuz" -initrd "$out/initramfs.cpio"
     # QEMU's VMware backdoor port: its trace shows whether the guest used it.
@@ -151,10 +148,8 @@ fw_cfg)
     qemu_args+=(-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,romfile=)
     ;;
 iso)
-    mkdir -p "$out/cd"
-    cp "$here/fixtures/iso-cd-dhcp-with-ntp.xml" "$out/cd/ovf-env.xml"
-    xorriso -as mkisofs -V "OVF ENV" -o "$out/ovf-env.iso" "$out/cd" >"$out/xorriso.log" 2>&1 ||
-        { cat "$out/xorriso.log" >&2; log "xorriso failed"; exit 2; }
+    # Plain ISO 9660 names, no Joliet or Rock Ridge: the transport must find them too.
+    vm_ovf_iso "$here/fixtures/iso-cd-dhcp-with-ntp.xml" "$out/ovf-env.iso"
     qemu_args+=(
         -device virtio-scsi-pci,id=scsi0
         -drive "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=$out/ovf-env.iso"
@@ -175,10 +170,6 @@ firstboot)
     ;;
 esac
 
-timeout_secs=${OVABOOT_VM_TIMEOUT:-120}
-log "booting $scenario ($pkg, TCG, timeout ${timeout_secs}s)"
-start=$(date +%s)
 rc=0
-timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 "${qemu_args[@]}" || rc=$?
-log "$scenario: QEMU exited with $rc after $(($(date +%s) - start))s"
+vm_qemu "$scenario ($pkg)" "${OVABOOT_VM_TIMEOUT:-120}" "${qemu_args[@]}" || rc=$?
 exit "$rc"
