@@ -187,11 +187,11 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 recorded(&root, state::Phase::Reconfigure, |state| {
                     let outcome = request()?;
-                    if let reconfigure::Outcome::Applied(applied) = &outcome {
-                        if let Some(made_by) = applied.certificate_source {
-                            let url = state.url.clone().unwrap_or_default();
-                            state.appliance(&url, &applied.certificate_after, made_by.into());
-                        }
+                    if let reconfigure::Outcome::Applied(applied) = &outcome
+                        && let Some(made_by) = applied.certificate_source
+                    {
+                        let url = state.url.clone().unwrap_or_default();
+                        state.appliance(&url, &applied.certificate_after, made_by.into());
                     }
                     println!("{outcome}");
                     Ok(())

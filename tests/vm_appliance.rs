@@ -191,6 +191,13 @@ fn assert_host_phase(first: &Boot) -> HostPhase {
         issue.contains(&format!("https://{FQDN}/")) && issue.contains(&fingerprint),
         "{issue}"
     );
+    // ... and what the guest's own agetty makes of it above a login prompt.
+    let shown = first.fact("issue");
+    assert!(
+        shown.iter().any(|l| l.contains(&format!("ovaboot: https://{FQDN}/")))
+            && shown.iter().any(|l| l.contains(&fingerprint)),
+        "agetty --show-issue in the guest: {shown:?}"
+    );
     HostPhase {
         cert,
         key,
@@ -556,6 +563,11 @@ fn without_an_ovf_environment_nothing_is_applied() {
     assert!(state.contains("\"outcome\": \"failed\""), "{state}");
     let banner = vm.file("etc/issue.d/ovaboot.issue").unwrap();
     assert!(banner.contains("STOPPED: "), "{banner}");
+    let shown = vm.fact("issue");
+    assert!(
+        shown.iter().any(|l| l.contains("STOPPED: ")),
+        "agetty --show-issue in the guest: {shown:?}"
+    );
     assert_eq!(vm.fact("kernel-hostname"), ["appliance"]);
     assert_eq!(vm.file("etc/hostname").unwrap().trim(), "appliance");
     assert!(!vm.file_exists("etc/ovaboot/tls"));
