@@ -194,7 +194,9 @@ fn assert_host_phase(first: &Boot) -> HostPhase {
     // ... and what the guest's own agetty makes of it above a login prompt.
     let shown = first.fact("issue");
     assert!(
-        shown.iter().any(|l| l.contains(&format!("ovaboot: https://{FQDN}/")))
+        shown
+            .iter()
+            .any(|l| l.contains(&format!("ovaboot: https://{FQDN}/")))
             && shown.iter().any(|l| l.contains(&fingerprint)),
         "agetty --show-issue in the guest: {shown:?}"
     );

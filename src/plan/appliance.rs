@@ -355,7 +355,22 @@ fn manifests(
         .cloned()
         .map(ManifestObject::Plain)
         .collect();
-    objects.extend(routes.namespaces.iter().cloned().map(ManifestObject::Plain));
+    // A namespace the Contour release creates itself (projectcontour, when
+    // the Secret or a route lives there) is applied once, with the release:
+    // the same object twice in one plan is refused by apply.
+    let in_release = |ns: &contour::Object| {
+        contour_objects
+            .iter()
+            .any(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == ns["metadata"]["name"])
+    };
+    objects.extend(
+        routes
+            .namespaces
+            .iter()
+            .filter(|ns| !in_release(ns))
+            .cloned()
+            .map(ManifestObject::Plain),
+    );
     objects.push(ManifestObject::Secret(secret));
     objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
     let width = objects.len().saturating_sub(1).to_string().len().max(2);
@@ -490,6 +505,10 @@ mod tests {
     use crate::contour::sysctl::DROP_IN_PATH;
 
     fn sample_plan(exposure: EnvoyExposure) -> Plan {
+        sample_plan_with(exposure, |_| {})
+    }
+
+    fn sample_plan_with(exposure: EnvoyExposure, adjust: impl FnOnce(&mut Config)) -> Plan {
         let env = crate::ovf::read_environment(&[Box::new(crate::ovf::transport::SampleTransport)])
             .unwrap();
         let settings = Settings::from_properties(&env.properties).unwrap();
@@ -503,6 +522,7 @@ mod tests {
                 }),
         );
         config.contour.envoy_exposure = exposure;
+        adjust(&mut config);
         let facts = HostFacts {
             interface: Some("eth0".into()),
             ..HostFacts::default()
@@ -544,6 +564,28 @@ mod tests {
         assert!(
             !format!("{plan:?}").contains("PRIVATE KEY"),
             "the key stays redacted in Debug"
+        );
+    }
+
+    #[test]
+    fn a_secret_in_the_release_namespace_does_not_plan_that_namespace_twice() {
+        let plan = sample_plan_with(EnvoyExposure::HostNetwork, |config| {
+            config.tls_secret.namespace = Some("projectcontour".to_owned());
+        });
+        let mut seen = std::collections::BTreeSet::new();
+        for manifest in &plan.manifests {
+            let object = manifest.object.expose();
+            let id = format!(
+                "{} {}/{}",
+                object["kind"],
+                object["metadata"]["namespace"].as_str().unwrap_or(""),
+                object["metadata"]["name"]
+            );
+            assert!(seen.insert(id.clone()), "{id} planned twice");
+        }
+        assert!(
+            seen.contains("\"Namespace\" /\"projectcontour\""),
+            "{seen:?}"
         );
     }
 }
