@@ -349,16 +349,19 @@ pub fn pem_blocks_der(pem: &str) -> Vec<Vec<u8>> {
 }
 
 /// The completion record the cluster phase writes, for a root whose host
-/// phase ran (there is no cluster in these tests): host name `FQDN`, the
+/// phase ran (there is no cluster in these tests): the host name it set, the
 /// installed certificate's fingerprint.
 pub fn record_first_boot_completed(root: &Path) {
     let cert = std::fs::read(root.join("etc/ovaboot/tls/tls.crt")).unwrap();
+    // The host name the host phase set (the tests' FQDN unless they chose another).
+    let hostname = std::fs::read_to_string(root.join("etc/hostname")).unwrap();
+    let hostname = hostname.trim();
     let record = root.join("var/lib/ovaboot/firstboot.json");
     std::fs::create_dir_all(record.parent().unwrap()).unwrap();
     std::fs::write(
         &record,
         format!(
-            r#"{{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"{FQDN}","certificate_sha256":"{}"}}"#,
+            r#"{{"ovaboot_version":"0.1.0","completed_at":"2026-11-27T10:00:00Z","hostname":"{hostname}","certificate_sha256":"{}"}}"#,
             openssl_fingerprint(&cert)
         ),
     )
