@@ -398,24 +398,7 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     // (5) The admin renews the certificate (their own, for the same FQDN) and
     // reboots: the host part installs it before networkd starts; the Secret
     // waits for k3s (absent offline: retried), so the digest stays as it was.
-    let issuer = ca("VM Test Lab CA", None);
-    let new_key = rcgen::KeyPair::generate().unwrap();
-    let (new_cert, _) = leaf(
-        &issuer,
-        FQDN,
-        &new_key,
-        -Duration::days(1),
-        Duration::days(90),
-    );
-    let chain = format!("{new_cert}{}", issuer.pem);
-    let key_pem = new_key.serialize_pem();
-    let renewed_env = write_environment(
-        "renewed",
-        &[
-            ("guestinfo.tls_cert", &chain),
-            ("guestinfo.tls_key", &key_pem),
-        ],
-    );
+    let (new_cert, key_pem, renewed_env) = with_admin_certificate("renewed", FQDN);
     let third = boot(
         "renewed",
         &second.dir.join("after.raw"),
@@ -470,24 +453,7 @@ fn a_certificate_for_another_host_stops_first_boot_before_anything_is_applied() 
     ) {
         return;
     }
-    let issuer = ca("VM test CA", None);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let (cert, _) = leaf(
-        &issuer,
-        "other-host.vmtest.example.org",
-        &key,
-        Duration::days(-1),
-        Duration::days(90),
-    );
-    let key_pem = key.serialize_pem();
-    let chain = format!("{cert}{}", issuer.pem);
-    let env = write_environment(
-        "bad-cert",
-        &[
-            ("guestinfo.tls_cert", &chain),
-            ("guestinfo.tls_key", &key_pem),
-        ],
-    );
+    let (_, key_pem, env) = with_admin_certificate("bad-cert", "other-host.vmtest.example.org");
     let vm = boot(
         "bad-cert",
         test_disk(),
@@ -594,4 +560,23 @@ fn without_an_ovf_environment_nothing_is_applied() {
         vm.unit("k3s.service", "InactiveExitTimestampMonotonic"),
         "0"
     );
+}
+
+/// An OVF environment named `name` with the admin's own certificate for
+/// `host` (issued by a lab CA, valid since yesterday for 90 days) and its
+/// key: (leaf PEM, key PEM, environment file).
+fn with_admin_certificate(name: &str, host: &str) -> (String, String, PathBuf) {
+    let issuer = ca("VM Test Lab CA", None);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let (cert, _) = leaf(&issuer, host, &key, -Duration::days(1), Duration::days(90));
+    let chain = format!("{cert}{}", issuer.pem);
+    let key_pem = key.serialize_pem();
+    let env = write_environment(
+        name,
+        &[
+            ("guestinfo.tls_cert", &chain),
+            ("guestinfo.tls_key", &key_pem),
+        ],
+    );
+    (cert, key_pem, env)
 }
