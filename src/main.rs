@@ -170,23 +170,22 @@ fn run(command: Command) -> anyhow::Result<()> {
             reconfigure::require_completion(&root)?;
             let config = load_config(&config, &kubeconfig)?;
             let env = read_environment(&source)?;
-            let request = || {
-                reconfigure::run(&reconfigure::Request {
-                    properties: &env.properties,
-                    config: &config,
-                    root: &root,
-                    phase: phase.into(),
-                    dry_run,
-                })
+            let request = reconfigure::Request {
+                properties: &env.properties,
+                config: &config,
+                root: &root,
+                phase: phase.into(),
+                dry_run,
             };
             // Recorded (state file, banner, guestinfo) only when a property
             // changed: an ordinary boot leaves first boot's "done" showing,
             // and a dry run changes nothing at all.
-            if dry_run || reconfigure::compare(&root, &env.properties)?.unchanged() {
-                println!("{}", request()?);
+            let comparison = reconfigure::compare(&root, &env.properties)?;
+            if dry_run || comparison.unchanged() {
+                println!("{}", reconfigure::run_compared(&request, comparison)?);
             } else {
                 recorded(&root, state::Phase::Reconfigure, |state| {
-                    let outcome = request()?;
+                    let outcome = reconfigure::run_compared(&request, comparison)?;
                     if let reconfigure::Outcome::Applied(applied) = &outcome
                         && let Some(made_by) = applied.certificate_source
                     {

@@ -229,7 +229,16 @@ pub struct Request<'a> {
 
 /// `reconfigure` with the Secret applied to the cluster `config.kube` names.
 pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
-    run_with(request, |objects| {
+    run_compared(request, compare(request.root, request.properties)?)
+}
+
+/// [`run`] with the comparison the caller already made (digests of
+/// password-typed values are deliberately slow to compute).
+pub fn run_compared(
+    request: &Request<'_>,
+    comparison: Comparison,
+) -> Result<Outcome, ReconfigureError> {
+    run_compared_with(request, comparison, |objects| {
         crate::commands::apply::apply_to_cluster(objects, &request.config.kube)
     })
 }
@@ -240,6 +249,14 @@ pub fn run_with(
     request: &Request<'_>,
     apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
 ) -> Result<Outcome, ReconfigureError> {
+    run_compared_with(request, compare(request.root, request.properties)?, apply)
+}
+
+fn run_compared_with(
+    request: &Request<'_>,
+    comparison: Comparison,
+    apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
+) -> Result<Outcome, ReconfigureError> {
     let Request {
         properties,
         config,
@@ -247,7 +264,6 @@ pub fn run_with(
         phase,
         dry_run,
     } = *request;
-    let comparison = compare(root, properties)?;
     if comparison.unchanged() {
         return Ok(Outcome::Unchanged {
             recorded_at: comparison.recorded_at().map(str::to_owned),
