@@ -53,6 +53,19 @@ pub struct Kubeconfig {
     pub kubeconfig: Option<PathBuf>,
 }
 
+/// What `firstboot` and `reconfigure` work from: the OVF environment, the
+/// agent's config and the cluster. (`--root` is each command's own: its help
+/// says what the command does to that system.)
+#[derive(Args)]
+pub struct Target {
+    #[command(flatten)]
+    pub source: OvfSource,
+    #[command(flatten)]
+    pub config: ConfigFile,
+    #[command(flatten)]
+    pub kubeconfig: Kubeconfig,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Print the OVF properties and the transport that delivered them (secrets redacted).
@@ -92,11 +105,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "all")]
         phase: Phase,
         #[command(flatten)]
-        source: OvfSource,
-        #[command(flatten)]
-        config: ConfigFile,
-        #[command(flatten)]
-        kubeconfig: Kubeconfig,
+        target: Target,
         /// The system to configure; the kernel host name and settings are set only when it is `/`.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
@@ -119,11 +128,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         #[command(flatten)]
-        source: OvfSource,
-        #[command(flatten)]
-        config: ConfigFile,
-        #[command(flatten)]
-        kubeconfig: Kubeconfig,
+        target: Target,
         /// The system to reconfigure (where first boot left its records).
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,

@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod phases;
+
+pub use phases::{Progress, Request, run_phases};
+
 use crate::apply::files::{FilesError, WriteReport, write_files};
 use crate::apply::host::{HostApplyError, set_kernel_hostname};
 use crate::cluster::{ApplySummary, KubeConfig};

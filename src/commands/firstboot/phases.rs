@@ -1,0 +1,192 @@
+//! `ovaboot firstboot` from end to end: the completion check, then the host
+//! phase and the cluster phase, each recorded where the admin looks
+//! ([`recorded`]), each planning from the inputs it is given.
+//!
+//! The host phase retries reading the OVF environment with backoff (its
+//! device may not be readable yet) up to `[host] retry_timeout_secs`, because
+//! its unit is not restarted; the cluster phase's unit is, so it fails at once
+//! with exit 1 and systemd runs it again.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::apply::files::WriteReport;
+use crate::cluster::ApplySummary;
+use crate::commands::failure::{is_transient, one_line};
+use crate::commands::inputs::{ConfigSource, EnvironmentSource, plan_for};
+use crate::commands::recorded::recorded;
+use crate::commands::{reconfigure, retry};
+use crate::ovf::OvfEnvironment;
+use crate::plan::appliance::Plan;
+use crate::state::{self, State};
+
+use super::{COMPLETION_PATH, Completion, Phase, apply_host, completed};
+
+/// What a `firstboot` run is asked to do.
+pub struct Request<'a> {
+    pub phase: Phase,
+    pub environment: &'a EnvironmentSource,
+    /// Loaded by each phase, so that a bad config is recorded as its failure.
+    pub config: &'a ConfigSource,
+    /// The system to configure; the kernel host name and settings are set
+    /// only when it is `/`.
+    pub root: &'a Path,
+}
+
+/// What a run has done so far, one line each, told as it happens (the cluster
+/// phase of `--phase all` may take minutes after the host line).
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// First boot had completed before: nothing was done.
+    AlreadyCompleted {
+        completion: &'a Completion,
+        /// The completion record's real path (under the root).
+        record: PathBuf,
+    },
+    /// The host phase's files.
+    Host(&'a WriteReport),
+    /// The cluster phase's objects.
+    Cluster(&'a ApplySummary),
+    /// The completion record was written.
+    Completed(&'a Completion),
+}
+
+impl fmt::Display for Progress<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Progress::AlreadyCompleted { completion, record } => write!(
+                f,
+                "first boot already completed at {} for {}; nothing to do (remove {} to run it again)",
+                completion.completed_at,
+                completion.hostname,
+                record.display()
+            ),
+            Progress::Host(host) => write!(
+                f,
+                "host: {} files written, {} unchanged, {} removed",
+                host.written.len(),
+                host.unchanged.len(),
+                host.removed.len()
+            ),
+            Progress::Cluster(cluster) => write!(f, "cluster: {cluster}"),
+            Progress::Completed(done) => write!(
+                f,
+                "first boot completed for {}; certificate sha256 {}",
+                done.hostname, done.certificate_sha256
+            ),
+        }
+    }
+}
+
+/// Runs the phases `request` asks for, telling `progress` what each did.
+/// Nothing is done when first boot has completed before.
+pub fn run_phases(
+    request: &Request<'_>,
+    mut progress: impl FnMut(Progress<'_>),
+) -> anyhow::Result<()> {
+    let root = request.root;
+    if let Some(done) = completed(root)? {
+        progress(Progress::AlreadyCompleted {
+            completion: &done,
+            record: root.join(COMPLETION_PATH.trim_start_matches('/')),
+        });
+        return Ok(());
+    }
+    let mut planned = None;
+    if request.phase.runs_host() {
+        planned = Some(recorded(root, state::Phase::Host, |state| {
+            host_phase(request, state, &mut progress)
+        })?);
+    }
+    if request.phase.runs_cluster() {
+        recorded(root, state::Phase::Cluster, |state| {
+            cluster_phase(planned.take(), request, state, &mut progress)
+        })?;
+    }
+    Ok(())
+}
+
+/// The host phase: the plan (the OVF environment's transports retried with
+/// backoff up to `[host] retry_timeout_secs` while the cause may pass), then
+/// the host files. Returns the environment and plan for the cluster phase of
+/// `--phase all`.
+fn host_phase(
+    request: &Request<'_>,
+    record: &mut State,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> anyhow::Result<(OvfEnvironment, Plan)> {
+    let root = request.root;
+    let config = request.config.load()?;
+    let started = Instant::now();
+    let (env, plan) = retry::until_deadline(
+        Duration::from_secs(config.host.retry_timeout_secs),
+        || started.elapsed(),
+        is_transient,
+        |err, delay| {
+            let line = one_line(err);
+            tracing::warn!(
+                "{line}; trying again in {:.1} s (until host.retry_timeout_secs = {})",
+                delay.as_secs_f64(),
+                config.host.retry_timeout_secs
+            );
+            record.waiting(&line);
+            state::record(root, record);
+            std::thread::sleep(delay);
+        },
+        || -> anyhow::Result<_> {
+            let env = request.environment.read()?;
+            let plan = plan_for(&env, &config, root)?;
+            Ok((env, plan))
+        },
+    )?;
+    appliance(record, &plan, root);
+    let host = apply_host(&plan, root)?;
+    progress(Progress::Host(&host));
+    Ok((env, plan))
+}
+
+/// The cluster phase: the manifests, then the completion record and the
+/// properties' digest (what `reconfigure` compares later boots with).
+fn cluster_phase(
+    planned: Option<(OvfEnvironment, Plan)>,
+    request: &Request<'_>,
+    record: &mut State,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> anyhow::Result<()> {
+    let root = request.root;
+    let config = request.config.load()?;
+    let (env, plan) = match planned {
+        Some(planned) => planned,
+        None => {
+            let env = request.environment.read()?;
+            let plan = plan_for(&env, &config, root)?;
+            (env, plan)
+        }
+    };
+    appliance(record, &plan, root);
+    let report = super::run(&plan, Phase::Cluster, root, &config.kube)?;
+    if let Some(cluster) = &report.cluster {
+        progress(Progress::Cluster(cluster));
+    }
+    if let Some(done) = &report.completion {
+        reconfigure::record(
+            root,
+            &env.properties,
+            &plan,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        progress(Progress::Completed(done));
+    }
+    Ok(())
+}
+
+/// Records what the plan says the appliance is.
+fn appliance(record: &mut State, plan: &Plan, root: &Path) {
+    record.appliance(
+        &format!("https://{}/", plan.hostname.fqdn()),
+        &plan.tls.leaf_sha256,
+        plan.tls.source.into(),
+    );
+    state::record(root, record);
+}
