@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches as _;
 
+use ovaboot::apply::units;
 use ovaboot::commands::inputs::{self, ConfigSource, EnvironmentSource};
 use ovaboot::commands::recorded::recorded;
 use ovaboot::commands::{failure, firstboot, reconfigure};
@@ -156,11 +157,16 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 recorded(&root, state::Phase::Reconfigure, |state| {
                     let outcome = reconfigure::run_compared(&request, comparison)?;
-                    if let reconfigure::Outcome::Applied(applied) = &outcome
-                        && let Some(made_by) = applied.certificate_source
-                    {
-                        let url = state.url.clone().unwrap_or_default();
-                        state.appliance(&url, &applied.certificate_after, made_by.into());
+                    if let reconfigure::Outcome::Applied(applied) = &outcome {
+                        // A proxy drop-in for k3s came or went: systemd
+                        // reloads before k3s starts (the unit's ExecStartPost=).
+                        if let Some(host) = &applied.host {
+                            units::request_reload(&root, host)?;
+                        }
+                        if let Some(made_by) = applied.certificate_source {
+                            let url = state.url.clone().unwrap_or_default();
+                            state.appliance(&url, &applied.certificate_after, made_by.into());
+                        }
                     }
                     println!("{outcome}");
                     Ok(())

@@ -335,3 +335,77 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         );
     }
 }
+
+/// The host units' `ExecStartPost=`: systemd reloads when ovaboot left the
+/// flag (and the flag goes), not otherwise, and a failed reload keeps it for
+/// the next try. Run with the flag moved to a scratch folder and a stand-in
+/// `systemctl` that records its arguments.
+#[test]
+fn the_host_units_reload_systemd_only_when_ovaboot_left_the_flag() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let flag_path = ovaboot::apply::units::RELOAD_FLAG;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for unit in ["ovaboot-host.service", "ovaboot-reconfigure.service"] {
+        let text = std::fs::read_to_string(repo.join("systemd").join(unit)).unwrap();
+        let post: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("ExecStartPost="))
+            .collect();
+        let [post] = post[..] else {
+            panic!("{unit}: one ExecStartPost= line: {post:?}")
+        };
+        // systemd splits `/bin/sh -c '<script>'` into three arguments.
+        let script = post
+            .strip_prefix("/bin/sh -c '")
+            .and_then(|s| s.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("{unit}: {post}"));
+        assert!(script.contains(flag_path), "{unit}: {script}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("daemon-reload");
+        let calls = dir.path().join("calls");
+        let script = script.replace(flag_path, flag.to_str().unwrap());
+        let systemctl = dir.path().join("bin/systemctl");
+        std::fs::create_dir_all(systemctl.parent().unwrap()).unwrap();
+        let run = |exit: u8| {
+            std::fs::write(
+                &systemctl,
+                format!(
+                    "#!/bin/sh\necho \"$@\" >> '{}'\nexit {exit}\n",
+                    calls.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let path = format!(
+                "{}:{}",
+                systemctl.parent().unwrap().display(),
+                std::env::var("PATH").unwrap()
+            );
+            let out = std::process::Command::new("/bin/sh")
+                .args(["-c", &script])
+                .env("PATH", path)
+                .output()
+                .unwrap();
+            let called = std::fs::read_to_string(&calls).unwrap_or_default();
+            let _ = std::fs::remove_file(&calls);
+            (out.status.success(), called)
+        };
+
+        assert_eq!(run(0), (true, String::new()), "{unit}: no flag, no reload");
+        std::fs::write(
+            &flag,
+            "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf\n",
+        )
+        .unwrap();
+        assert_eq!(
+            run(1),
+            (false, "daemon-reload\n".into()),
+            "{unit}: a failed reload fails the unit"
+        );
+        assert!(flag.exists(), "{unit}: and keeps the flag for the next try");
+        assert_eq!(run(0), (true, "daemon-reload\n".into()), "{unit}");
+        assert!(!flag.exists(), "{unit}: reloaded, the flag goes");
+        assert_eq!(run(0), (true, String::new()), "{unit}: once");
+    }
+}

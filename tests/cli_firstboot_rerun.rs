@@ -100,3 +100,56 @@ fn a_rerun_with_dhcp_another_name_and_no_ntp_or_proxy_takes_back_the_first_runs_
     // And once more: nothing changes.
     assert_eq!(host_phase(&root, &second), hosts);
 }
+
+/// The flag the host unit's `ExecStartPost=` reloads systemd on, under `root`.
+fn reload_flag(root: &Path) -> std::path::PathBuf {
+    root.join(ovaboot::apply::units::RELOAD_FLAG.trim_start_matches('/'))
+}
+
+/// What the unit does after a run: reload if asked, and take the flag away.
+fn take_reload_flag(root: &Path) -> Option<String> {
+    let flag = reload_flag(root);
+    let listed = std::fs::read_to_string(&flag).ok()?;
+    std::fs::remove_file(&flag).unwrap();
+    Some(listed)
+}
+
+#[test]
+fn systemd_is_asked_to_reload_exactly_when_the_proxy_drop_in_came_or_went() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let base = [("guestinfo.hostname", "veba01.example.com")];
+    let plain = environment(work.path(), "plain.xml", &base);
+    let proxied = environment(
+        work.path(),
+        "proxied.xml",
+        &[
+            base[0],
+            ("guestinfo.http_proxy", "http://proxy.example.com:3128"),
+        ],
+    );
+
+    // Host files, network and NTP are no units: no reload.
+    host_phase(&root, &plain);
+    assert!(root.join("etc/hostname").is_file());
+    assert_eq!(take_reload_flag(&root), None, "no drop-in written");
+
+    host_phase(&root, &proxied);
+    assert_eq!(take_reload_flag(&root), Some(format!("/{DROPIN}\n")));
+
+    host_phase(&root, &proxied);
+    assert_eq!(
+        take_reload_flag(&root),
+        None,
+        "the drop-in was already there"
+    );
+
+    host_phase(&root, &plain);
+    assert!(!root.join(DROPIN).exists());
+    assert_eq!(
+        take_reload_flag(&root),
+        Some(format!("/{DROPIN}\n")),
+        "removed: systemd must forget it"
+    );
+}

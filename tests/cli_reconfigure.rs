@@ -373,6 +373,69 @@ fn a_new_host_name_is_refused_and_nothing_is_applied() {
     assert_eq!(out.status.code(), Some(2), "a dry run refuses it too");
 }
 
+/// systemd reloads before k3s starts only when a proxy drop-in for k3s came
+/// or went (the unit's `ExecStartPost=` acts on the flag): a dry run, a
+/// rerun that finds the drop-in in place and other changes ask for nothing.
+#[test]
+fn a_proxy_that_comes_or_goes_asks_systemd_to_reload_and_nothing_else_does() {
+    const DROPIN: &str = "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf";
+    let appliance = Appliance::new();
+    let pair = user_pair(&ca("Lab CA", None));
+    let plain = properties(IP, "ntp1.corp.example.net", PASSWORD_A, &pair);
+    appliance.first_boot(&appliance.env("plain.xml", &plain));
+    let flag = appliance
+        .root
+        .join(ovaboot::apply::units::RELOAD_FLAG.trim_start_matches('/'));
+    let reconfigure = |env: &str, extra: &[&str]| {
+        let out = appliance.reconfigure(env, extra);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // What the unit does: reload if asked, and take the flag away.
+        let listed = std::fs::read_to_string(&flag).ok();
+        if listed.is_some() {
+            std::fs::remove_file(&flag).unwrap();
+        }
+        listed
+    };
+
+    let mut proxied = plain.clone();
+    proxied.push(("guestinfo.http_proxy", "http://proxy.corp.example.net:3128"));
+    let proxied = appliance.env("proxied.xml", &proxied);
+    assert_eq!(reconfigure(&proxied, &["--dry-run"]), None, "a dry run");
+    assert_eq!(
+        reconfigure(&proxied, &["--phase", "host"]),
+        Some(format!("{DROPIN}\n")),
+        "the drop-in came"
+    );
+    assert!(appliance.root.join(&DROPIN[1..]).is_file());
+    // The digest waits for the cluster part, so the next boot applies the
+    // same properties again: the drop-in is in place, nothing to reload.
+    assert_eq!(
+        reconfigure(&proxied, &["--phase", "host"]),
+        None,
+        "the drop-in was there"
+    );
+    // Both parts (the Secret already holds the pair): the digest is recorded.
+    assert_eq!(reconfigure(&proxied, &[]), None, "the drop-in was there");
+
+    let mut new_ntp = plain.clone();
+    for (key, value) in &mut new_ntp {
+        if *key == "guestinfo.ntp" {
+            *value = "ntp2.corp.example.net";
+        }
+    }
+    assert_eq!(
+        reconfigure(&appliance.env("ntp-without-proxy.xml", &new_ntp), &[]),
+        Some(format!("{DROPIN}\n")),
+        "the proxy cleared with the NTP server: the drop-in went"
+    );
+    assert!(!appliance.root.join(&DROPIN[1..]).exists());
+    assert_eq!(
+        reconfigure(&appliance.env("plain-again.xml", &plain), &[]),
+        None,
+        "timesyncd's drop-in is no unit's"
+    );
+}
+
 #[test]
 fn a_dry_run_names_the_files_and_fingerprints_and_changes_nothing() {
     let appliance = Appliance::new();

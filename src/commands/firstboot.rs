@@ -20,6 +20,7 @@ pub use phases::{Progress, Request, run_phases};
 
 use crate::apply::files::{FilesError, WriteReport, write_files};
 use crate::apply::host::{HostApplyError, set_kernel_hostname};
+use crate::apply::units::request_reload;
 use crate::cluster::{ApplySummary, KubeConfig};
 use crate::commands::apply::{ClusterRunError, apply_to_cluster};
 use crate::plan::PlannedFile;
@@ -154,11 +155,13 @@ pub fn completed(root: &Path) -> Result<Option<Completion>, FirstbootError> {
     }
 }
 
-/// The host phase: every host file under `root`; and when `root` is the
+/// The host phase: every host file under `root` (and the flag asking systemd
+/// to reload when a unit drop-in changed, [`crate::apply::units`]); and when `root` is the
 /// running system (`/`), the kernel host name and the kernel settings the
 /// drop-ins only set at the next boot.
 pub fn apply_host(plan: &Plan, root: &Path) -> Result<WriteReport, FirstbootError> {
     let report = write_files(root, &plan.files)?;
+    request_reload(root, &report)?;
     tracing::info!(
         written = report.written.len(),
         unchanged = report.unchanged.len(),
