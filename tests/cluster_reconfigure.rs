@@ -201,6 +201,48 @@ async fn generations(client: &Client) -> BTreeMap<String, Option<i64>> {
     all
 }
 
+/// The cluster reconfigure talks to: replayed, it expects one discovery of
+/// core/v1 and exactly one server-side apply of `secret` (any other request
+/// fails the script); a real one first gets what first boot applied
+/// (`first_boot_objects`, not waited for: only their generations matter),
+/// whose generations are returned.
+async fn secret_cluster(
+    namespace: &str,
+    name: &str,
+    secret: &Value,
+    first_boot_objects: &[Value],
+) -> (TestCluster, BTreeMap<String, Option<i64>>) {
+    let reply = Exchange::recorded(&format!(
+        "{}.response.json",
+        cluster_support::contour::SECRET
+    ))
+    .reply;
+    let tc = TestCluster::start(vec![
+        Exchange::recorded("discovery/after-crds/api-v1.json"),
+        Exchange {
+            method: "PATCH".into(),
+            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
+            content_type: Some(APPLY_CONTENT_TYPE.into()),
+            accept: Some("application/json".into()),
+            body: Some(secret.clone()),
+            reply,
+        },
+    ])
+    .await;
+    let mut before = BTreeMap::new();
+    if !tc.is_replay() {
+        let options = ApplyOptions {
+            wait: false,
+            ..ApplyOptions::default()
+        };
+        apply_plan(tc.client(), first_boot_objects, &options)
+            .await
+            .unwrap();
+        before = generations(tc.client()).await;
+    }
+    (tc, before)
+}
+
 #[tokio::test]
 async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() {
     let work = tempfile::tempdir().unwrap();
@@ -219,36 +261,7 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
         "the plan carries the renewed pair"
     );
 
-    let reply = Exchange::recorded(&format!(
-        "{}.response.json",
-        cluster_support::contour::SECRET
-    ))
-    .reply;
-    let tc = TestCluster::start(vec![
-        Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange {
-            method: "PATCH".into(),
-            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
-            content_type: Some(APPLY_CONTENT_TYPE.into()),
-            accept: Some("application/json".into()),
-            body: Some(new_secret.clone()),
-            reply,
-        },
-    ])
-    .await;
-    let mut before = BTreeMap::new();
-    if !tc.is_replay() {
-        // The cluster as first boot left it: Contour, the old Secret, the
-        // routes (not waited for: only their generations matter here).
-        let options = ApplyOptions {
-            wait: false,
-            ..ApplyOptions::default()
-        };
-        apply_plan(tc.client(), &first_boot_objects, &options)
-            .await
-            .unwrap();
-        before = generations(tc.client()).await;
-    }
+    let (tc, before) = secret_cluster(namespace, name, &new_secret, &first_boot_objects).await;
 
     let outcome =
         reconfigure_with(tc.client().clone(), root.clone(), b.clone(), config.clone()).await;
@@ -367,34 +380,7 @@ async fn a_renewed_self_signed_certificate_reaches_the_secret_and_nothing_else_i
     ] {
         assert_eq!(new_secret["data"][key], base64_of(&root, file), "{key}");
     }
-    let reply = Exchange::recorded(&format!(
-        "{}.response.json",
-        cluster_support::contour::SECRET
-    ))
-    .reply;
-    let tc = TestCluster::start(vec![
-        Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange {
-            method: "PATCH".into(),
-            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
-            content_type: Some(APPLY_CONTENT_TYPE.into()),
-            accept: Some("application/json".into()),
-            body: Some(new_secret.clone()),
-            reply,
-        },
-    ])
-    .await;
-    let mut before = BTreeMap::new();
-    if !tc.is_replay() {
-        let options = ApplyOptions {
-            wait: false,
-            ..ApplyOptions::default()
-        };
-        apply_plan(tc.client(), &first_boot_objects, &options)
-            .await
-            .unwrap();
-        before = generations(tc.client()).await;
-    }
+    let (tc, before) = secret_cluster(namespace, name, &new_secret, &first_boot_objects).await;
     let on_disk = snapshot(&root);
     let outcome = reconfigure_phase_with(
         tc.client().clone(),
