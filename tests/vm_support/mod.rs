@@ -216,6 +216,55 @@ impl Boot {
             .filter(|l| l.contains(needle))
             .collect()
     }
+    /// `unit` ran and succeeded: its result, and its main process exited 0.
+    pub fn assert_unit_succeeded(&self, unit: &str) {
+        assert_eq!(
+            self.unit(unit, "Result"),
+            "success",
+            "{}: {unit}; console:\n{}",
+            self.name,
+            self.console
+        );
+        assert_eq!(
+            self.unit(unit, "ExecMainStatus"),
+            "0",
+            "{}: {unit}",
+            self.name
+        );
+    }
+    /// `unit` was skipped by its condition: checked (at a non-zero time),
+    /// false, and the unit never started.
+    pub fn assert_unit_skipped(&self, unit: &str) {
+        assert_ne!(
+            self.unit(unit, "ConditionTimestampMonotonic"),
+            "0",
+            "{}: {unit}; console:\n{}",
+            self.name,
+            self.console
+        );
+        assert_eq!(
+            self.unit(unit, "ConditionResult"),
+            "no",
+            "{}: {unit}",
+            self.name
+        );
+        assert_eq!(
+            self.unit(unit, "ActiveState"),
+            "inactive",
+            "{}: {unit}",
+            self.name
+        );
+        self.assert_unit_never_started(unit);
+    }
+    /// `unit` never left the inactive state in this boot.
+    pub fn assert_unit_never_started(&self, unit: &str) {
+        assert_eq!(
+            self.unit(unit, "InactiveExitTimestampMonotonic"),
+            "0",
+            "{}: {unit} ran",
+            self.name
+        );
+    }
     pub fn assert_no_secret(&self, secrets: &[String]) {
         for secret in secrets {
             assert!(
