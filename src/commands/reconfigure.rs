@@ -5,13 +5,14 @@
 //! Each run reads the OVF environment and compares the properties' digest
 //! ([`crate::digest`]) with the one recorded. Unchanged: nothing is planned or
 //! written, unless the self-signed certificate is due for renewal
-//! ([`renewal`]), which plans as a change would. Changed: the whole plan is made again, the properties that cannot
-//! change after first boot are checked (a refusal applies nothing at all), the
-//! host files are written (unchanged ones untouched), and when the TLS pair is
-//! not the one the Secret was last given, the `kubernetes.io/tls` Secret alone
-//! is applied (Contour and the routes do not depend on properties). Only when
-//! the cluster part is done is the new digest recorded, so a run cut short
-//! (k3s not up) is run again at the next boot or retry.
+//! ([`renewal`]), which plans as a change would. Changed: the whole plan is
+//! made again, the properties that cannot change after first boot are checked
+//! (a refusal applies nothing at all), the host files are written (unchanged
+//! ones untouched), and when the TLS pair is not the one the Secret was last
+//! given, the `kubernetes.io/tls` Secret alone is applied (Contour and the
+//! routes do not depend on properties). Only when the cluster part is done is
+//! the new digest recorded, so a run cut short (k3s not up) is run again at
+//! the next boot or retry.
 //!
 //! Two phases, like first boot's: **host** before networkd, timesyncd and k3s
 //! (which read the files at their start), **cluster** once k3s's API answers.
@@ -139,15 +140,6 @@ impl Comparison {
 /// Reads the records under `root` and compares `properties` with them, and
 /// the recorded certificate's expiry with now. Writes nothing.
 pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, ReconfigureError> {
-    compare_at(root, properties, time::OffsetDateTime::now_utc())
-}
-
-/// [`compare`] at `now`.
-pub fn compare_at(
-    root: &Path,
-    properties: &Properties,
-    now: time::OffsetDateTime,
-) -> Result<Comparison, ReconfigureError> {
     let completion = require_completion(root)?;
     let key = DigestKey::load(root)?;
     let record = match &key {
@@ -160,7 +152,7 @@ pub fn compare_at(
     };
     // Without a record everything is applied again anyway.
     let renewal = match (&changed, &record) {
-        (Some(_), Some(record)) => renewal::due(record, now),
+        (Some(_), Some(record)) => renewal::due(record, time::OffsetDateTime::now_utc()),
         _ => None,
     };
     Ok(Comparison {
