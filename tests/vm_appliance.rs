@@ -313,6 +313,7 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&env),
             kubeconfig: cp.as_ref().map(|cp| cp.guest_kubeconfig.as_path()),
+            clock: None,
         },
     );
     let tls = assert_host_phase(&first);
@@ -339,6 +340,7 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&env),
             kubeconfig: None,
+            clock: None,
         },
     );
     for unit in ["ovaboot-host.service", "ovaboot-cluster.service"] {
@@ -370,6 +372,9 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     second.assert_unit_succeeded(reconfigure);
     second.assert_unit_succeeded(reconfigure_cluster);
     assert!(second.stat.contains_key("var/lib/ovaboot/properties.json"));
+    // The daily renewal timer is waiting; its service does not run at boot.
+    assert_eq!(second.unit("ovaboot-renew.timer", "ActiveState"), "active");
+    second.assert_unit_never_started("ovaboot-renew.service");
 
     // (5) The admin renews the certificate (their own, for the same FQDN) and
     // reboots: the host part installs it before networkd starts; the Secret
@@ -381,6 +386,7 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&renewed_env),
             kubeconfig: None,
+            clock: None,
         },
     );
     third.assert_unit_succeeded(reconfigure);
@@ -415,6 +421,78 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     let mut secrets = key_needles(&key_pem);
     secrets.push(PROXY_PASSWORD.to_owned());
     third.assert_no_secret(&secrets);
+
+    // (6) The second boot's disk powered on 10 days before its self-signed
+    // certificate expires (the guest's clock moved on, as 815 days of
+    // uptime would): the host part renews it with the same names, nothing
+    // else changes, and the console shows the new fingerprint.
+    assert_self_signed_renewed(&second, &tls);
+}
+
+/// (6) [`first_boot_configures_the_appliance_and_a_second_boot_changes_nothing`]'s
+/// renewal: a boot of `second`'s disk with the clock 10 days before its
+/// certificate's notAfter.
+fn assert_self_signed_renewed(second: &Boot, tls: &HostPhase) {
+    let old_cert = second.file(TLS_CERT).unwrap();
+    assert_eq!(openssl_fingerprint(old_cert.as_bytes()), tls.fingerprint);
+    let der = &cli_support::pem_blocks_der(&old_cert)[0];
+    let (_, parsed) = x509_parser::parse_x509_certificate(der).unwrap();
+    let not_after = parsed.validity().not_after.to_datetime();
+    let clock = (not_after - Duration::days(10))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap();
+    let env = write_environment("first", &[]);
+    let renewed = boot(
+        "expiring",
+        &second.disk_after(),
+        Guest {
+            ovf_env: Some(&env),
+            kubeconfig: None,
+            clock: Some(&clock),
+        },
+    );
+    let reconfigure = "ovaboot-reconfigure.service";
+    renewed.assert_unit_succeeded(reconfigure);
+    let cert = renewed.file(TLS_CERT).unwrap();
+    let key = renewed.file(TLS_KEY).unwrap();
+    let fingerprint = openssl_fingerprint(cert.as_bytes());
+    assert_ne!(fingerprint, tls.fingerprint, "a new certificate");
+    cli_support::assert_key_matches_cert(key.as_bytes(), cert.as_bytes());
+    let sans = |pem: &str| {
+        openssl(
+            &["x509", "-noout", "-ext", "subjectAltName"],
+            pem.as_bytes(),
+        )
+    };
+    assert_eq!(sans(&cert), sans(&old_cert), "the same names");
+    let stat = &renewed.stat[TLS_KEY];
+    assert!(stat.starts_with("600 0 0 "), "{TLS_KEY}: {stat}");
+    // Nothing else ovaboot wrote changed but its records of the run.
+    for (path, line) in &second.stat {
+        if [TLS_CERT, TLS_KEY].contains(&path.as_str())
+            || path == "var/lib/ovaboot/state.json"
+            || path == "etc/issue.d/ovaboot.issue"
+        {
+            continue;
+        }
+        assert_eq!(renewed.stat.get(path), Some(line), "{path} changed");
+    }
+    let shown = renewed.fact("issue");
+    assert!(
+        shown.iter().any(|l| l.contains(&fingerprint)),
+        "agetty --show-issue in the guest: {shown:?}"
+    );
+    // The Secret's part waits for k3s (absent offline: retried).
+    assert!(
+        renewed.monotonic("ovaboot-reconfigure-cluster.service", "NRestarts") >= 1,
+        "{}",
+        renewed.console
+    );
+    let mut secrets = key_needles(&key);
+    secrets.push(PROXY_PASSWORD.to_owned());
+    renewed.assert_no_secret(&secrets);
 }
 
 #[test]
@@ -431,6 +509,7 @@ fn a_certificate_for_another_host_stops_first_boot_before_anything_is_applied() 
         Guest {
             ovf_env: Some(&env),
             kubeconfig: None,
+            clock: None,
         },
     );
     let host = "ovaboot-host.service";

@@ -161,6 +161,8 @@ pub struct Guest<'a> {
     /// For the cluster phase, written where k3s writes its own once the
     /// phase has waited for it (see tests/vm/appliance/ovaboot-vmtest).
     pub kubeconfig: Option<&'a Path>,
+    /// The guest's clock at power-on (UTC, `2029-02-10T12:00:00`); none: now.
+    pub clock: Option<&'a str>,
 }
 
 /// What one boot left: the console, the unit states the test unit printed,
@@ -297,6 +299,9 @@ pub fn boot(name: &'static str, backing: &Path, guest: Guest) -> Boot {
     }
     if let Some(kubeconfig) = guest.kubeconfig {
         args.extend(["--kubeconfig".into(), kubeconfig.to_str().unwrap().into()]);
+    }
+    if let Some(clock) = guest.clock {
+        args.extend(["--clock".into(), clock.into()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let status = vm_sh(&args);
