@@ -8,7 +8,7 @@
 //! The guest powers itself off through a test-only unit put into a copy of
 //! the image (tests/vm/appliance/ovaboot-vmtest*), never into the image.
 //!
-//! Slow (an image build and five boots), so it runs only with
+//! Slow (an image build and six boots), so it runs only with
 //! `OVABOOT_VM_TESTS=1`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or
 //! the one `cargo deb` builds (see README "VM tests"). With
 //! `OVABOOT_TEST_KUBECONFIG` (tests/controlplane/up) the first boot's cluster
