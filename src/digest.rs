@@ -145,6 +145,33 @@ pub struct Record {
     pub properties: BTreeMap<String, String>,
     /// The digest of the TLS pair the Secret was last given.
     pub tls: String,
+    /// That pair's certificate: who made it and when it nears expiry, so a
+    /// later run can tell a self-signed one is due for renewal without
+    /// planning. `None` in a record from an older ovaboot.
+    #[serde(default)]
+    pub certificate: Option<RecordedCertificate>,
+}
+
+/// Public facts about the certificate last applied (never key material).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedCertificate {
+    pub source: crate::tls::CertSource,
+    /// The leaf's notAfter, RFC 3339 UTC.
+    pub not_after: String,
+    /// From when it is within `[tls] expiry_warning_days` of `not_after`
+    /// (the config of the run that recorded it), RFC 3339 UTC.
+    pub expiry_warning_from: String,
+}
+
+impl RecordedCertificate {
+    /// The certificate `tls` plans.
+    pub fn of(tls: &crate::tls::TlsPlan) -> RecordedCertificate {
+        RecordedCertificate {
+            source: tls.source,
+            not_after: tls.not_after.clone(),
+            expiry_warning_from: tls.expiry_warning_from.clone(),
+        }
+    }
 }
 
 impl Record {
@@ -160,6 +187,7 @@ impl Record {
                 .unwrap_or_else(|_| now.unix_timestamp().to_string()),
             properties,
             tls,
+            certificate: None,
         }
     }
 

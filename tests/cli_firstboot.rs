@@ -232,9 +232,10 @@ fn bad_input_writes_nothing() {
     );
 }
 
-/// The shipped units: `systemd-analyze verify` finds nothing to say about them,
-/// their ExecStart command lines are ones this binary accepts, and their
-/// sandboxing keeps `systemd-analyze security` exposure where the README says.
+/// The shipped units: `systemd-analyze verify` finds nothing to say about them
+/// (nor about the renewal timer), their ExecStart command lines are ones this
+/// binary accepts, and their sandboxing keeps `systemd-analyze security`
+/// exposure where the README says.
 #[test]
 fn the_systemd_units_verify_and_their_commands_parse() {
     let units = [
@@ -242,7 +243,9 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         "ovaboot-cluster.service",
         "ovaboot-reconfigure.service",
         "ovaboot-reconfigure-cluster.service",
+        "ovaboot-renew.service",
     ];
+    const TIMER: &str = "ovaboot-renew.timer";
     let binary = env!("CARGO_BIN_EXE_ovaboot");
     let dir = tempfile::tempdir().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -289,10 +292,11 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         )
         .unwrap();
     }
+    std::fs::copy(repo.join("systemd").join(TIMER), dir.path().join(TIMER)).unwrap();
     let Ok(out) = std::process::Command::new("systemd-analyze")
         .arg("verify")
         .arg("--man=no")
-        .args(units.iter().map(|u| dir.path().join(u)))
+        .args(units.iter().chain([&TIMER]).map(|u| dir.path().join(u)))
         .output()
     else {
         eprintln!("skipped: systemd-analyze is not installed");
@@ -310,6 +314,7 @@ fn the_systemd_units_verify_and_their_commands_parse() {
         ("ovaboot-cluster.service", 2.4),
         ("ovaboot-reconfigure.service", 2.9),
         ("ovaboot-reconfigure-cluster.service", 2.4),
+        ("ovaboot-renew.service", 2.4),
     ] {
         let out = std::process::Command::new("systemd-analyze")
             .args(["security", "--offline=yes", "--no-pager"])

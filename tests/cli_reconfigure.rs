@@ -10,142 +10,16 @@
 
 mod cli_support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
 use base64::Engine as _;
+use cli_support::appliance::{Appliance, differences, snapshot};
 use cli_support::{FQDN, IP, ca, leaf, mode, openssl_fingerprint, text};
 use rcgen::KeyPair;
 use time::Duration;
 
 const PASSWORD_A: &str = "first-Password-4-day-one";
 const PASSWORD_B: &str = "second-Password-4-day-two";
-const SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
-
-/// Where a run records itself (state file and console banner): checked on
-/// their own, since a run that applies a change rewrites them by design.
-const STATE_RECORD: [&str; 2] = ["var/lib/ovaboot/state.json", "etc/issue.d/ovaboot.issue"];
-
-/// Every file under `root` but the state record: relative path → (bytes, mode).
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
-    cli_support::files_under(root)
-        .into_iter()
-        .filter(|p| {
-            !STATE_RECORD
-                .iter()
-                .any(|r| p.strip_prefix(root).unwrap() == Path::new(r))
-        })
-        .map(|p| {
-            let rel = p.strip_prefix(root).unwrap().to_path_buf();
-            (rel, (std::fs::read(&p).unwrap(), mode(&p)))
-        })
-        .collect()
-}
-
-/// The relative paths whose bytes or mode differ (or that appeared or went).
-fn differences(
-    before: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
-    after: &BTreeMap<PathBuf, (Vec<u8>, u32)>,
-) -> Vec<String> {
-    let mut paths: Vec<String> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|p| before.get(*p) != after.get(*p))
-        .map(|p| p.display().to_string())
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
-/// One appliance's working folders: the root, and the files tests pass.
-struct Appliance {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    work: PathBuf,
-    kubeconfig: String,
-    config: String,
-}
-
-impl Appliance {
-    fn new() -> Appliance {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        let work = dir.path().join("work");
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        std::fs::create_dir_all(&work).unwrap();
-        std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
-        let shadow = root.join("etc/shadow");
-        std::fs::write(&shadow, SHADOW).unwrap();
-        std::fs::set_permissions(&shadow, std::os::unix::fs::PermissionsExt::from_mode(0o640))
-            .unwrap();
-        let (kubeconfig, config) = cli_support::unreachable_cluster(&work);
-        Appliance {
-            root,
-            work,
-            kubeconfig,
-            config,
-            _dir: dir,
-        }
-    }
-
-    fn env(&self, name: &str, properties: &[(&str, &str)]) -> String {
-        cli_support::environment_with(&self.work.join(name), properties)
-    }
-
-    fn run(&self, command: &str, env: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            command,
-            "--root",
-            self.root.to_str().unwrap(),
-            "--config",
-            &self.config,
-            "--kubeconfig",
-            &self.kubeconfig,
-            "--ovf-env",
-            env,
-        ];
-        args.extend_from_slice(extra);
-        cli_support::ovaboot(&args)
-    }
-
-    fn reconfigure(&self, env: &str, extra: &[&str]) -> Output {
-        self.run("reconfigure", env, extra)
-    }
-
-    /// First boot with `env`: the host phase, then the completion record the
-    /// cluster phase writes (there is no cluster here), then a reconfigure
-    /// with the same properties, which records their digest (no digest yet:
-    /// everything is applied again, which changes nothing).
-    fn first_boot(&self, env: &str) {
-        let out = self.run("firstboot", env, &["--phase", "host"]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        cli_support::record_first_boot_completed(&self.root);
-        let before = snapshot(&self.root);
-        let out = self.reconfigure(env, &[]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let stdout = text(&out.stdout);
-        assert!(
-            stdout.contains("properties changed: unknown")
-                && stdout.contains("host: 0 files written")
-                && stdout.contains("the Secret already holds this pair"),
-            "{stdout}"
-        );
-        assert_eq!(
-            differences(&before, &snapshot(&self.root)),
-            [
-                "var/lib/ovaboot/properties.json",
-                "var/lib/ovaboot/properties.key"
-            ],
-            "only the digest and its key are new"
-        );
-    }
-
-    fn read(&self, rel: &str) -> Vec<u8> {
-        std::fs::read(self.root.join(rel)).unwrap()
-    }
-}
 
 /// A user certificate for the FQDN from `issuer`: (chain PEM, key PEM).
 fn user_pair(issuer: &cli_support::Ca) -> (String, String) {

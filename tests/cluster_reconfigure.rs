@@ -1,5 +1,6 @@
 //! The cluster half of `reconfigure`: a renewed certificate reaches the
-//! `kubernetes.io/tls` Secret, and nothing else in the cluster is touched.
+//! `kubernetes.io/tls` Secret, and nothing else in the cluster is touched;
+//! so does a self-signed one ovaboot renewed itself near its expiry.
 //!
 //! Replayed: the recordings hold no re-apply of a Secret with new data (only
 //! its creation, `tls-httpproxy/01`), so the replay checks the requests: one
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use cli_support::appliance::{complete_first_boot_at, differences, properties, snapshot};
 use cli_support::{IP, ca, leaf, text};
 use cluster_support::{APPLY_CONTENT_TYPE, APPLY_QUERY, Exchange, TestCluster};
 use kube::Client;
@@ -81,14 +83,6 @@ fn config(dir: &Path) -> (Config, &'static str, &'static str) {
     (config, namespace, name)
 }
 
-fn properties(env: &str) -> ovaboot::ovf::Properties {
-    use ovaboot::ovf::transport::{Transport, default_transports};
-    let transports: Vec<Box<dyn Transport>> = default_transports(Some(Path::new(env)));
-    ovaboot::ovf::read_environment(&transports)
-        .unwrap()
-        .properties
-}
-
 /// A user certificate for the FQDN: (chain PEM, key PEM).
 fn user_pair(issuer: &cli_support::Ca) -> (String, String) {
     let key = KeyPair::generate().unwrap();
@@ -145,6 +139,17 @@ fn planned(root: &Path, env: &str, config: &Config) -> (Vec<Value>, Value) {
 
 /// `reconfigure` (both phases) on `root` with `env`, the Secret applied with `client`.
 async fn reconfigure_with(client: Client, root: PathBuf, env: String, config: Config) -> Outcome {
+    reconfigure_phase_with(client, root, env, config, Phase::All).await
+}
+
+/// [`reconfigure_with`], one phase.
+async fn reconfigure_phase_with(
+    client: Client,
+    root: PathBuf,
+    env: String,
+    config: Config,
+    phase: Phase,
+) -> Outcome {
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let props = properties(&env);
@@ -152,7 +157,7 @@ async fn reconfigure_with(client: Client, root: PathBuf, env: String, config: Co
             properties: &props,
             config: &config,
             root: &root,
-            phase: Phase::All,
+            phase,
             dry_run: false,
         };
         reconfigure::run_with(&request, |objects| {
@@ -196,6 +201,48 @@ async fn generations(client: &Client) -> BTreeMap<String, Option<i64>> {
     all
 }
 
+/// The cluster reconfigure talks to: replayed, it expects one discovery of
+/// core/v1 and exactly one server-side apply of `secret` (any other request
+/// fails the script); a real one first gets what first boot applied
+/// (`first_boot_objects`, not waited for: only their generations matter),
+/// whose generations are returned.
+async fn secret_cluster(
+    namespace: &str,
+    name: &str,
+    secret: &Value,
+    first_boot_objects: &[Value],
+) -> (TestCluster, BTreeMap<String, Option<i64>>) {
+    let reply = Exchange::recorded(&format!(
+        "{}.response.json",
+        cluster_support::contour::SECRET
+    ))
+    .reply;
+    let tc = TestCluster::start(vec![
+        Exchange::recorded("discovery/after-crds/api-v1.json"),
+        Exchange {
+            method: "PATCH".into(),
+            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
+            content_type: Some(APPLY_CONTENT_TYPE.into()),
+            accept: Some("application/json".into()),
+            body: Some(secret.clone()),
+            reply,
+        },
+    ])
+    .await;
+    let mut before = BTreeMap::new();
+    if !tc.is_replay() {
+        let options = ApplyOptions {
+            wait: false,
+            ..ApplyOptions::default()
+        };
+        apply_plan(tc.client(), first_boot_objects, &options)
+            .await
+            .unwrap();
+        before = generations(tc.client()).await;
+    }
+    (tc, before)
+}
+
 #[tokio::test]
 async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() {
     let work = tempfile::tempdir().unwrap();
@@ -214,36 +261,7 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
         "the plan carries the renewed pair"
     );
 
-    let reply = Exchange::recorded(&format!(
-        "{}.response.json",
-        cluster_support::contour::SECRET
-    ))
-    .reply;
-    let tc = TestCluster::start(vec![
-        Exchange::recorded("discovery/after-crds/api-v1.json"),
-        Exchange {
-            method: "PATCH".into(),
-            path: format!("/api/v1/namespaces/{namespace}/secrets/{name}{APPLY_QUERY}"),
-            content_type: Some(APPLY_CONTENT_TYPE.into()),
-            accept: Some("application/json".into()),
-            body: Some(new_secret.clone()),
-            reply,
-        },
-    ])
-    .await;
-    let mut before = BTreeMap::new();
-    if !tc.is_replay() {
-        // The cluster as first boot left it: Contour, the old Secret, the
-        // routes (not waited for: only their generations matter here).
-        let options = ApplyOptions {
-            wait: false,
-            ..ApplyOptions::default()
-        };
-        apply_plan(tc.client(), &first_boot_objects, &options)
-            .await
-            .unwrap();
-        before = generations(tc.client()).await;
-    }
+    let (tc, before) = secret_cluster(namespace, name, &new_secret, &first_boot_objects).await;
 
     let outcome =
         reconfigure_with(tc.client().clone(), root.clone(), b.clone(), config.clone()).await;
@@ -294,4 +312,176 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
     let again = reconfigure_with(tc.client().clone(), root.clone(), b, config).await;
     assert!(matches!(again, Outcome::Unchanged { .. }), "{again}");
     tc.finish().await;
+}
+
+/// The environment with no certificate of the admin's: ovaboot's self-signed one.
+fn self_signed_env(dir: &Path) -> String {
+    cli_support::environment_with(
+        &dir.join("self-signed.xml"),
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.ipaddress", IP),
+            ("guestinfo.netmask", "24"),
+        ],
+    )
+}
+
+/// A root whose first boot completed with `env` 815 days ago: its self-signed
+/// certificate (825 days) expires in 10, within the default 30 warning days.
+fn first_boot_815_days_ago(root: &Path, env: &str, config: &Config) {
+    let out = cli_support::firstboot_host(root, env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let at = time::OffsetDateTime::now_utc() - time::Duration::days(815);
+    complete_first_boot_at(root, env, config, at);
+}
+
+fn base64_of(root: &Path, rel: &str) -> Value {
+    Value::String(STANDARD.encode(std::fs::read(root.join(rel)).unwrap()))
+}
+
+#[tokio::test]
+async fn a_renewed_self_signed_certificate_reaches_the_secret_and_nothing_else_is_applied() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let (config, namespace, name) = config(work.path());
+    let env = self_signed_env(work.path());
+    first_boot_815_days_ago(&root, &env, &config);
+    let (first_boot_objects, _) = planned(&root, &env, &config);
+    let old = reconfigure::installed_fingerprint(&root).unwrap();
+
+    // At boot, the host part renews the pair on disk and applies nothing.
+    let host = {
+        let props = properties(&env);
+        let request = Request {
+            properties: &props,
+            config: &config,
+            root: &root,
+            phase: Phase::Host,
+            dry_run: false,
+        };
+        reconfigure::run_with(&request, |_| panic!("the host part talks to no cluster")).unwrap()
+    };
+    let Outcome::Applied(host) = host else {
+        panic!("{host}")
+    };
+    assert!(matches!(
+        host.renewal,
+        Some(reconfigure::Renewal::Due { .. })
+    ));
+    assert_eq!(host.certificate_before.as_deref(), Some(old.as_str()));
+    assert_ne!(host.certificate_after, old);
+    assert!(!host.recorded);
+
+    // Then the cluster part gives the Secret exactly that pair, and nothing else.
+    let (_, new_secret) = planned(&root, &env, &config);
+    for (file, key) in [
+        ("etc/ovaboot/tls/tls.crt", "tls.crt"),
+        ("etc/ovaboot/tls/tls.key", "tls.key"),
+    ] {
+        assert_eq!(new_secret["data"][key], base64_of(&root, file), "{key}");
+    }
+    let (tc, before) = secret_cluster(namespace, name, &new_secret, &first_boot_objects).await;
+    let on_disk = snapshot(&root);
+    let outcome = reconfigure_phase_with(
+        tc.client().clone(),
+        root.clone(),
+        env.clone(),
+        config.clone(),
+        Phase::Cluster,
+    )
+    .await;
+    let Outcome::Applied(applied) = &outcome else {
+        panic!("{outcome}")
+    };
+    assert_eq!(applied.changed.as_deref(), Some(&[][..]), "no property");
+    assert!(matches!(
+        applied.renewal,
+        Some(reconfigure::Renewal::Due { .. })
+    ));
+    assert_eq!(
+        applied.secret.as_ref().map(|s| s.0.as_str()),
+        Some(format!("{namespace}/{name}").as_str())
+    );
+    assert!(applied.recorded);
+    assert_eq!(
+        differences(&on_disk, &snapshot(&root)),
+        ["var/lib/ovaboot/properties.json"],
+        "the pair was already in place; only the record changes"
+    );
+    if !tc.is_replay() {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(tc.client().clone(), namespace);
+        let data = secrets.get(name).await.unwrap().data.unwrap();
+        assert_eq!(
+            data["tls.crt"].0,
+            std::fs::read(root.join("etc/ovaboot/tls/tls.crt")).unwrap()
+        );
+        assert_eq!(generations(tc.client()).await, before, "nothing else");
+    }
+
+    // Recorded with the new certificate's dates: the next run has nothing to do.
+    let again = reconfigure_with(tc.client().clone(), root.clone(), env, config).await;
+    assert!(matches!(again, Outcome::Unchanged { .. }), "{again}");
+    tc.finish().await;
+}
+
+#[test]
+fn the_cluster_part_alone_writes_the_renewed_pair_and_gives_it_to_the_secret() {
+    // What the daily timer runs: no host file but the pair is written.
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let (config, namespace, name) = config(work.path());
+    let env = self_signed_env(work.path());
+    first_boot_815_days_ago(&root, &env, &config);
+    let old = reconfigure::installed_fingerprint(&root).unwrap();
+    let before = snapshot(&root);
+    let props = properties(&env);
+    let request = Request {
+        properties: &props,
+        config: &config,
+        root: &root,
+        phase: Phase::Cluster,
+        dry_run: false,
+    };
+    let mut applied_objects = Vec::new();
+    let outcome = reconfigure::run_with(&request, |objects| {
+        applied_objects = objects.to_vec();
+        Ok(ovaboot::cluster::ApplySummary {
+            objects: Vec::new(),
+            created: 0,
+            changed: 1,
+            unchanged: 0,
+            elapsed: std::time::Duration::ZERO,
+        })
+    })
+    .unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Applied(a) if a.recorded),
+        "{outcome}"
+    );
+    assert_eq!(
+        differences(&before, &snapshot(&root)),
+        [
+            "etc/ovaboot/tls/tls.crt",
+            "etc/ovaboot/tls/tls.key",
+            "var/lib/ovaboot/properties.json"
+        ]
+    );
+    assert_ne!(reconfigure::installed_fingerprint(&root).unwrap(), old);
+    let [secret] = applied_objects.as_slice() else {
+        panic!("the Secret alone: {applied_objects:?}")
+    };
+    assert_eq!(secret["kind"], "Secret");
+    assert_eq!(secret["metadata"]["namespace"], namespace);
+    assert_eq!(secret["metadata"]["name"], name);
+    assert_eq!(
+        secret["data"]["tls.crt"],
+        base64_of(&root, "etc/ovaboot/tls/tls.crt")
+    );
+    assert_eq!(
+        secret["data"]["tls.key"],
+        base64_of(&root, "etc/ovaboot/tls/tls.key")
+    );
+    let again = reconfigure::compare(&root, &props).unwrap();
+    assert!(again.unchanged(), "renewed and recorded");
 }

@@ -15,11 +15,22 @@ use std::sync::OnceLock;
 mod tool_support;
 use tool_support::{repo, run};
 
-const UNITS: [&str; 4] = [
+/// The units the package ships.
+const UNITS: [&str; 6] = [
     "ovaboot-host.service",
     "ovaboot-cluster.service",
     "ovaboot-reconfigure.service",
     "ovaboot-reconfigure-cluster.service",
+    "ovaboot-renew.service",
+    "ovaboot-renew.timer",
+];
+/// The units it enables: all but the renewal service, which its timer starts.
+const ENABLED: [&str; 5] = [
+    "ovaboot-host.service",
+    "ovaboot-cluster.service",
+    "ovaboot-reconfigure.service",
+    "ovaboot-reconfigure-cluster.service",
+    "ovaboot-renew.timer",
 ];
 const SUBCOMMANDS: [&str; 7] = [
     "props",
@@ -333,7 +344,7 @@ fn installing_or_upgrading_enables_the_units_but_never_starts_them() {
     let install = run_script("postinst", &["configure"]);
     let upgrade_prerm = run_script("prerm", &["upgrade", "0.1.1-1"]);
     let upgrade_postinst = run_script("postinst", &["configure", "0.0.9-1"]);
-    for unit in UNITS {
+    for unit in ENABLED {
         assert!(
             install
                 .iter()
@@ -341,6 +352,12 @@ fn installing_or_upgrading_enables_the_units_but_never_starts_them() {
             "postinst configure does not enable {unit}: {install:?}"
         );
     }
+    assert!(
+        !install
+            .iter()
+            .any(|call| call == "deb-systemd-helper enable ovaboot-renew.service"),
+        "the renewal service runs from its timer, not at boot: {install:?}"
+    );
     for (what, calls) in [
         ("install", &install),
         ("upgrade prerm", &upgrade_prerm),

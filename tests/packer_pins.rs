@@ -78,3 +78,32 @@ fn the_offline_build_brings_every_package_provision_installs() {
         );
     }
 }
+
+#[test]
+fn provision_checks_every_unit_the_package_enables() {
+    // cargo-deb enables each shipped unit with an [Install] section (the
+    // renewal timer, not the service it starts): provision must find each
+    // one enabled in the image.
+    let script = provision();
+    let checked = script
+        .lines()
+        .find_map(|l| l.strip_prefix("for unit in "))
+        .and_then(|l| l.strip_suffix("; do"))
+        .expect("provision's loop over the units it checks");
+    let checked: Vec<&str> = checked.split_whitespace().collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd");
+    let mut enabled = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l.trim() == "[Install]") {
+            enabled.push(path.file_name().unwrap().to_str().unwrap().to_owned());
+        }
+    }
+    enabled.sort();
+    assert!(enabled.contains(&"ovaboot-renew.timer".to_owned()));
+    assert!(!enabled.contains(&"ovaboot-renew.service".to_owned()));
+    let mut checked: Vec<String> = checked.iter().map(|u| u.to_string()).collect();
+    checked.sort();
+    assert_eq!(checked, enabled);
+}

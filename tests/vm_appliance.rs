@@ -8,7 +8,7 @@
 //! The guest powers itself off through a test-only unit put into a copy of
 //! the image (tests/vm/appliance/ovaboot-vmtest*), never into the image.
 //!
-//! Slow (an image build and five boots), so it runs only with
+//! Slow (an image build and six boots), so it runs only with
 //! `OVABOOT_VM_TESTS=1`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or
 //! the one `cargo deb` builds (see README "VM tests"). With
 //! `OVABOOT_TEST_KUBECONFIG` (tests/controlplane/up) the first boot's cluster
@@ -118,8 +118,7 @@ struct HostPhase {
 /// host name, network, /etc/hosts, the TLS pair and the console banner.
 fn assert_host_phase(first: &Boot) -> HostPhase {
     let host = "ovaboot-host.service";
-    assert_eq!(first.unit(host, "Result"), "success", "{}", first.console);
-    assert_eq!(first.unit(host, "ExecMainStatus"), "0");
+    first.assert_unit_succeeded(host);
     let host_done = first.monotonic(host, "ActiveEnterTimestampMonotonic");
     assert!(host_done > 0);
     for unit in ["systemd-networkd.service", "systemd-timesyncd.service"] {
@@ -246,8 +245,7 @@ fn assert_cluster_phase_completed(first: &Boot, cp: &ControlPlane, tls: &HostPha
         "{}",
         first.console
     );
-    assert_eq!(first.unit(cluster, "Result"), "success");
-    assert_eq!(first.unit(cluster, "ExecMainStatus"), "0");
+    first.assert_unit_succeeded(cluster);
     assert_eq!(first.fact("kubeconfig-written").len(), 1);
     let record = first
         .file(RECORD)
@@ -315,6 +313,7 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&env),
             kubeconfig: cp.as_ref().map(|cp| cp.guest_kubeconfig.as_path()),
+            clock: None,
         },
     );
     let tls = assert_host_phase(&first);
@@ -341,23 +340,12 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&env),
             kubeconfig: None,
+            clock: None,
         },
     );
     for unit in ["ovaboot-host.service", "ovaboot-cluster.service"] {
         // Its condition was checked, and was false: the completion record is there.
-        assert_ne!(
-            second.unit(unit, "ConditionTimestampMonotonic"),
-            "0",
-            "{unit}: {}",
-            second.console
-        );
-        assert_eq!(second.unit(unit, "ConditionResult"), "no", "{unit}");
-        assert_eq!(second.unit(unit, "ActiveState"), "inactive", "{unit}");
-        assert_eq!(
-            second.unit(unit, "InactiveExitTimestampMonotonic"),
-            "0",
-            "{unit} ran"
-        );
+        second.assert_unit_skipped(unit);
     }
     // Every file the first boot wrote is as it was: same content, mode, mtime.
     for (path, line) in &first.stat {
@@ -381,19 +369,12 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     // the cluster part, the certificate unchanged, recorded the digest.
     let reconfigure = "ovaboot-reconfigure.service";
     let reconfigure_cluster = "ovaboot-reconfigure-cluster.service";
-    assert_eq!(
-        second.unit(reconfigure, "Result"),
-        "success",
-        "{}",
-        second.console
-    );
-    assert_eq!(
-        second.unit(reconfigure_cluster, "Result"),
-        "success",
-        "{}",
-        second.console
-    );
+    second.assert_unit_succeeded(reconfigure);
+    second.assert_unit_succeeded(reconfigure_cluster);
     assert!(second.stat.contains_key("var/lib/ovaboot/properties.json"));
+    // The daily renewal timer is waiting; its service does not run at boot.
+    assert_eq!(second.unit("ovaboot-renew.timer", "ActiveState"), "active");
+    second.assert_unit_never_started("ovaboot-renew.service");
 
     // (5) The admin renews the certificate (their own, for the same FQDN) and
     // reboots: the host part installs it before networkd starts; the Secret
@@ -405,14 +386,10 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
         Guest {
             ovf_env: Some(&renewed_env),
             kubeconfig: None,
+            clock: None,
         },
     );
-    assert_eq!(
-        third.unit(reconfigure, "Result"),
-        "success",
-        "{}",
-        third.console
-    );
+    third.assert_unit_succeeded(reconfigure);
     let done = third.monotonic(reconfigure, "ActiveEnterTimestampMonotonic");
     let networkd = third.monotonic("systemd-networkd.service", "InactiveExitTimestampMonotonic");
     assert!(
@@ -444,6 +421,78 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     let mut secrets = key_needles(&key_pem);
     secrets.push(PROXY_PASSWORD.to_owned());
     third.assert_no_secret(&secrets);
+
+    // (6) The second boot's disk powered on 10 days before its self-signed
+    // certificate expires (the guest's clock moved on, as 815 days of
+    // uptime would): the host part renews it with the same names, nothing
+    // else changes, and the console shows the new fingerprint.
+    assert_self_signed_renewed(&second, &tls);
+}
+
+/// (6) [`first_boot_configures_the_appliance_and_a_second_boot_changes_nothing`]'s
+/// renewal: a boot of `second`'s disk with the clock 10 days before its
+/// certificate's notAfter.
+fn assert_self_signed_renewed(second: &Boot, tls: &HostPhase) {
+    let old_cert = second.file(TLS_CERT).unwrap();
+    assert_eq!(openssl_fingerprint(old_cert.as_bytes()), tls.fingerprint);
+    let der = &cli_support::pem_blocks_der(&old_cert)[0];
+    let (_, parsed) = x509_parser::parse_x509_certificate(der).unwrap();
+    let not_after = parsed.validity().not_after.to_datetime();
+    let clock = (not_after - Duration::days(10))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap();
+    let env = write_environment("first", &[]);
+    let renewed = boot(
+        "expiring",
+        &second.disk_after(),
+        Guest {
+            ovf_env: Some(&env),
+            kubeconfig: None,
+            clock: Some(&clock),
+        },
+    );
+    let reconfigure = "ovaboot-reconfigure.service";
+    renewed.assert_unit_succeeded(reconfigure);
+    let cert = renewed.file(TLS_CERT).unwrap();
+    let key = renewed.file(TLS_KEY).unwrap();
+    let fingerprint = openssl_fingerprint(cert.as_bytes());
+    assert_ne!(fingerprint, tls.fingerprint, "a new certificate");
+    cli_support::assert_key_matches_cert(key.as_bytes(), cert.as_bytes());
+    let sans = |pem: &str| {
+        openssl(
+            &["x509", "-noout", "-ext", "subjectAltName"],
+            pem.as_bytes(),
+        )
+    };
+    assert_eq!(sans(&cert), sans(&old_cert), "the same names");
+    let stat = &renewed.stat[TLS_KEY];
+    assert!(stat.starts_with("600 0 0 "), "{TLS_KEY}: {stat}");
+    // Nothing else ovaboot wrote changed but its records of the run.
+    for (path, line) in &second.stat {
+        if [TLS_CERT, TLS_KEY].contains(&path.as_str())
+            || path == "var/lib/ovaboot/state.json"
+            || path == "etc/issue.d/ovaboot.issue"
+        {
+            continue;
+        }
+        assert_eq!(renewed.stat.get(path), Some(line), "{path} changed");
+    }
+    let shown = renewed.fact("issue");
+    assert!(
+        shown.iter().any(|l| l.contains(&fingerprint)),
+        "agetty --show-issue in the guest: {shown:?}"
+    );
+    // The Secret's part waits for k3s (absent offline: retried).
+    assert!(
+        renewed.monotonic("ovaboot-reconfigure-cluster.service", "NRestarts") >= 1,
+        "{}",
+        renewed.console
+    );
+    let mut secrets = key_needles(&key);
+    secrets.push(PROXY_PASSWORD.to_owned());
+    renewed.assert_no_secret(&secrets);
 }
 
 #[test]
@@ -460,6 +509,7 @@ fn a_certificate_for_another_host_stops_first_boot_before_anything_is_applied() 
         Guest {
             ovf_env: Some(&env),
             kubeconfig: None,
+            clock: None,
         },
     );
     let host = "ovaboot-host.service";
@@ -494,10 +544,7 @@ fn a_certificate_for_another_host_stops_first_boot_before_anything_is_applied() 
     assert!(!vm.file_exists("etc/systemd/network/10-ovaboot.network"));
     // k3s did not start: its requirement failed.
     assert_eq!(vm.unit("k3s.service", "ActiveState"), "inactive");
-    assert_eq!(
-        vm.unit("k3s.service", "InactiveExitTimestampMonotonic"),
-        "0"
-    );
+    vm.assert_unit_never_started("k3s.service");
     assert!(
         vm.journal.contains("Dependency failed for") && vm.journal.contains("k3s"),
         "the journal does not say k3s's dependency failed"
@@ -556,10 +603,7 @@ fn without_an_ovf_environment_nothing_is_applied() {
     assert_eq!(vm.file("etc/hostname").unwrap().trim(), "appliance");
     assert!(!vm.file_exists("etc/ovaboot/tls"));
     assert!(!vm.file_exists("etc/systemd/network/10-ovaboot.network"));
-    assert_eq!(
-        vm.unit("k3s.service", "InactiveExitTimestampMonotonic"),
-        "0"
-    );
+    vm.assert_unit_never_started("k3s.service");
 }
 
 /// An OVF environment named `name` with the admin's own certificate for

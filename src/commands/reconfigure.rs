@@ -4,17 +4,23 @@
 //!
 //! Each run reads the OVF environment and compares the properties' digest
 //! ([`crate::digest`]) with the one recorded. Unchanged: nothing is planned or
-//! written. Changed: the whole plan is made again, the properties that cannot
-//! change after first boot are checked (a refusal applies nothing at all), the
-//! host files are written (unchanged ones untouched), and when the TLS pair is
-//! not the one the Secret was last given, the `kubernetes.io/tls` Secret alone
-//! is applied (Contour and the routes do not depend on properties). Only when
-//! the cluster part is done is the new digest recorded, so a run cut short
-//! (k3s not up) is run again at the next boot or retry.
+//! written, unless the self-signed certificate is due for renewal
+//! ([`renewal`]), which plans as a change would. Changed: the whole plan is
+//! made again, the properties that cannot change after first boot are checked
+//! (a refusal applies nothing at all), the host files are written (unchanged
+//! ones untouched), and when the TLS pair is not the one the Secret was last
+//! given, the `kubernetes.io/tls` Secret alone is applied (Contour and the
+//! routes do not depend on properties). Only when the cluster part is done is
+//! the new digest recorded, so a run cut short (k3s not up) is run again at
+//! the next boot or retry.
 //!
 //! Two phases, like first boot's: **host** before networkd, timesyncd and k3s
 //! (which read the files at their start), **cluster** once k3s's API answers.
+//! The cluster phase alone writes no host file but the TLS pair, so it may
+//! run while the services are up (the daily renewal timer): a property change
+//! whose host files the host phase has not written is left to the next boot.
 
+mod renewal;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -27,13 +33,14 @@ use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
 use crate::commands::firstboot::{COMPLETION_PATH, Completion, FirstbootError, completed};
 use crate::config::Config;
-use crate::digest::{DigestError, DigestKey, Record, changed};
+use crate::digest::{DigestError, DigestKey, Record, RecordedCertificate, changed};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
 use crate::settings::{Settings, SettingsError, keys};
 
 pub use crate::commands::firstboot::Phase;
+pub use renewal::Renewal;
 pub use report::{Applied, Outcome, Preview};
 
 /// Why a reconfigure did not go through. [`ReconfigureError::property`] names
@@ -55,6 +62,12 @@ pub enum ReconfigureError {
         new: String,
         why: &'static str,
     },
+    /// The cluster phase alone found properties changed whose host files are
+    /// not written: only the host phase, at boot, writes them.
+    #[error(
+        "{changed} changed since the host part last ran ({files} not written): host files are written at boot, before the services that read them start; reboot to apply the change; nothing was applied"
+    )]
+    HostPartPending { changed: String, files: String },
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
@@ -103,10 +116,18 @@ pub struct Comparison {
     /// appliance first booted before digests were recorded): every property
     /// then counts as changed.
     pub changed: Option<Vec<String>>,
+    /// Why the certificate is planned again though no property changed.
+    pub renewal: Option<Renewal>,
 }
 
 impl Comparison {
+    /// Nothing to do: the same properties, and no certificate due for renewal.
     pub fn unchanged(&self) -> bool {
+        self.properties_unchanged() && self.renewal.is_none()
+    }
+
+    /// The properties are those last applied (known from a record).
+    pub fn properties_unchanged(&self) -> bool {
         self.changed.as_ref().is_some_and(Vec::is_empty)
     }
 
@@ -116,8 +137,8 @@ impl Comparison {
     }
 }
 
-/// Reads the records under `root` and compares `properties` with them.
-/// Writes nothing.
+/// Reads the records under `root` and compares `properties` with them, and
+/// the recorded certificate's expiry with now. Writes nothing.
 pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, ReconfigureError> {
     let completion = require_completion(root)?;
     let key = DigestKey::load(root)?;
@@ -129,11 +150,17 @@ pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, Recon
         (Some(key), Some(record)) => Some(changed(&record.properties, &key.properties(properties))),
         _ => None,
     };
+    // Without a record everything is applied again anyway.
+    let renewal = match (&changed, &record) {
+        (Some(_), Some(record)) => renewal::due(record, time::OffsetDateTime::now_utc()),
+        _ => None,
+    };
     Ok(Comparison {
         completion,
         key,
         record,
         changed,
+        renewal,
     })
 }
 
@@ -209,12 +236,13 @@ pub fn record(
     now: time::OffsetDateTime,
 ) -> Result<(), ReconfigureError> {
     let key = DigestKey::load_or_create(root)?;
-    Record::new(
+    let mut record = Record::new(
         key.properties(properties),
         key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem),
         now,
-    )
-    .store(root)?;
+    );
+    record.certificate = Some(RecordedCertificate::of(&plan.tls));
+    record.store(root)?;
     Ok(())
 }
 
@@ -271,10 +299,14 @@ fn run_compared_with(
     }
     let now = time::OffsetDateTime::now_utc();
     let plan = plan(&comparison, properties, config, root, now)?;
+    if !phase.runs_host() && !comparison.properties_unchanged() {
+        host_part_done(root, &comparison, &plan)?;
+    }
     let secret = secret_needed(&comparison, &plan);
     if dry_run {
         return Ok(Outcome::DryRun(Preview {
             changed: comparison.changed.clone(),
+            renewal: comparison.renewal.clone(),
             files: preview(root, &files_of(&plan, phase))?,
             certificate_before: installed_fingerprint(root),
             certificate_after: plan.tls.leaf_sha256.clone(),
@@ -283,6 +315,7 @@ fn run_compared_with(
     }
     let mut applied = Applied {
         changed: comparison.changed.clone(),
+        renewal: comparison.renewal.clone(),
         certificate_before: installed_fingerprint(root),
         certificate_after: plan.tls.leaf_sha256.clone(),
         certificate_source: Some(plan.tls.source),
@@ -307,15 +340,48 @@ fn run_compared_with(
     Ok(Outcome::Applied(applied))
 }
 
+/// Refuses the cluster phase alone a property change whose host files are not
+/// in place: recording its digest would tell every later boot that it was
+/// applied. At boot the host phase has just written them; at runtime (the
+/// renewal timer, after the admin changed a property on the running VM) they
+/// wait for the next boot, when no service has read the old ones yet.
+fn host_part_done(
+    root: &Path,
+    comparison: &Comparison,
+    plan: &Plan,
+) -> Result<(), ReconfigureError> {
+    let host_files: Vec<PlannedFile> = plan
+        .files
+        .iter()
+        .filter(|f| !is_tls_file(f))
+        .cloned()
+        .collect();
+    let pending = preview(root, &host_files)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    Err(ReconfigureError::HostPartPending {
+        changed: match &comparison.changed {
+            Some(keys) => keys.join(", "),
+            None => "the properties (no digest recorded)".to_owned(),
+        },
+        files: pending
+            .iter()
+            .map(|(path, _)| path.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+fn is_tls_file(file: &PlannedFile) -> bool {
+    file.path == Path::new(TLS_KEY_PATH) || file.path == Path::new(TLS_CERT_PATH)
+}
+
 /// The files `phase` writes: all host files, or the TLS pair alone.
 fn files_of(plan: &Plan, phase: Phase) -> Vec<PlannedFile> {
     plan.files
         .iter()
-        .filter(|f| {
-            phase.runs_host()
-                || f.path == Path::new(TLS_KEY_PATH)
-                || f.path == Path::new(TLS_CERT_PATH)
-        })
+        .filter(|f| phase.runs_host() || is_tls_file(f))
         .cloned()
         .collect()
 }

@@ -58,7 +58,8 @@ pub struct TlsConfig {
     pub key_algorithm: KeyAlgorithm,
     /// Lifetime of the self-signed certificate.
     pub validity_days: u32,
-    /// Warn when the admin's certificate expires within this many days.
+    /// Warn when the admin's certificate expires within this many days; the
+    /// self-signed one is renewed this long before it expires.
     pub expiry_warning_days: u32,
     /// The self-signed certificate's notBefore is this far in the past, for clients whose clocks lag.
     pub backdate_minutes: u32,

@@ -11,7 +11,10 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::key_kind::{self, KeyKind};
 use super::names::printable;
-use super::{CertSource, TlsConfig, TlsPlan, pem, rfc3339, self_signed, sha256_fingerprint, user};
+use super::{
+    CertSource, TlsConfig, TlsPlan, expiry_warning_from, pem, rfc3339, self_signed,
+    sha256_fingerprint, user,
+};
 use crate::secret::Secret;
 use crate::settings::{
     Hostname, KeyFormat, PrivateKey, parse_certificate_chain, parse_private_key,
@@ -165,6 +168,7 @@ pub(super) fn reuse(
         leaf_sha256: sha256_fingerprint(der),
         sans,
         not_after: rfc3339(not_after),
+        expiry_warning_from: expiry_warning_from(not_after, config),
         chain_len: 1,
         warnings: self_signed::config_warnings(config),
     })

@@ -47,7 +47,7 @@ pub const CERT_PROPERTY: &str = "guestinfo.tls_cert";
 pub const KEY_PROPERTY: &str = "guestinfo.tls_key";
 
 /// Where the served certificate came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertSource {
     /// Generated on this boot because the admin gave none.
@@ -84,6 +84,10 @@ pub struct TlsPlan {
     pub sans: Vec<String>,
     /// The leaf's notAfter, RFC 3339 UTC.
     pub not_after: String,
+    /// From when (RFC 3339 UTC) the leaf is within `expiry_warning_days` of
+    /// its notAfter: a self-signed one is renewed then (day 2 records it, so a
+    /// later run knows without the config), the admin's is warned about.
+    pub expiry_warning_from: String,
     /// How many certificates `chain_pem` holds.
     pub chain_len: usize,
     /// Things the admin should know that do not stop the boot.
@@ -233,6 +237,11 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// [`TlsPlan::expiry_warning_from`] for a leaf expiring at `not_after`.
+fn expiry_warning_from(not_after: OffsetDateTime, config: &TlsConfig) -> String {
+    rfc3339(not_after - time::Duration::days(i64::from(config.expiry_warning_days)))
 }
 
 /// RFC 3339 in UTC, whole seconds (what X.509 times can say).

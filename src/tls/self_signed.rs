@@ -11,7 +11,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::config::APPLE_MAX_VALIDITY_DAYS;
 use super::{
-    CertSource, KeyAlgorithm, TlsConfig, TlsError, TlsPlan, pem, rfc3339, sha256_fingerprint,
+    CertSource, KeyAlgorithm, TlsConfig, TlsError, TlsPlan, expiry_warning_from, pem, rfc3339,
+    sha256_fingerprint,
 };
 use crate::settings::Hostname;
 
@@ -90,6 +91,7 @@ pub fn self_signed(
         leaf_sha256: sha256_fingerprint(der),
         sans,
         not_after: rfc3339(not_after),
+        expiry_warning_from: expiry_warning_from(not_after, config),
         chain_len: 1,
         warnings,
     })

@@ -76,6 +76,7 @@ pub(super) fn from_material(
         KeyFormat::Sec1Ec => "EC PRIVATE KEY",
     };
     let leaf = &chain[0];
+    let not_after = leaf.cert.validity().not_after.to_datetime();
     Ok(TlsPlan {
         source: CertSource::User,
         reused: false,
@@ -83,7 +84,8 @@ pub(super) fn from_material(
         key_pem: pem::encode_secret(label, material.private_key.der.expose()),
         leaf_sha256: sha256_fingerprint(leaf.der),
         sans,
-        not_after: rfc3339(leaf.cert.validity().not_after.to_datetime()),
+        not_after: rfc3339(not_after),
+        expiry_warning_from: super::expiry_warning_from(not_after, config),
         chain_len: chain.len(),
         warnings,
     })

@@ -17,6 +17,8 @@ use rcgen::{
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+pub mod appliance;
+
 pub const FQDN: &str = "appliance7.corp.example.net";
 pub const SHORT: &str = "appliance7";
 pub const IP: &str = "192.168.40.17";

@@ -161,6 +161,8 @@ pub struct Guest<'a> {
     /// For the cluster phase, written where k3s writes its own once the
     /// phase has waited for it (see tests/vm/appliance/ovaboot-vmtest).
     pub kubeconfig: Option<&'a Path>,
+    /// The guest's clock at power-on (UTC, `2029-02-10T12:00:00`); none: now.
+    pub clock: Option<&'a str>,
 }
 
 /// What one boot left: the console, the unit states the test unit printed,
@@ -216,6 +218,55 @@ impl Boot {
             .filter(|l| l.contains(needle))
             .collect()
     }
+    /// `unit` ran and succeeded: its result, and its main process exited 0.
+    pub fn assert_unit_succeeded(&self, unit: &str) {
+        assert_eq!(
+            self.unit(unit, "Result"),
+            "success",
+            "{}: {unit}; console:\n{}",
+            self.name,
+            self.console
+        );
+        assert_eq!(
+            self.unit(unit, "ExecMainStatus"),
+            "0",
+            "{}: {unit}",
+            self.name
+        );
+    }
+    /// `unit` was skipped by its condition: checked (at a non-zero time),
+    /// false, and the unit never started.
+    pub fn assert_unit_skipped(&self, unit: &str) {
+        assert_ne!(
+            self.unit(unit, "ConditionTimestampMonotonic"),
+            "0",
+            "{}: {unit}; console:\n{}",
+            self.name,
+            self.console
+        );
+        assert_eq!(
+            self.unit(unit, "ConditionResult"),
+            "no",
+            "{}: {unit}",
+            self.name
+        );
+        assert_eq!(
+            self.unit(unit, "ActiveState"),
+            "inactive",
+            "{}: {unit}",
+            self.name
+        );
+        self.assert_unit_never_started(unit);
+    }
+    /// `unit` never left the inactive state in this boot.
+    pub fn assert_unit_never_started(&self, unit: &str) {
+        assert_eq!(
+            self.unit(unit, "InactiveExitTimestampMonotonic"),
+            "0",
+            "{}: {unit} ran",
+            self.name
+        );
+    }
     pub fn assert_no_secret(&self, secrets: &[String]) {
         for secret in secrets {
             assert!(
@@ -248,6 +299,9 @@ pub fn boot(name: &'static str, backing: &Path, guest: Guest) -> Boot {
     }
     if let Some(kubeconfig) = guest.kubeconfig {
         args.extend(["--kubeconfig".into(), kubeconfig.to_str().unwrap().into()]);
+    }
+    if let Some(clock) = guest.clock {
+        args.extend(["--clock".into(), clock.into()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let status = vm_sh(&args);

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::apply::files::{Change, WriteReport};
 use crate::cluster::ApplySummary;
 
-use super::FileChanges;
+use super::{FileChanges, Renewal};
 
 /// The result of a run.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub enum Outcome {
 pub struct Applied {
     /// The properties that changed; `None`: unknown (no record), all counted.
     pub changed: Option<Vec<String>>,
+    /// Why the certificate was planned again, if that is why the run planned.
+    pub renewal: Option<Renewal>,
     /// The host files (or, in the cluster phase alone, the TLS pair).
     pub host: Option<WriteReport>,
     /// The Secret (`namespace/name`) and what applying it did, if it was needed.
@@ -39,6 +41,7 @@ pub struct Applied {
 #[derive(Debug)]
 pub struct Preview {
     pub changed: Option<Vec<String>>,
+    pub renewal: Option<Renewal>,
     pub files: FileChanges,
     pub certificate_before: Option<String>,
     pub certificate_after: String,
@@ -46,13 +49,22 @@ pub struct Preview {
     pub secret: Option<String>,
 }
 
-fn changed_line(f: &mut fmt::Formatter<'_>, changed: &Option<Vec<String>>) -> fmt::Result {
+fn changed_line(
+    f: &mut fmt::Formatter<'_>,
+    changed: &Option<Vec<String>>,
+    renewal: &Option<Renewal>,
+) -> fmt::Result {
     match changed {
-        Some(keys) => writeln!(f, "properties changed: {}", keys.join(", ")),
+        Some(keys) if keys.is_empty() => writeln!(f, "properties unchanged")?,
+        Some(keys) => writeln!(f, "properties changed: {}", keys.join(", "))?,
         None => writeln!(
             f,
             "properties changed: unknown (no digest recorded yet), so every property is applied again"
-        ),
+        )?,
+    }
+    match renewal {
+        Some(renewal) => writeln!(f, "certificate: {renewal}"),
+        None => Ok(()),
     }
 }
 
@@ -86,7 +98,7 @@ impl fmt::Display for Outcome {
 
 impl fmt::Display for Applied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        changed_line(f, &self.changed)?;
+        changed_line(f, &self.changed, &self.renewal)?;
         if let Some(host) = &self.host {
             for path in &host.written {
                 writeln!(f, "wrote {}", path.display())?;
@@ -126,7 +138,7 @@ impl fmt::Display for Applied {
 
 impl fmt::Display for Preview {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        changed_line(f, &self.changed)?;
+        changed_line(f, &self.changed, &self.renewal)?;
         for (path, change) in &self.files {
             let verb = match change {
                 Change::Added => "add",

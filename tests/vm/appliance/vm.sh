@@ -7,7 +7,7 @@
 #       it (ovaboot-vmtest powers the guest off; the cluster drop-ins shorten
 #       their wait) and mitigations=off on its kernel command line. The shipped
 #       image itself is never written.
-#   vm.sh boot --disk BACKING.raw --out DIR [--ovf-env FILE] [--kubeconfig FILE]
+#   vm.sh boot --disk BACKING.raw --out DIR [--ovf-env FILE] [--kubeconfig FILE] [--clock DATE]
 #       Boots a copy-on-write qcow2 overlay of BACKING (DIR/overlay.qcow2)
 #       with the OVF environment on a CD labelled "OVF ENV" (vSphere's ISO
 #       transport; without one, an empty CD drive), the serial console in
@@ -17,6 +17,8 @@
 #       --kubeconfig: a kubeconfig for a control plane on the host's loopback,
 #       in fw_cfg for ovaboot-vmtest to put where k3s would; the guest then
 #       reaches the host's 127.0.0.1 as 10.0.2.2.
+#       --clock: the guest's clock (its RTC) at power-on, UTC, e.g.
+#       2029-02-10T12:00:00 (QEMU's -rtc base=); else now.
 #   vm.sh put --disk RAW --file PATH --from FILE
 #       Writes FILE into the disk's file system at PATH (mode 0644).
 #
@@ -34,7 +36,7 @@ die() { log "error: $*"; exit 2; }
 
 cmd=${1:-}
 shift || true
-image="" out="" disk="" env="" kubeconfig="" file="" from=""
+image="" out="" disk="" env="" kubeconfig="" file="" from="" clock=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --image) image=$2; shift 2 ;;
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --disk) disk=$2; shift 2 ;;
     --ovf-env) env=$2; shift 2 ;;
     --kubeconfig) kubeconfig=$2; shift 2 ;;
+    --clock) clock=$2; shift 2 ;;
     --file) file=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
     *) die "unknown argument $1" ;;
@@ -148,6 +151,7 @@ boot)
         -serial "file:$out/serial.log"
         -drive "file=$out/overlay.qcow2,if=virtio,format=qcow2"
     )
+    [ -z "$clock" ] || qemu_args+=(-rtc "base=$clock")
     if [ -n "$kubeconfig" ]; then
         # The guest's only way to the control plane: QEMU's user network
         # takes the gateway's address (10.0.2.2) to the host's loopback,
