@@ -150,6 +150,9 @@ impl Known {
             .cloned()
             .chain(now)
             .collect();
+        if objects.is_empty() && self.text.is_none() {
+            return None; // no record, and nothing to record
+        }
         // One order whatever the plan's: the same entries make the same text.
         objects.sort_by(|a, b| a.key().cmp(&b.key()));
         let stored = Stored {
