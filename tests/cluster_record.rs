@@ -11,12 +11,11 @@ use serde_json::{Value, json};
 
 const NAMESPACE: &str = "apply-contour/00-namespace-projectcontour";
 const CRD: &str = "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io";
-const CRD_PATH: &str =
-    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/httpproxies.projectcontour.io";
 const RECORD_PATH: &str = "/api/v1/namespaces/kube-system/configmaps/ovaboot-applied";
 /// The recorded API server's gitVersion (discovery/before-crds/version.json).
 const SERVER: &str = "v1.32.13";
-const METADATA_ONLY: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+const METADATA_LIST: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 
 fn replay_only() -> bool {
     let real = std::env::var_os("OVABOOT_TEST_KUBECONFIG").is_some();
@@ -107,15 +106,23 @@ fn record_read(text: Option<&str>) -> Exchange {
     }
 }
 
-/// The CRD's live metadata, as a metadata-only GET answers it.
-fn crd_metadata(uid: &str, rv: &str) -> Exchange {
+/// The CRDs' live metadata (the HTTPProxy CRD at `live`, or none), as a
+/// metadata-only LIST answers it.
+fn crds_listed(live: Option<(&str, &str)>) -> Exchange {
+    let items: Vec<Value> = live
+        .into_iter()
+        .map(|(uid, rv)| {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                   "metadata": {"name": "httpproxies.projectcontour.io", "uid": uid,
+                                "resourceVersion": rv, "generation": 1}})
+        })
+        .collect();
     get(
-        CRD_PATH,
-        Some(METADATA_ONLY),
+        CRDS,
+        Some(METADATA_LIST),
         200,
-        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-               "metadata": {"name": "httpproxies.projectcontour.io", "uid": uid,
-                            "resourceVersion": rv, "generation": 1}})
+        json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+               "metadata": {"resourceVersion": "2772"}, "items": items})
         .to_string(),
     )
 }
@@ -145,12 +152,14 @@ fn record_write(text: &str) -> Exchange {
     }
 }
 
-/// The Namespace applied while the record and the server's version are read.
-fn first_stage(record: Option<&str>) -> Vec<Exchange> {
+/// The Namespace applied while the record, the server's version and the CRDs'
+/// metadata (the HTTPProxy CRD at `live`) are read.
+fn first_stage(record: Option<&str>, live: Option<(&str, &str)>) -> Vec<Exchange> {
     vec![
         Exchange::recorded(&format!("{NAMESPACE}.reapply.response.json")),
         Exchange::recorded("discovery/before-crds/version.json"),
         record_read(record),
+        crds_listed(live),
     ]
 }
 
@@ -174,7 +183,7 @@ async fn run(stages: Vec<Vec<Exchange>>) -> ApplySummary {
 fn applied_then_recorded(read: Option<&str>) -> Vec<Vec<Exchange>> {
     let (uid, rv) = live();
     vec![
-        first_stage(read),
+        first_stage(read, Some((&uid, &rv))),
         vec![Exchange::recorded(&format!("{CRD}.reapply.response.json"))],
         vec![record_write(&record_text(SERVER, &uid, &rv, &crd_digest()))],
     ]
@@ -198,11 +207,7 @@ async fn a_record_that_matches_the_live_crd_and_the_plan_skips_its_apply() {
     let (uid, rv) = live();
     let text = record_text(SERVER, &uid, &rv, &crd_digest());
     // No apply of the CRD, no wait, and the record is not written again (it is the same).
-    let summary = run(vec![
-        first_stage(Some(&text)),
-        vec![crd_metadata(&uid, &rv)],
-    ])
-    .await;
+    let summary = run(vec![first_stage(Some(&text), Some((&uid, &rv)))]).await;
     let crd = crd_outcome(&summary);
     assert_eq!(crd.outcome, Outcome::Unchanged);
     assert!(crd.skipped);
@@ -217,13 +222,10 @@ async fn a_record_that_matches_the_live_crd_and_the_plan_skips_its_apply() {
     );
 }
 
-/// A record that differs from the live CRD in `live_uid`/`live_rv`: read, applied, re-recorded.
+/// A record that differs from the live CRD in UID or resourceVersion: applied, re-recorded.
 async fn changed_since(recorded_uid: &str, recorded_rv: &str) {
-    let (uid, rv) = live();
     let stale = record_text(SERVER, recorded_uid, recorded_rv, &crd_digest());
-    let mut stages = applied_then_recorded(Some(&stale));
-    stages.insert(1, vec![crd_metadata(&uid, &rv)]);
-    let summary = run(stages).await;
+    let summary = run(applied_then_recorded(Some(&stale))).await;
     assert!(!crd_outcome(&summary).skipped);
     assert_eq!(summary.skipped, 0);
 }
@@ -249,11 +251,12 @@ async fn a_crd_deleted_and_made_again_is_applied_and_recorded_again() {
 }
 
 #[tokio::test]
-async fn a_crd_planned_with_another_body_is_applied_without_reading_it() {
+async fn a_crd_planned_with_another_body_is_applied() {
     if !replay_only() {
         return;
     }
     let (uid, rv) = live();
+    // Not skipped, though the live CRD is at the recorded UID and version.
     let other = format!("sha256:{}", "0".repeat(64));
     let record = record_text(SERVER, &uid, &rv, &other);
     run(applied_then_recorded(Some(&record))).await;
@@ -287,7 +290,7 @@ async fn a_crd_not_established_as_answered_is_applied_and_waited_for_but_not_rec
     // Record absent, CRD created (201, no conditions yet), watched until Established:
     // no entry (it was not ready as answered), and no record to write.
     run(vec![
-        first_stage(None),
+        first_stage(None, None),
         vec![Exchange::recorded(&created)],
         vec![cluster_support::contour::watch(
             CRD,

@@ -140,7 +140,7 @@ pub async fn apply_plan(
     // The record is first needed by the CRDs: read while the Namespaces are applied.
     let read_record = async {
         match options.record {
-            true => record::read(client, run.limits()).await,
+            true => record::read(client, &recorded_collections(&plan.refs), run.limits()).await,
             false => None,
         }
     };
@@ -203,6 +203,19 @@ pub async fn apply_plan(
 /// The plan's objects the record speaks for.
 fn recorded_refs(refs: &[ObjectRef]) -> Vec<&ObjectRef> {
     refs.iter().filter(|r| record::recordable(r)).collect()
+}
+
+/// The collections (URL paths) of the plan's recordable objects, listed before any
+/// of them is applied. Recordable kinds are built in (see `record::recordable`).
+fn recorded_collections(refs: &[ObjectRef]) -> BTreeSet<String> {
+    refs.iter()
+        .filter(|r| record::recordable(r))
+        .filter_map(|r| {
+            let resource = super::discovery::builtin(r)?;
+            let namespace = r.namespace.as_deref().unwrap_or_default();
+            Some(resource.collection_path(&r.api_version, namespace))
+        })
+        .collect()
 }
 
 /// What a run has done so far: outcomes in plan order, and the record's new entries.
@@ -290,14 +303,8 @@ impl Run<'_> {
         let digest = known
             .filter(|_| record::recordable(r))
             .map(|_| record::digest(&serde_json::to_vec(obj).unwrap_or_default()));
-        if let Some(entry) = known
-            .zip(digest.as_deref())
-            .and_then(|(k, d)| k.candidate(r, d))
-        {
-            let path = format!("{collection}/{}", r.name);
-            if let Some(meta) =
-                record::still_as_recorded(self.client, &path, entry, self.limits()).await?
-            {
+        if let Some(d) = digest.as_deref() {
+            if let Some((entry, meta)) = known.and_then(|k| k.unchanged(r, &collection, d)) {
                 tracing::info!(
                     "[{step}/{}] {r}: unchanged{} (not sent: as ovaboot last applied it)",
                     self.total,
@@ -310,7 +317,7 @@ impl Run<'_> {
                         object: r.clone(),
                         outcome: Outcome::Unchanged,
                         generation: meta.generation,
-                        resource_version: meta.resource_version,
+                        resource_version: meta.resource_version.clone(),
                         skipped: true,
                     },
                     // Recorded ready, and not changed since.
@@ -318,7 +325,7 @@ impl Run<'_> {
                     entry: Some(entry.clone()),
                 });
             }
-            tracing::debug!("{r}: changed since ovaboot's last apply (or gone): applying it");
+            tracing::debug!("{r}: not proven unchanged since ovaboot's last apply: applying it");
         }
         let request = kube::core::Request::new(&collection);
         let what = format!("apply {r}");

@@ -72,6 +72,7 @@ fn a_candidate_needs_the_same_object_and_digest() {
         server_version: "v1".into(),
         entries: vec![entry("a", "1")],
         text: None,
+        live: HashMap::new(),
     };
     let d = digest(b"a");
     assert_eq!(known.candidate(&crd("a"), &d), Some(&entry("a", "1")));
@@ -86,6 +87,7 @@ fn the_next_record_replaces_the_plans_entries_keeps_the_others_and_is_written_on
         server_version: "v1".into(),
         entries: usable(&text, "v1").unwrap(),
         text: Some(text.clone()),
+        live: HashMap::new(),
     };
     let (a, b) = (crd("a"), crd("b"));
     // The same entries again: nothing to write.
@@ -114,9 +116,52 @@ fn a_record_of_another_server_version_is_replaced_whole() {
         server_version: "v1".into(),
         entries: usable(&text, "v1").unwrap_or_default(),
         text: Some(text),
+        live: HashMap::new(),
     };
     assert_eq!(
         known.next(&[&crd("a")], vec![entry("a", "1")]),
         Some(stored("v1", &applied_by(), vec![entry("a", "1")]))
     );
+}
+
+#[test]
+fn unchanged_needs_the_live_object_at_the_recorded_uid_and_version() {
+    const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let live = |uid: &str, rv: &str| ObjectMeta {
+        name: Some("a".into()),
+        uid: Some(uid.into()),
+        resource_version: Some(rv.into()),
+        ..Default::default()
+    };
+    let known = |meta: Option<ObjectMeta>| Known {
+        server_version: "v1".into(),
+        entries: vec![entry("a", "7")],
+        text: None,
+        live: meta
+            .into_iter()
+            .map(|m| ((CRDS.to_owned(), "a".to_owned()), m))
+            .collect(),
+    };
+    let d = digest(b"a");
+    let same = known(Some(live("uid-a", "7")));
+    assert_eq!(
+        same.unchanged(&crd("a"), CRDS, &d).map(|(e, _)| e),
+        Some(&entry("a", "7"))
+    );
+    assert!(
+        same.unchanged(&crd("a"), CRDS, &digest(b"b")).is_none(),
+        "digest"
+    );
+    assert!(
+        same.unchanged(&crd("a"), "/other", &d).is_none(),
+        "collection"
+    );
+    let written = known(Some(live("uid-a", "8")));
+    assert!(
+        written.unchanged(&crd("a"), CRDS, &d).is_none(),
+        "resourceVersion"
+    );
+    let remade = known(Some(live("uid-other", "7")));
+    assert!(remade.unchanged(&crd("a"), CRDS, &d).is_none(), "UID");
+    assert!(known(None).unchanged(&crd("a"), CRDS, &d).is_none(), "gone");
 }
