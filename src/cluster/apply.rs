@@ -140,7 +140,10 @@ pub async fn apply_plan(
     // The record is first needed by the CRDs: read while the Namespaces are applied.
     let read_record = async {
         match options.record {
-            true => record::read(client, &recorded_collections(&plan.refs), run.limits()).await,
+            true => {
+                let collections = recorded_collections(&plan.refs, client.default_namespace());
+                record::read(client, &collections, run.limits()).await
+            }
             false => None,
         }
     };
@@ -207,12 +210,13 @@ fn recorded_refs(refs: &[ObjectRef]) -> Vec<&ObjectRef> {
 
 /// The collections (URL paths) of the plan's recordable objects, listed before any
 /// of them is applied. Recordable kinds are built in (see `record::recordable`).
-fn recorded_collections(refs: &[ObjectRef]) -> BTreeSet<String> {
+/// Paths as `apply_one` makes them, so that its look-up finds what was listed.
+fn recorded_collections(refs: &[ObjectRef], default_namespace: &str) -> BTreeSet<String> {
     refs.iter()
         .filter(|r| record::recordable(r))
         .filter_map(|r| {
             let resource = super::discovery::builtin(r)?;
-            let namespace = r.namespace.as_deref().unwrap_or_default();
+            let namespace = r.namespace.as_deref().unwrap_or(default_namespace);
             Some(resource.collection_path(&r.api_version, namespace))
         })
         .collect()
@@ -284,7 +288,7 @@ impl Run<'_> {
 
     /// Applies one object (one request) and says whether and how long to wait for
     /// it; or, if `known` proves it unchanged since ovaboot applied it, only says so
-    /// (one metadata read instead).
+    /// (no request: the record and the live metadata were read with the Namespaces).
     async fn apply_one(
         &self,
         i: usize,

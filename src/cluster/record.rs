@@ -20,6 +20,9 @@
 //! it would change nothing. The skip is then exactly a no-op apply (`unchanged`),
 //! and the object was recorded ready, so it needs no wait either. Anything else
 //! (absent, garbled, older, another server version, any mismatch) means: apply.
+//! What the proof cannot see is a change to the server's configuration under the
+//! same version (feature gates, a mutating webhook for CRDs installed since): an
+//! apply would meet it, a skip does not, until the object or the version changes.
 //!
 //! **Why in the cluster.** `ovaboot apply` keeps no local state, and the record must
 //! go wherever the objects go: an etcd restore rewinds the record with them (a local
