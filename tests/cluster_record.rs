@@ -301,3 +301,49 @@ async fn a_crd_not_established_as_answered_is_applied_and_waited_for_but_not_rec
     ])
     .await;
 }
+
+#[tokio::test]
+async fn a_record_the_user_may_not_read_or_write_fails_nothing() {
+    if !replay_only() {
+        return;
+    }
+    let forbidden = |x: Exchange| {
+        let mut x = x;
+        x.reply = Reply::Http {
+            status: 403,
+            content_type: "application/json".into(),
+            headers: Vec::new(),
+            body: json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                         "message": "configmaps \"ovaboot-applied\" is forbidden",
+                         "reason": "Forbidden", "code": 403})
+            .to_string(),
+        };
+        x
+    };
+    let (uid, rv) = live();
+    let mut stages = applied_then_recorded(None);
+    stages[0][2] = forbidden(stages[0][2].clone());
+    // Written, refused (a warning), and the run still succeeds.
+    stages[2][0] = forbidden(record_write(&record_text(SERVER, &uid, &rv, &crd_digest())));
+    let summary = run(stages).await;
+    assert_eq!((summary.skipped, summary.unchanged), (0, 2));
+}
+
+#[tokio::test]
+async fn a_record_read_failing_transiently_is_retried_like_any_request() {
+    if !replay_only() {
+        return;
+    }
+    let mut stages = applied_then_recorded(None);
+    let mut unavailable = record_read(None);
+    unavailable.reply = Reply::Http {
+        status: 503,
+        content_type: "application/json".into(),
+        headers: Vec::new(),
+        body: cluster_support::fixture("503-apiserver-not-ready.json"),
+    };
+    stages[0][2] = unavailable;
+    // The retry, after its backoff, before any CRD is applied.
+    stages.insert(1, vec![record_read(None)]);
+    run(stages).await;
+}
