@@ -398,3 +398,45 @@ fn served_without(file: &str, kind: &str) -> Exchange {
     }
     x
 }
+
+#[tokio::test]
+async fn an_apply_that_does_not_fit_the_schema_stops_at_once_naming_the_object_and_field() {
+    // kube-apiserver answers 500 (not 422) when a field is not in the kind's schema;
+    // the text is the one tests/controlplane_record.rs gets from a real one.
+    let path = contour::object_path("apply-contour/03-configmap-contour");
+    let refused = Exchange::apply_answered_by_fixture(
+        &path,
+        "apply-contour/03-configmap-contour.request.json",
+        500,
+        &[],
+        "500-typed-patch-unknown-field.json",
+    );
+    let tc = TestCluster::start(vec![
+        Exchange::recorded("apply-contour/00-namespace-projectcontour.response.json"),
+        Exchange::recorded("discovery/after-crds/api-v1.json"),
+        refused,
+    ])
+    .await;
+    if !tc.is_replay() {
+        return; // the recorded ConfigMap fits the schema: nothing to refuse
+    }
+    let err = apply_plan(tc.client(), &namespace_and_configmap(), &options())
+        .await
+        .expect_err("a body that does not fit the schema must stop the apply");
+    assert!(err.is_permanent(), "{err}");
+    // (The object's name in the middle is cut out by the scrubber: the ConfigMap's
+    // data quotes it.)
+    let err = err.to_string();
+    assert!(
+        err.starts_with(
+            "apply ConfigMap projectcontour/contour: the API server refused it \
+             (500 InternalServerError): failed to create typed patch object ("
+        ),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("): .bogus: field not declared in schema"),
+        "{err}"
+    );
+    tc.finish().await; // not retried
+}

@@ -17,7 +17,8 @@ use super::discovery::{Discovery, Resource};
 use super::error::ApplyError;
 use super::failure::parse;
 use super::object::order;
-use super::readiness;
+use super::readiness::{self, Readiness};
+use super::record::{self, Entry, Known};
 use super::scrub::Scrub;
 use super::transport::{self, Limits};
 use super::types::ObjectRef;
@@ -55,6 +56,9 @@ pub struct ObjectOutcome {
     pub outcome: Outcome,
     pub generation: Option<i64>,
     pub resource_version: Option<String>,
+    /// Not sent: the apply record proved it unchanged since ovaboot's last apply
+    /// (see `record`); its outcome is then `unchanged`.
+    pub skipped: bool,
 }
 
 /// The result of a run: each object in apply order, counts, and time taken.
@@ -64,6 +68,8 @@ pub struct ApplySummary {
     pub created: usize,
     pub changed: usize,
     pub unchanged: usize,
+    /// How many of the unchanged ones were not sent (see [`ObjectOutcome::skipped`]).
+    pub skipped: usize,
     pub elapsed: Duration,
 }
 
@@ -80,13 +86,20 @@ impl fmt::Display for ApplySummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} objects applied: {} created, {} changed, {} unchanged, in {:.1}s",
+            "{} objects applied: {} created, {} changed, {} unchanged",
             self.objects.len(),
             self.created,
             self.changed,
             self.unchanged,
-            self.elapsed.as_secs_f64()
-        )
+        )?;
+        if self.skipped > 0 {
+            write!(
+                f,
+                " ({} of them not sent: unchanged since ovaboot applied them, as recorded)",
+                self.skipped
+            )?;
+        }
+        write!(f, ", in {:.1}s", self.elapsed.as_secs_f64())
     }
 }
 
@@ -103,6 +116,10 @@ struct MetaOnly {
 /// HTTPProxies; then (if `options.wait`) a wait until each Job, Deployment,
 /// DaemonSet and HTTPProxy is ready. The objects of one stage have no order between
 /// them and are sent [`CONCURRENCY`] at a time. Stops at the first permanent error.
+///
+/// With `options.record`, the apply record (see `record`) is read while the
+/// Namespaces are applied; a CRD it proves unchanged since ovaboot's last apply is
+/// not sent (`unchanged`), and after a successful run the record is updated.
 pub async fn apply_plan(
     client: &Client,
     objects: &[Value],
@@ -118,10 +135,27 @@ pub async fn apply_plan(
         options,
         total: objects.len(),
     };
-    let mut done = Vec::with_capacity(objects.len());
+    let mut done = Done::default();
 
-    run.stage(&plan.namespaces, &discovery, &mut done).await?;
-    let crd_waits = run.stage(&plan.crds, &discovery, &mut done).await?;
+    // The record is first needed by the CRDs: read while the Namespaces are applied.
+    let read_record = async {
+        match options.record {
+            true => {
+                let collections = recorded_collections(&plan.refs, client.default_namespace());
+                record::read(client, &collections, run.limits()).await
+            }
+            false => None,
+        }
+    };
+    let (namespaces, known) = futures::future::join(
+        run.stage(&plan.namespaces, &discovery, None, &mut done),
+        read_record,
+    )
+    .await;
+    namespaces?;
+    let crd_waits = run
+        .stage(&plan.crds, &discovery, known.as_ref(), &mut done)
+        .await?;
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
 
@@ -146,22 +180,61 @@ pub async fn apply_plan(
 
     let mut waits = Vec::new();
     for stage in [&plan.rest, &plan.secrets, &plan.httpproxies] {
-        waits.extend(run.stage(stage, &discovery, &mut done).await?);
+        waits.extend(run.stage(stage, &discovery, None, &mut done).await?);
     }
     if options.wait {
         wait::wait_ready(client, waits, options).await?;
     }
+    if let Some(text) = known.and_then(|k| k.next(&recorded_refs(&plan.refs), done.entries)) {
+        record::write(client, text, run.limits()).await;
+    }
 
-    let count = |o: Outcome| done.iter().filter(|d| d.outcome == o).count();
+    let objects = done.outcomes;
+    let count = |o: Outcome| objects.iter().filter(|d| d.outcome == o).count();
     let summary = ApplySummary {
         created: count(Outcome::Created),
         changed: count(Outcome::Changed),
         unchanged: count(Outcome::Unchanged),
-        objects: done,
+        skipped: objects.iter().filter(|d| d.skipped).count(),
+        objects,
         elapsed: started.elapsed(),
     };
     tracing::info!("{summary}");
     Ok(summary)
+}
+
+/// The plan's objects the record speaks for.
+fn recorded_refs(refs: &[ObjectRef]) -> Vec<&ObjectRef> {
+    refs.iter().filter(|r| record::recordable(r)).collect()
+}
+
+/// The collections (URL paths) of the plan's recordable objects, listed before any
+/// of them is applied. Recordable kinds are built in (see `record::recordable`).
+/// Paths as `apply_one` makes them, so that its look-up finds what was listed.
+fn recorded_collections(refs: &[ObjectRef], default_namespace: &str) -> BTreeSet<String> {
+    refs.iter()
+        .filter(|r| record::recordable(r))
+        .filter_map(|r| {
+            let resource = super::discovery::builtin(r)?;
+            let namespace = r.namespace.as_deref().unwrap_or(default_namespace);
+            Some(resource.collection_path(&r.api_version, namespace))
+        })
+        .collect()
+}
+
+/// What a run has done so far: outcomes in plan order, and the record's new entries.
+#[derive(Default)]
+struct Done {
+    outcomes: Vec<ObjectOutcome>,
+    entries: Vec<Entry>,
+}
+
+/// What applying (or skipping) one object gave.
+struct One {
+    outcome: ObjectOutcome,
+    waiting: Option<Waiting>,
+    /// Its record entry: applied and ready as answered, or skipped as recorded.
+    entry: Option<Entry>,
 }
 
 /// What every object of one apply run shares.
@@ -181,41 +254,48 @@ impl Run<'_> {
         }
     }
 
-    /// Applies `indices` concurrently, appending their outcomes to `done` in plan
-    /// order; returns what to wait for.
+    /// Applies `indices` concurrently (skipping what `known` proves unchanged),
+    /// appending their outcomes to `done` in plan order; returns what to wait for.
     async fn stage(
         &self,
         indices: &[usize],
         discovery: &Discovery,
-        done: &mut Vec<ObjectOutcome>,
+        known: Option<&Known>,
+        done: &mut Done,
     ) -> Result<Vec<Waiting>, ApplyError> {
-        let first_step = done.len() + 1;
+        let first_step = done.outcomes.len() + 1;
         // Unordered: a slow answer does not hold a slot while later ones wait behind it
         // (`buffered` counts finished-but-unyielded answers against the limit).
-        let mut applied: Vec<(usize, (ObjectOutcome, Option<Waiting>))> =
-            futures::stream::iter(indices.iter().enumerate())
-                .map(|(n, &i)| async move {
-                    Ok::<_, ApplyError>((n, self.apply_one(i, discovery, first_step + n).await?))
-                })
-                .buffer_unordered(CONCURRENCY)
-                .try_collect()
-                .await?;
+        let mut applied: Vec<(usize, One)> = futures::stream::iter(indices.iter().enumerate())
+            .map(|(n, &i)| async move {
+                Ok::<_, ApplyError>((
+                    n,
+                    self.apply_one(i, discovery, known, first_step + n).await?,
+                ))
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
         applied.sort_by_key(|(n, _)| *n);
         let mut waits = Vec::new();
-        for (_, (outcome, waiting)) in applied {
-            done.push(outcome);
-            waits.extend(waiting);
+        for (_, one) in applied {
+            done.outcomes.push(one.outcome);
+            done.entries.extend(one.entry);
+            waits.extend(one.waiting);
         }
         Ok(waits)
     }
 
-    /// Applies one object (one request) and says whether and how long to wait for it.
+    /// Applies one object (one request) and says whether and how long to wait for
+    /// it; or, if `known` proves it unchanged since ovaboot applied it, only says so
+    /// (no request: the record and the live metadata were read with the Namespaces).
     async fn apply_one(
         &self,
         i: usize,
         discovery: &Discovery,
+        known: Option<&Known>,
         step: usize,
-    ) -> Result<(ObjectOutcome, Option<Waiting>), ApplyError> {
+    ) -> Result<One, ApplyError> {
         let (r, obj) = (&self.refs[i], &self.objects[i]);
         let resource: Resource = discovery.resolve(r)?;
         let namespace = r
@@ -223,6 +303,34 @@ impl Run<'_> {
             .as_deref()
             .unwrap_or(self.client.default_namespace());
         let collection = resource.collection_path(&r.api_version, namespace);
+        // The digest of exactly the bytes the apply sends (kube-rs serialises the body the same way).
+        let digest = known
+            .filter(|_| record::recordable(r))
+            .map(|_| record::digest(&serde_json::to_vec(obj).unwrap_or_default()));
+        if let Some(d) = digest.as_deref() {
+            if let Some((entry, meta)) = known.and_then(|k| k.unchanged(r, &collection, d)) {
+                tracing::info!(
+                    "[{step}/{}] {r}: unchanged{} (not sent: as ovaboot last applied it)",
+                    self.total,
+                    meta.generation
+                        .map(|g| format!(", generation {g}"))
+                        .unwrap_or_default()
+                );
+                return Ok(One {
+                    outcome: ObjectOutcome {
+                        object: r.clone(),
+                        outcome: Outcome::Unchanged,
+                        generation: meta.generation,
+                        resource_version: meta.resource_version.clone(),
+                        skipped: true,
+                    },
+                    // Recorded ready, and not changed since.
+                    waiting: None,
+                    entry: Some(entry.clone()),
+                });
+            }
+            tracing::debug!("{r}: not proven unchanged since ovaboot's last apply: applying it");
+        }
         let request = kube::core::Request::new(&collection);
         let what = format!("apply {r}");
         // fieldValidation=Ignore: for an apply, the server's strict pass only decodes the
@@ -271,13 +379,32 @@ impl Run<'_> {
             }
             None => None,
         };
+        // Recorded only if ready as answered: a later skip must need no wait.
+        let ready = waiting.as_ref().is_none_or(|w| w.first == Readiness::Ready);
+        let entry = match (digest, &meta.uid, &meta.resource_version) {
+            (Some(digest), Some(uid), Some(rv)) if ready => Some(Entry {
+                api_version: r.api_version.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                uid: uid.clone(),
+                resource_version: rv.clone(),
+                digest,
+            }),
+            _ => None,
+        };
         let outcome = ObjectOutcome {
             object: r.clone(),
             outcome,
             generation: meta.generation,
             resource_version: meta.resource_version,
+            skipped: false,
         };
-        Ok((outcome, waiting))
+        Ok(One {
+            outcome,
+            waiting,
+            entry,
+        })
     }
 }
 

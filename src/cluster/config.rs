@@ -92,6 +92,11 @@ pub struct ApplyOptions {
     pub progress_interval: Duration,
     /// Wait for readiness after applying (off: apply only, as `kubectl apply` does).
     pub wait: bool,
+    /// Keep the apply record (ConfigMap `kube-system/ovaboot-applied`) and do not send
+    /// the CRDs it proves unchanged since ovaboot's last apply (see `record`). On for
+    /// `ovaboot apply`, `firstboot` and `reconfigure`; off by default, so that a
+    /// library caller's requests are exactly the applies.
+    pub record: bool,
 }
 
 impl Default for ApplyOptions {
@@ -113,6 +118,7 @@ impl From<&KubeConfig> for ApplyOptions {
             poll_interval: secs(c.poll_interval_secs.max(1)),
             progress_interval: secs(c.progress_interval_secs.max(1)),
             wait: true,
+            record: false,
         }
     }
 }

@@ -121,6 +121,9 @@ pub(crate) fn classify(code: u16, retry_after: Option<Duration>, body: &[u8]) ->
     }
 }
 
+/// How kube-apiserver's answer to an apply that does not fit the schema begins.
+const TYPED_PATCH: &str = "failed to create typed patch object";
+
 pub(crate) fn classify_status(
     code: u16,
     reason: &str,
@@ -137,6 +140,17 @@ pub(crate) fn classify_status(
     } else {
         reason.to_owned()
     };
+    // kube-apiserver answers a server-side apply whose body does not fit the kind's
+    // schema (an unknown field, a wrong type) with a bare 500: "failed to create typed
+    // patch object (NS/NAME; GROUP/VERSION, Kind=KIND): .spec.x: field not declared in
+    // schema". No retry can change that answer.
+    if code == 500 && message.starts_with(TYPED_PATCH) {
+        return Failure::Permanent {
+            code,
+            reason,
+            message: message.to_owned(),
+        };
+    }
     if code == 429 || code >= 500 {
         Failure::Transient {
             status: Some((code, reason)),

@@ -15,9 +15,13 @@
 //! jitter up to a deadline; a permanent failure (4xx) stops the run with the API
 //! server's message and the object named.
 //!
+//! A re-apply need not send a CRD that provably has not changed since ovaboot's own
+//! last apply: [`record`] keeps, in the cluster, what each apply left (UID,
+//! resourceVersion, digest of the body, server version) and says why a skip is sound.
+//!
 //! Dependencies run one way: `types` ← `error` ← `failure` ← `scrub` ← `transport`
-//! ← `client`, `discovery`, `wait` ← `apply`; `object`, `readiness`, `config` and
-//! `manifests` are pure.
+//! ← `client`, `discovery`, `wait`, `record` ← `apply`; `object`, `readiness`,
+//! `config` and `manifests` are pure.
 
 mod apply;
 mod client;
@@ -28,6 +32,7 @@ mod failure;
 mod manifests;
 mod object;
 pub mod readiness;
+mod record;
 mod scrub;
 mod transport;
 mod types;

@@ -36,7 +36,11 @@ pub fn apply_to_cluster(
         .map_err(ClusterRunError::Runtime)?;
     let summary = runtime.block_on(async {
         let connection = connect(kube).await?;
-        apply_plan(&connection.client, objects, &ApplyOptions::from(kube))
+        let options = ApplyOptions {
+            record: true,
+            ..ApplyOptions::from(kube)
+        };
+        apply_plan(&connection.client, objects, &options)
             .await
             .map_err(|e| connection.context(e))
     })?;

@@ -54,3 +54,27 @@ fn server_errors_are_transient() {
         );
     }
 }
+
+#[test]
+fn an_apply_that_does_not_fit_the_schema_is_permanent_though_answered_500() {
+    // kube-apiserver v1.33's answer to a server-side apply of a ConfigMap with a
+    // top-level `bogus` field (the same text tests/controlplane_record.rs gets).
+    let body = br#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"failed to create typed patch object (default/skip-bad; /v1, Kind=ConfigMap): .bogus: field not declared in schema","code":500}"#;
+    assert_eq!(
+        classify(500, None, body),
+        Failure::Permanent {
+            code: 500,
+            reason: "InternalServerError".into(),
+            message:
+                "failed to create typed patch object (default/skip-bad; /v1, Kind=ConfigMap): \
+                      .bogus: field not declared in schema"
+                    .into()
+        }
+    );
+    // Any other 500 is still worth another try.
+    let other = br#"{"kind":"Status","message":"etcdserver: request timed out","code":500}"#;
+    assert!(matches!(
+        classify(500, None, other),
+        Failure::Transient { .. }
+    ));
+}
