@@ -451,6 +451,7 @@ fn the_cluster_part_alone_writes_the_renewed_pair_and_gives_it_to_the_secret() {
             created: 0,
             changed: 1,
             unchanged: 0,
+            skipped: 0,
             elapsed: std::time::Duration::ZERO,
         })
     })
