@@ -4,11 +4,8 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches as _;
 
-use ovaboot::apply::units;
 use ovaboot::commands::inputs::{self, ConfigSource, EnvironmentSource};
-use ovaboot::commands::recorded::recorded;
 use ovaboot::commands::{failure, firstboot, reconfigure};
-use ovaboot::state;
 
 mod cli;
 
@@ -148,30 +145,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 phase: phase.into(),
                 dry_run,
             };
-            // Recorded (state file, banner, guestinfo) only when a property
-            // changed: an ordinary boot leaves first boot's "done" showing,
-            // and a dry run changes nothing at all.
-            let comparison = reconfigure::compare(&root, &env.properties)?;
-            if dry_run || comparison.unchanged() {
-                println!("{}", reconfigure::run_compared(&request, comparison)?);
-            } else {
-                recorded(&root, state::Phase::Reconfigure, |state| {
-                    let outcome = reconfigure::run_compared(&request, comparison)?;
-                    if let reconfigure::Outcome::Applied(applied) = &outcome {
-                        // A proxy drop-in for k3s came or went: systemd
-                        // reloads before k3s starts (the unit's ExecStartPost=).
-                        if let Some(host) = &applied.host {
-                            units::request_reload(&root, host)?;
-                        }
-                        if let Some(made_by) = applied.certificate_source {
-                            let url = state.url.clone().unwrap_or_default();
-                            state.appliance(&url, &applied.certificate_after, made_by.into());
-                        }
-                    }
-                    println!("{outcome}");
-                    Ok(())
-                })?;
-            }
+            println!("{}", reconfigure::run_recorded(&request)?);
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;

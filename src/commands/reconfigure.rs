@@ -32,12 +32,14 @@ use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
 use crate::commands::firstboot::{COMPLETION_PATH, Completion, FirstbootError, completed};
+use crate::commands::recorded::recorded;
 use crate::config::Config;
 use crate::digest::{DigestError, DigestKey, Record, RecordedCertificate, changed};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
 use crate::settings::{Settings, SettingsError, keys};
+use crate::state;
 
 pub use crate::commands::firstboot::Phase;
 pub use renewal::Renewal;
@@ -260,6 +262,28 @@ pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
     run_compared(request, compare(request.root, request.properties)?)
 }
 
+/// `ovaboot reconfigure`: [`run`], recorded where the admin looks (state
+/// file, console banner, guestinfo) only when it does something. An ordinary
+/// boot (nothing changed) leaves first boot's "done" showing, and a dry run
+/// changes nothing at all; a change, a renewal or a refusal is recorded.
+pub fn run_recorded(request: &Request<'_>) -> anyhow::Result<Outcome> {
+    // Compared once: digests of password-typed values are slow by design.
+    let comparison = compare(request.root, request.properties)?;
+    if request.dry_run || comparison.unchanged() {
+        return Ok(run_compared(request, comparison)?);
+    }
+    recorded(request.root, state::Phase::Reconfigure, |state| {
+        let outcome = run_compared(request, comparison)?;
+        if let Outcome::Applied(applied) = &outcome
+            && let Some(made_by) = applied.certificate_source
+        {
+            let url = state.url.clone().unwrap_or_default();
+            state.appliance(&url, &applied.certificate_after, made_by.into());
+        }
+        Ok(outcome)
+    })
+}
+
 /// [`run`] with the comparison the caller already made (digests of
 /// password-typed values are deliberately slow to compute).
 pub fn run_compared(
@@ -322,7 +346,11 @@ fn run_compared_with(
         ..Applied::default()
     };
     if phase.runs_host() {
-        applied.host = Some(write_files(root, &plan.files)?);
+        let host = write_files(root, &plan.files)?;
+        // A proxy drop-in for k3s came or went: systemd reloads before k3s
+        // starts (the unit's ExecStartPost=).
+        crate::apply::units::request_reload(root, &host)?;
+        applied.host = Some(host);
     }
     if phase.runs_cluster() {
         // The Secret carries the pair on disk, as in first boot (with the
