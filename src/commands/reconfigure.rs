@@ -381,7 +381,9 @@ fn host_part_done(
     let host_files: Vec<PlannedFile> = plan
         .files
         .iter()
-        .filter(|f| !is_tls_file(f))
+        // The cluster units run with ProtectHome=tmpfs: root's authorized_keys
+        // is out of their sight and would always look unwritten.
+        .filter(|f| !is_tls_file(f) && !f.path.ends_with(".ssh/authorized_keys"))
         .cloned()
         .collect();
     let pending = preview(root, &host_files)?;
