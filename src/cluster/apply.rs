@@ -137,14 +137,15 @@ pub async fn apply_plan(
     };
     let mut done = Done::default();
 
-    // The record is first needed by the CRDs: read while the Namespaces are applied.
+    // The record is first needed by the CRDs: read while the Namespaces are
+    // applied, and only when the plan has objects it can spare (a Secret-only
+    // apply, as reconfigure's, has none).
+    let collections = recorded_collections(&plan.refs, client.default_namespace());
     let read_record = async {
-        match options.record {
-            true => {
-                let collections = recorded_collections(&plan.refs, client.default_namespace());
-                record::read(client, &collections, run.limits()).await
-            }
-            false => None,
+        if options.record && !collections.is_empty() {
+            record::read(client, &collections, run.limits()).await
+        } else {
+            None
         }
     };
     let (namespaces, known) = futures::future::join(
