@@ -20,6 +20,7 @@ mod key_kind;
 mod kube_secret;
 mod names;
 mod pem;
+pub mod pki;
 mod profile;
 mod self_signed;
 mod user;

@@ -30,19 +30,7 @@ pub fn self_signed(
     config.validate()?;
     let generate = |e: rcgen::Error| TlsError::Generate(e.to_string());
     let algorithm = config.key_algorithm;
-    let key_pair = match algorithm {
-        KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-        KeyAlgorithm::Rsa2048 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048)
-        }
-        KeyAlgorithm::Rsa3072 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072)
-        }
-        KeyAlgorithm::Rsa4096 => {
-            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096)
-        }
-    }
-    .map_err(generate)?;
+    let key_pair = generate_key(algorithm).map_err(generate)?;
 
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let not_after = now + Duration::days(i64::from(config.validity_days));
@@ -97,6 +85,22 @@ pub fn self_signed(
     })
 }
 
+/// A new key of the configured type (also the private PKI's, [`super::pki`]).
+pub(super) fn generate_key(algorithm: KeyAlgorithm) -> Result<KeyPair, rcgen::Error> {
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        KeyAlgorithm::Rsa2048 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048)
+        }
+        KeyAlgorithm::Rsa3072 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072)
+        }
+        KeyAlgorithm::Rsa4096 => {
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096)
+        }
+    }
+}
+
 /// What the admin should know about the config a self-signed certificate is made with.
 pub(super) fn config_warnings(config: &TlsConfig) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -110,7 +114,7 @@ pub(super) fn config_warnings(config: &TlsConfig) -> Vec<String> {
 }
 
 /// 128 random bits, positive (RFC 5280 §4.1.2.2: at most 20 octets, non-negative).
-fn random_serial() -> Result<SerialNumber, TlsError> {
+pub(super) fn random_serial() -> Result<SerialNumber, TlsError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| TlsError::Generate("the random number generator failed".into()))?;
