@@ -1,6 +1,11 @@
-//! Where first boot stands: `/var/lib/ovaboot/state.json` (under the root),
-//! the single source of the console banner ([`banner`]), the guestinfo keys
-//! vSphere shows ([`vsphere`]) and `ovaboot status`.
+//! Every record ovaboot keeps under `/var/lib/ovaboot` (under the root), all
+//! read and written one way ([`json`]): where the last phase stands (this
+//! module, `state.json`), first boot's completion ([`completion`],
+//! `firstboot.json`) and the digest of the properties last applied
+//! ([`digest`], `properties.json` and its key).
+//!
+//! `state.json` is the single source of the console banner ([`banner`]), the
+//! guestinfo keys vSphere shows ([`vsphere`]) and `ovaboot status`.
 //!
 //! Each phase records its start and its end (and each wait before a retry)
 //! with [`record`], which writes the state file and the banner atomically
@@ -40,6 +45,9 @@ use crate::apply::files::{FilesError, write_files};
 use crate::plan::PlannedFile;
 
 pub mod banner;
+pub mod completion;
+pub mod digest;
+pub mod json;
 pub mod vsphere;
 
 /// The state file, under the root.
@@ -231,29 +239,17 @@ pub enum StateError {
 
 /// The state under `root`, `None` when no phase has run yet.
 pub fn load(root: &Path) -> Result<Option<State>, StateError> {
-    let path = under(root, STATE_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| StateError::Unreadable {
-                path,
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StateError::Unreadable {
-            path,
-            message: e.to_string(),
-        }),
-    }
+    json::read(root, STATE_PATH).map_err(|e| StateError::Unreadable {
+        path: e.path().to_owned(),
+        message: e.message(),
+    })
 }
 
 /// Writes the state file and the banner under `root`, atomically.
 pub fn write(root: &Path, state: &State) -> Result<(), StateError> {
-    let mut json = serde_json::to_string_pretty(state).expect("plain data serializes");
-    json.push('\n');
     let banner = banner::render(state, current_boot_id().as_deref());
     let files = [
-        PlannedFile::plain(STATE_PATH, json.into_bytes(), 0o644),
+        json::file(STATE_PATH, state, 0o644),
         PlannedFile::plain(BANNER_PATH, banner.into_bytes(), 0o644),
     ];
     // The writer logs each file at info level: on the console, two such
@@ -396,7 +392,7 @@ pub fn remedy(error: Option<&str>) -> &'static str {
     }
 }
 
-fn rfc3339(now: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(now: time::OffsetDateTime) -> String {
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
@@ -405,10 +401,6 @@ fn rfc3339(now: time::OffsetDateTime) -> String {
 /// the guestinfo RPC.
 fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
-}
-
-fn under(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
 }
 
 #[cfg(test)]

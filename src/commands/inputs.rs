@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::config::{Config, ConfigError};
+use crate::facts::{FactsError, read_host_facts};
 use crate::ovf::transport::{SampleTransport, Transport, default_transports};
 use crate::ovf::{OvfEnvironment, OvfError};
 use crate::plan::appliance::{Plan, PlanError, build};
@@ -30,7 +30,7 @@ pub enum InputError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
-    HostFacts(#[from] HostApplyError),
+    HostFacts(#[from] FactsError),
     #[error(transparent)]
     Plan(#[from] PlanError),
 }

@@ -3,7 +3,7 @@
 //! apply code as `firstboot`.
 //!
 //! Each run reads the OVF environment and compares the properties' digest
-//! ([`crate::digest`]) with the one recorded. Unchanged: nothing is planned or
+//! ([`crate::state::digest`]) with the one recorded. Unchanged: nothing is planned or
 //! written, unless the self-signed certificate is due for renewal
 //! ([`renewal`]), which plans as a change would. Changed: the whole plan is
 //! made again, the properties that cannot change after first boot are checked
@@ -28,18 +28,19 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::apply::files::{Change, FilesError, preview, write_files};
-use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
-use crate::commands::firstboot::{COMPLETION_PATH, Completion, FirstbootError, completed};
 use crate::commands::recorded::recorded;
 use crate::config::Config;
-use crate::digest::{DigestError, DigestKey, Record, RecordedCertificate, changed};
+use crate::facts::{FactsError, read_host_facts};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
+use crate::root::under;
 use crate::settings::{Settings, SettingsError, keys};
 use crate::state;
+use crate::state::completion::{self, Completion, CompletionError};
+use crate::state::digest::{DigestError, DigestKey, Record, RecordedCertificate, changed};
 
 pub use crate::commands::firstboot::Phase;
 pub use renewal::Renewal;
@@ -75,13 +76,13 @@ pub enum ReconfigureError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
-    Host(#[from] HostApplyError),
+    Facts(#[from] FactsError),
     #[error(transparent)]
     Files(#[from] FilesError),
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(transparent)]
-    Record(#[from] FirstbootError),
+    Completion(#[from] CompletionError),
     #[error(transparent)]
     Cluster(#[from] ClusterRunError),
 }
@@ -169,8 +170,8 @@ pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, Recon
 /// The completion record under `root`: reconfigure only follows a first boot
 /// that completed (checked before the OVF environment is even read).
 pub fn require_completion(root: &Path) -> Result<Completion, ReconfigureError> {
-    completed(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
-        path: root.join(COMPLETION_PATH.trim_start_matches('/')),
+    completion::load(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
+        path: completion::path(root),
     })
 }
 
@@ -428,7 +429,7 @@ fn secret_name(plan: &Plan) -> String {
 
 /// The SHA-256 fingerprint of the leaf installed under `root`, if readable.
 pub fn installed_fingerprint(root: &Path) -> Option<String> {
-    let pem = std::fs::read(root.join(TLS_CERT_PATH.trim_start_matches('/'))).ok()?;
+    let pem = std::fs::read(under(root, TLS_CERT_PATH)).ok()?;
     let block = x509_parser::pem::Pem::iter_from_buffer(&pem).next()?.ok()?;
     Some(crate::tls::sha256_fingerprint(&block.contents))
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::commands::firstboot::{self, Completion, FirstbootError};
+use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::{self, State, StateError, Verdict};
 
 /// What `status` reads and concludes.
@@ -31,13 +31,13 @@ pub enum StatusError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Completion(#[from] FirstbootError),
+    Completion(#[from] CompletionError),
 }
 
 /// Reads the records under `root` and judges them against this boot.
 pub fn read(root: &Path) -> Result<Status, StatusError> {
     let state = state::load(root)?;
-    let completion = firstboot::completed(root)?;
+    let completion = completion::load(root)?;
     let boot_id = state::current_boot_id();
     let verdict = state::verdict(state.as_ref(), completion.is_some(), boot_id.as_deref());
     let phase = match &verdict {

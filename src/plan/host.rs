@@ -1,6 +1,6 @@
 //! The host step's plan: host name, `/etc/hosts`, static network, NTP and the
 //! outbound proxy for the cluster's services, as files. Pure: the caller reads
-//! the existing `/etc/hosts` and finds the interface (`crate::apply::host`).
+//! the existing `/etc/hosts` and finds the interface (`crate::facts`).
 //!
 //! The proxy variables go to one environment file (`/etc/ovaboot/proxy.env`),
 //! root-only when a URL carries credentials, and each service's drop-in only

@@ -21,7 +21,8 @@ use crate::ovf::OvfEnvironment;
 use crate::plan::appliance::Plan;
 use crate::state::{self, State};
 
-use super::{COMPLETION_PATH, Completion, Phase, apply_host, completed};
+use super::{Phase, apply_host};
+use crate::state::completion::{self, Completion};
 
 /// What a `firstboot` run is asked to do.
 pub struct Request<'a> {
@@ -86,10 +87,10 @@ pub fn run_phases(
     mut progress: impl FnMut(Progress<'_>),
 ) -> anyhow::Result<()> {
     let root = request.root;
-    if let Some(done) = completed(root)? {
+    if let Some(done) = completion::load(root)? {
         progress(Progress::AlreadyCompleted {
             completion: &done,
-            record: root.join(COMPLETION_PATH.trim_start_matches('/')),
+            record: completion::path(root),
         });
         return Ok(());
     }

@@ -2,7 +2,7 @@
 //! change still plans when the certificate last applied is ovaboot's own and
 //! within `[tls] expiry_warning_days` of its notAfter (or past it).
 //!
-//! The digest record says so ([`crate::digest::RecordedCertificate`]), so the
+//! The digest record says so ([`crate::state::digest::RecordedCertificate`]), so the
 //! check needs neither the config nor a plan, and an ordinary run stays as
 //! cheap as before. The plan then does what first boot's would: the installed
 //! pair is not reused this close to expiry, so a new one is made with the same
@@ -12,7 +12,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::digest::Record;
+use crate::state::digest::Record;
 use crate::tls::{CERT_PROPERTY, CertSource};
 
 /// Why a run with unchanged properties plans anyway.
@@ -76,7 +76,7 @@ impl std::fmt::Display for Renewal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::RecordedCertificate;
+    use crate::state::digest::RecordedCertificate;
 
     fn record(source: CertSource, from: &str) -> Record {
         let mut record = Record::new(

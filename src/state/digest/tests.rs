@@ -25,7 +25,7 @@ fn the_key_is_made_once_0600_and_kept() {
     let root = tempfile::tempdir().unwrap();
     assert!(DigestKey::load(root.path()).unwrap().is_none());
     let key = DigestKey::load_or_create(root.path()).unwrap();
-    let path = root.path().join(KEY_PATH.trim_start_matches('/'));
+    let path = under(root.path(), KEY_PATH);
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
     assert_eq!(meta.len(), KEY_BYTES as u64);
@@ -101,7 +101,7 @@ fn the_record_holds_no_secret_nor_its_plain_hash() {
         time::OffsetDateTime::now_utc(),
     );
     record.store(root.path()).unwrap();
-    let text = std::fs::read_to_string(root.path().join(RECORD_PATH.trim_start_matches('/')))
+    let text = std::fs::read_to_string(under(root.path(), RECORD_PATH))
         .unwrap()
         .to_lowercase();
     for needle in [
@@ -118,7 +118,7 @@ fn the_record_holds_no_secret_nor_its_plain_hash() {
 #[test]
 fn a_damaged_record_counts_as_none() {
     let root = tempfile::tempdir().unwrap();
-    let path = root.path().join(RECORD_PATH.trim_start_matches('/'));
+    let path = under(root.path(), RECORD_PATH);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, "{\"scheme\":").unwrap();
     assert_eq!(Record::load(root.path()).unwrap(), None);

@@ -23,8 +23,11 @@ use serde::{Deserialize, Serialize};
 use crate::apply::files::{FilesError, write_files};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
+use crate::root::under;
 use crate::secret::Secret;
 use crate::settings::keys;
+
+use super::json;
 
 /// The record, under the target root.
 pub const RECORD_PATH: &str = "/var/lib/ovaboot/properties.json";
@@ -182,9 +185,7 @@ impl Record {
     ) -> Record {
         Record {
             scheme: SCHEME.to_owned(),
-            recorded_at: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| now.unix_timestamp().to_string()),
+            recorded_at: super::rfc3339(now),
             properties,
             tls,
             certificate: None,
@@ -195,20 +196,16 @@ impl Record {
     /// (with a warning), so every property counts as changed: applying is
     /// idempotent, so the cost is only work.
     pub fn load(root: &Path) -> Result<Option<Record>, DigestError> {
-        let path = under(root, RECORD_PATH);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(DigestError::Read { path, source }),
-        };
-        match serde_json::from_str::<Record>(&text) {
-            Ok(record) if record.scheme == SCHEME => Ok(Some(record)),
-            Ok(_) => {
-                tracing::warn!(path = %path.display(), "the properties' digest was made another way; every property counts as changed");
+        match json::read::<Record>(root, RECORD_PATH) {
+            Ok(Some(record)) if record.scheme == SCHEME => Ok(Some(record)),
+            Ok(Some(_)) => {
+                tracing::warn!(path = %under(root, RECORD_PATH).display(), "the properties' digest was made another way; every property counts as changed");
                 Ok(None)
             }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "the properties' digest is unreadable; every property counts as changed");
+            Ok(None) => Ok(None),
+            Err(json::ReadError::Io { path, source }) => Err(DigestError::Read { path, source }),
+            Err(e @ json::ReadError::Json { .. }) => {
+                tracing::warn!(path = %e.path().display(), error = %e.message(), "the properties' digest is unreadable; every property counts as changed");
                 Ok(None)
             }
         }
@@ -216,12 +213,7 @@ impl Record {
 
     /// Writes the record under `root` (atomically, 0600).
     pub fn store(&self, root: &Path) -> Result<(), DigestError> {
-        let mut text = serde_json::to_string_pretty(self).expect("plain data serializes");
-        text.push('\n');
-        write_files(
-            root,
-            &[PlannedFile::plain(RECORD_PATH, text.into_bytes(), 0o600)],
-        )?;
+        json::write(root, RECORD_PATH, self, 0o600)?;
         Ok(())
     }
 }
@@ -242,10 +234,6 @@ pub fn changed(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn under(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
 }
 
 #[cfg(test)]
