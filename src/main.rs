@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches as _;
 
-use ovaboot::commands::inputs::{self, ConfigSource, EnvironmentSource};
-use ovaboot::commands::{failure, firstboot, reconfigure};
+use ovaboot::commands::{firstboot, reconfigure};
+use ovaboot::failure::Failure;
+use ovaboot::inputs::{self, ConfigSource, EnvironmentSource};
 
 mod cli;
 
@@ -36,22 +37,21 @@ fn main() -> ExitCode {
     let hold = verbosity == 0 && std::env::var_os("OVABOOT_LOG").is_none();
     let log = ovaboot::report::init_logging(verbosity, hold);
     match run(cli.command) {
-        Ok(()) => {
+        Ok(0) => {
             log.release();
             ExitCode::SUCCESS
         }
+        // `status` says everything on stdout; its exit status is the answer.
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
-            // `status` says everything on stdout; its exit status is the answer.
-            if let Some(StatusExit(code)) = err.downcast_ref::<StatusExit>() {
-                return ExitCode::from(*code);
-            }
-            eprintln!("ovaboot: error: {}", failure::one_line(&err));
-            ExitCode::from(failure::exit_code(&err))
+            eprintln!("ovaboot: error: {}", err.one_line());
+            ExitCode::from(err.exit_code())
         }
     }
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+/// Runs `command`; its exit status (not 0 only for `status`), or why it failed.
+fn run(command: Command) -> Result<u8, Failure> {
     match command {
         Command::Props { source, json } => {
             let env = environment(&source).read()?;
@@ -125,9 +125,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 print!("{}", ovaboot::commands::status::text(&status));
             }
-            if status.exit_code != 0 {
-                return Err(StatusExit(status.exit_code).into());
-            }
+            return Ok(status.exit_code);
         }
         Command::Reconfigure {
             phase,
@@ -145,7 +143,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 phase: phase.into(),
                 dry_run,
             };
-            println!("{}", reconfigure::run_recorded(&request)?);
+            println!("{}", reconfigure::run_tracked(&request)?);
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;
@@ -155,13 +153,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
-
-/// `status`'s answer when first boot is not done (not an error to print).
-#[derive(Debug, thiserror::Error)]
-#[error("exit {0}")]
-struct StatusExit(u8);
 
 impl From<cli::Phase> for firstboot::Phase {
     fn from(phase: cli::Phase) -> Self {

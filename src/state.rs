@@ -8,7 +8,7 @@
 //! guestinfo keys vSphere shows ([`vsphere`]) and `ovaboot status`.
 //!
 //! Each phase records its start and its end (and each wait before a retry)
-//! with [`record`], which writes the state file and the banner atomically
+//! with [`publish`], which writes the state file and the banner atomically
 //! (the fsync'd writer of [`crate::apply::files`]) and, on the running system,
 //! publishes the guestinfo keys and asks agetty to redraw. The state is plain
 //! data: the URL, the certificate's public fingerprint, the one-line error
@@ -27,14 +27,14 @@
 //! let now = time::OffsetDateTime::now_utc();
 //! // At the start (carries the URL and certificate over from the last record):
 //! let mut state = State::start(state::load(root).ok().flatten(), Phase::Reconfigure, now);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! // Once the plan is known:
 //! state.appliance("https://veba01.example.com/", "AB:CD:…", state::CertificateSource::User);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! // At the end, one of:
 //! state.done(now);
 //! state.failed("guestinfo.hostname: cannot change ...", true, now);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -48,7 +48,10 @@ pub mod banner;
 pub mod completion;
 pub mod digest;
 pub mod json;
+mod track;
 pub mod vsphere;
+
+pub use track::track;
 
 /// The state file, under the root.
 pub const STATE_PATH: &str = "/var/lib/ovaboot/state.json";
@@ -267,7 +270,7 @@ pub fn write(root: &Path, state: &State) -> Result<(), StateError> {
 /// [`write`], then on the running system (`root` is `/`) the guestinfo keys
 /// and an agetty redraw. Where first boot stands must never stop first boot:
 /// a failure is a warning (the journal has the run's log all the same).
-pub fn record(root: &Path, state: &State) {
+pub fn publish(root: &Path, state: &State) {
     if let Err(e) = write(root, state) {
         tracing::warn!(error = %e, "cannot record where first boot stands");
     }

@@ -21,6 +21,7 @@ use crate::apply::host::{HostApplyError, set_kernel_hostname};
 use crate::apply::units::request_reload;
 use crate::cluster::{ApplySummary, KubeConfig};
 use crate::commands::apply::{ClusterRunError, apply_to_cluster};
+use crate::failure::Transience;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
 use crate::state::completion::{self, Completion, CompletionError};
@@ -64,12 +65,12 @@ pub enum FirstbootError {
     Cluster(#[from] ClusterRunError),
 }
 
-impl FirstbootError {
-    /// Whether running again later cannot help (see [`crate::cluster::ApplyError::is_permanent`]).
-    pub fn is_permanent(&self) -> bool {
+impl Transience for FirstbootError {
+    /// Only the cluster not being there or not ready yet.
+    fn is_transient(&self) -> bool {
         match self {
-            FirstbootError::Cluster(e) => e.is_permanent(),
-            _ => true,
+            FirstbootError::Cluster(e) => e.is_transient(),
+            _ => false,
         }
     }
 }

@@ -30,7 +30,7 @@ use crate::settings::keys;
 use super::json;
 
 /// The record, under the target root.
-pub const RECORD_PATH: &str = "/var/lib/ovaboot/properties.json";
+pub const DIGEST_PATH: &str = "/var/lib/ovaboot/properties.json";
 /// The per-appliance key the digests are made with (0600).
 pub const KEY_PATH: &str = "/var/lib/ovaboot/properties.key";
 /// PBKDF2 rounds for secret values: as many as the shadow hash's.
@@ -140,7 +140,7 @@ impl DigestKey {
 
 /// What `properties.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub struct AppliedDigest {
     pub scheme: String,
     /// RFC 3339, UTC.
     pub recorded_at: String,
@@ -152,12 +152,12 @@ pub struct Record {
     /// later run can tell a self-signed one is due for renewal without
     /// planning. `None` in a record from an older ovaboot.
     #[serde(default)]
-    pub certificate: Option<RecordedCertificate>,
+    pub certificate: Option<AppliedCertificate>,
 }
 
 /// Public facts about the certificate last applied (never key material).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedCertificate {
+pub struct AppliedCertificate {
     pub source: crate::tls::CertSource,
     /// The leaf's notAfter, RFC 3339 UTC.
     pub not_after: String,
@@ -166,10 +166,10 @@ pub struct RecordedCertificate {
     pub expiry_warning_from: String,
 }
 
-impl RecordedCertificate {
+impl AppliedCertificate {
     /// The certificate `tls` plans.
-    pub fn of(tls: &crate::tls::TlsPlan) -> RecordedCertificate {
-        RecordedCertificate {
+    pub fn of(tls: &crate::tls::TlsPlan) -> AppliedCertificate {
+        AppliedCertificate {
             source: tls.source,
             not_after: tls.not_after.clone(),
             expiry_warning_from: tls.expiry_warning_from.clone(),
@@ -177,13 +177,13 @@ impl RecordedCertificate {
     }
 }
 
-impl Record {
+impl AppliedDigest {
     pub fn new(
         properties: BTreeMap<String, String>,
         tls: String,
         now: time::OffsetDateTime,
-    ) -> Record {
-        Record {
+    ) -> AppliedDigest {
+        AppliedDigest {
             scheme: SCHEME.to_owned(),
             recorded_at: super::rfc3339(now),
             properties,
@@ -195,11 +195,11 @@ impl Record {
     /// The record under `root`. Missing, damaged or of another scheme: `None`
     /// (with a warning), so every property counts as changed: applying is
     /// idempotent, so the cost is only work.
-    pub fn load(root: &Path) -> Result<Option<Record>, DigestError> {
-        match json::read::<Record>(root, RECORD_PATH) {
+    pub fn load(root: &Path) -> Result<Option<AppliedDigest>, DigestError> {
+        match json::read::<AppliedDigest>(root, DIGEST_PATH) {
             Ok(Some(record)) if record.scheme == SCHEME => Ok(Some(record)),
             Ok(Some(_)) => {
-                tracing::warn!(path = %under(root, RECORD_PATH).display(), "the properties' digest was made another way; every property counts as changed");
+                tracing::warn!(path = %under(root, DIGEST_PATH).display(), "the properties' digest was made another way; every property counts as changed");
                 Ok(None)
             }
             Ok(None) => Ok(None),
@@ -213,7 +213,7 @@ impl Record {
 
     /// Writes the record under `root` (atomically, 0600).
     pub fn store(&self, root: &Path) -> Result<(), DigestError> {
-        json::write(root, RECORD_PATH, self, 0o600)?;
+        json::write(root, DIGEST_PATH, self, 0o600)?;
         Ok(())
     }
 }

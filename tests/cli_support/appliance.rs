@@ -176,5 +176,5 @@ pub fn complete_first_boot_at(root: &Path, env: &str, config: &Config, at: Offse
         .collect();
     ovaboot::apply::files::write_files(root, &pair).unwrap();
     super::record_first_boot_completed(root);
-    ovaboot::commands::reconfigure::record(root, &props, &plan, at).unwrap();
+    ovaboot::commands::reconfigure::store_digest(root, &props, &plan, at).unwrap();
 }

@@ -1,6 +1,6 @@
 //! `ovaboot firstboot` from end to end: the completion check, then the host
 //! phase and the cluster phase, each recorded where the admin looks
-//! ([`recorded`]), each planning from the inputs it is given.
+//! ([`track`]), each planning from the inputs it is given.
 //!
 //! The host phase retries reading the OVF environment with backoff (its
 //! device may not be readable yet) up to `[host] retry_timeout_secs`, because
@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 
 use crate::apply::files::WriteReport;
 use crate::cluster::ApplySummary;
-use crate::commands::failure::{is_transient, one_line};
-use crate::commands::inputs::{ConfigSource, EnvironmentSource, plan_for};
-use crate::commands::recorded::recorded;
-use crate::commands::{reconfigure, retry};
+use crate::commands::reconfigure;
+use crate::failure::Failure;
+use crate::inputs::{ConfigSource, EnvironmentSource, plan_for};
 use crate::ovf::OvfEnvironment;
 use crate::plan::appliance::Plan;
+use crate::retry;
+use crate::state::track;
 use crate::state::{self, State};
 
 use super::{Phase, apply_host};
@@ -85,7 +86,7 @@ impl fmt::Display for Progress<'_> {
 pub fn run_phases(
     request: &Request<'_>,
     mut progress: impl FnMut(Progress<'_>),
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let root = request.root;
     if let Some(done) = completion::load(root)? {
         progress(Progress::AlreadyCompleted {
@@ -96,12 +97,12 @@ pub fn run_phases(
     }
     let mut planned = None;
     if request.phase.runs_host() {
-        planned = Some(recorded(root, state::Phase::Host, |state| {
+        planned = Some(track(root, state::Phase::Host, |state| {
             host_phase(request, state, &mut progress)
         })?);
     }
     if request.phase.runs_cluster() {
-        recorded(root, state::Phase::Cluster, |state| {
+        track(root, state::Phase::Cluster, |state| {
             cluster_phase(planned.take(), request, state, &mut progress)
         })?;
     }
@@ -114,34 +115,34 @@ pub fn run_phases(
 /// `--phase all`.
 fn host_phase(
     request: &Request<'_>,
-    record: &mut State,
+    state: &mut State,
     progress: &mut impl FnMut(Progress<'_>),
-) -> anyhow::Result<(OvfEnvironment, Plan)> {
+) -> Result<(OvfEnvironment, Plan), Failure> {
     let root = request.root;
     let config = request.config.load()?;
     let started = Instant::now();
     let (env, plan) = retry::until_deadline(
         Duration::from_secs(config.host.retry_timeout_secs),
         || started.elapsed(),
-        is_transient,
+        Failure::is_transient,
         |err, delay| {
-            let line = one_line(err);
+            let line = err.one_line();
             tracing::warn!(
                 "{line}; trying again in {:.1} s (until host.retry_timeout_secs = {})",
                 delay.as_secs_f64(),
                 config.host.retry_timeout_secs
             );
-            record.waiting(&line);
-            state::record(root, record);
+            state.waiting(&line);
+            state::publish(root, state);
             std::thread::sleep(delay);
         },
-        || -> anyhow::Result<_> {
+        || -> Result<_, Failure> {
             let env = request.environment.read()?;
             let plan = plan_for(&env, &config, root)?;
             Ok((env, plan))
         },
     )?;
-    appliance(record, &plan, root);
+    appliance(state, &plan, root);
     let host = apply_host(&plan, root)?;
     progress(Progress::Host(&host));
     Ok((env, plan))
@@ -152,9 +153,9 @@ fn host_phase(
 fn cluster_phase(
     planned: Option<(OvfEnvironment, Plan)>,
     request: &Request<'_>,
-    record: &mut State,
+    state: &mut State,
     progress: &mut impl FnMut(Progress<'_>),
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let root = request.root;
     let config = request.config.load()?;
     let (env, plan) = match planned {
@@ -165,13 +166,13 @@ fn cluster_phase(
             (env, plan)
         }
     };
-    appliance(record, &plan, root);
+    appliance(state, &plan, root);
     let report = super::run(&plan, Phase::Cluster, root, &config.kube)?;
     if let Some(cluster) = &report.cluster {
         progress(Progress::Cluster(cluster));
     }
     if let Some(done) = &report.completion {
-        reconfigure::record(
+        reconfigure::store_digest(
             root,
             &env.properties,
             &plan,
@@ -183,11 +184,11 @@ fn cluster_phase(
 }
 
 /// Records what the plan says the appliance is.
-fn appliance(record: &mut State, plan: &Plan, root: &Path) {
-    record.appliance(
+fn appliance(state: &mut State, plan: &Plan, root: &Path) {
+    state.appliance(
         &format!("https://{}/", plan.hostname.fqdn()),
         &plan.tls.leaf_sha256,
         plan.tls.source.into(),
     );
-    state::record(root, record);
+    state::publish(root, state);
 }

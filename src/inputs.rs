@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError};
 use crate::facts::{FactsError, read_host_facts};
+use crate::failure::Transience;
 use crate::ovf::transport::{SampleTransport, Transport, default_transports};
 use crate::ovf::{OvfEnvironment, OvfError};
 use crate::plan::appliance::{Plan, PlanError, build};
@@ -14,8 +15,7 @@ use crate::settings::{Settings, SettingsError};
 
 /// Why the inputs could not be read or planned. Each variant keeps its cause
 /// in the error chain, so the one line printed names the file or property at
-/// fault, and [`crate::commands::failure::is_transient`] finds an OVF
-/// environment not there yet.
+/// fault; an OVF environment not there yet is transient ([`Transience`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("reading the OVF environment")]
@@ -33,6 +33,16 @@ pub enum InputError {
     HostFacts(#[from] FactsError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+}
+
+impl Transience for InputError {
+    /// An OVF environment not delivered yet may come; nothing else here passes.
+    fn is_transient(&self) -> bool {
+        match self {
+            InputError::Environment(e) => e.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// Where the OVF environment comes from (`--ovf-env`, `--sample`, or neither).
