@@ -135,8 +135,8 @@ impl std::fmt::Display for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inputs::InputError;
     use crate::cluster::ApplyError;
+    use crate::inputs::InputError;
     use crate::ovf::Attempts;
 
     #[test]
