@@ -147,7 +147,7 @@ mod tests {
         assert!(err.is_transient());
         assert_eq!(err.exit_code(), EXIT_TRANSIENT);
         assert!(
-            err.one_line().starts_with("reading the OVF environment: "),
+            err.one_line().starts_with("no OVF environment found: "),
             "{}",
             err.one_line()
         );

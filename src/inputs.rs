@@ -18,8 +18,9 @@ use crate::settings::{Settings, SettingsError};
 /// fault; an OVF environment not there yet is transient ([`Transience`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("reading the OVF environment")]
-    Environment(#[source] OvfError),
+    /// Its message names the OVF environment already.
+    #[error(transparent)]
+    Environment(OvfError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("OVABOOT_CONTOUR_MANIFEST={}", path.display())]

@@ -172,6 +172,10 @@ pub struct State {
     /// `https://<fqdn>/`, once a plan has been made (carried over between phases).
     #[serde(default)]
     pub url: Option<String>,
+    /// The host name the properties give, when no plan could be made with it
+    /// (a certificate that does not fit it, say); otherwise the URL says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     #[serde(default)]
     pub certificate: Option<Certificate>,
     /// The boot the phase ran in (`/proc/sys/kernel/random/boot_id`).
@@ -183,7 +187,9 @@ impl State {
     /// `phase` starts now, in this boot; the URL and certificate of `previous`
     /// (the last record) are kept until the phase knows its own.
     pub fn start(previous: Option<State>, phase: Phase, now: time::OffsetDateTime) -> State {
-        let (url, certificate) = previous.map(|p| (p.url, p.certificate)).unwrap_or_default();
+        let (url, hostname, certificate) = previous
+            .map(|p| (p.url, p.hostname, p.certificate))
+            .unwrap_or_default();
         State {
             ovaboot_version: env!("CARGO_PKG_VERSION").to_owned(),
             phase,
@@ -193,6 +199,7 @@ impl State {
             error: None,
             permanent: false,
             url,
+            hostname,
             certificate,
             boot_id: current_boot_id(),
         }
@@ -201,6 +208,7 @@ impl State {
     /// What the plan says the appliance is.
     pub fn appliance(&mut self, url: &str, sha256: &str, source: CertificateSource) {
         self.url = Some(url.to_owned());
+        self.hostname = None;
         self.certificate = Some(Certificate {
             sha256: sha256.to_owned(),
             source,

@@ -427,3 +427,44 @@ fn the_host_units_reload_systemd_only_when_ovaboot_left_the_flag() {
         assert_eq!(run(0), (true, String::new()), "{unit}: once");
     }
 }
+
+/// A certificate that does not fit the host name stops the host phase; the
+/// console and `status` still say which appliance this is.
+#[test]
+fn a_certificate_refused_leaves_the_host_name_on_the_console() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["other.example.com".into()]).unwrap();
+    let env = cli_support::environment(
+        dir.path(),
+        &[
+            ("guestinfo.tls_cert", &other.cert.pem()),
+            ("guestinfo.tls_key", &other.signing_key.serialize_pem()),
+        ],
+    );
+    let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("guestinfo.tls_cert"),
+        "{}",
+        text(&out.stderr)
+    );
+    let banner = std::fs::read_to_string(root.path().join(BANNER)).unwrap();
+    assert!(
+        banner.contains(&format!("ovaboot: {} (not serving yet)", cli_support::FQDN)),
+        "{banner}"
+    );
+    assert!(!banner.contains("not known yet"), "{banner}");
+    let status = ovaboot_with_manifest(
+        &["status", "--root", root.path().to_str().unwrap()],
+        &contour_manifest(),
+    );
+    assert!(
+        text(&status.stdout).contains(&format!(
+            "hostname:     {} (not serving yet)",
+            cli_support::FQDN
+        )),
+        "{}",
+        text(&status.stdout)
+    );
+}

@@ -28,6 +28,9 @@ pub struct Status {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
+    /// Not "not run yet": there is no such system to look at.
+    #[error("--root {}: no such directory", root.display())]
+    NoRoot { root: std::path::PathBuf },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -36,6 +39,11 @@ pub enum StatusError {
 
 /// Reads the records under `root` and judges them against this boot.
 pub fn read(root: &Path) -> Result<Status, StatusError> {
+    if !root.is_dir() {
+        return Err(StatusError::NoRoot {
+            root: root.to_owned(),
+        });
+    }
     let state = state::load(root)?;
     let completion = completion::load(root)?;
     let boot_id = state::current_boot_id();
@@ -92,6 +100,8 @@ pub fn text(status: &Status) -> String {
     if let Some(state) = &status.state {
         if let Some(url) = &state.url {
             out.push_str(&format!("url:          {url}\n"));
+        } else if let Some(name) = &state.hostname {
+            out.push_str(&format!("hostname:     {name} (not serving yet)\n"));
         }
         if let Some(cert) = &state.certificate {
             let source = cert.source.label();

@@ -7,6 +7,7 @@
 //! its unit is not restarted; the cluster phase's unit is, so it fails at once
 //! with exit 1 and systemd runs it again.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::apply::files::WriteReport;
 use crate::cluster::ApplySummary;
 use crate::commands::reconfigure;
+use crate::config::Config;
 use crate::failure::Failure;
 use crate::inputs::{ConfigSource, EnvironmentSource, plan_for};
 use crate::ovf::OvfEnvironment;
@@ -121,7 +123,8 @@ fn host_phase(
     let root = request.root;
     let config = request.config.load()?;
     let started = Instant::now();
-    let (env, plan) = retry::until_deadline(
+    let hostname = RefCell::new(None);
+    let planned = retry::until_deadline(
         Duration::from_secs(config.host.retry_timeout_secs),
         || started.elapsed(),
         Failure::is_transient,
@@ -138,10 +141,14 @@ fn host_phase(
         },
         || -> Result<_, Failure> {
             let env = request.environment.read()?;
-            let plan = plan_for(&env, &config, root)?;
+            let plan = plan_noting_hostname(&env, &config, root, &mut hostname.borrow_mut())?;
             Ok((env, plan))
         },
-    )?;
+    );
+    if planned.is_err() {
+        state.hostname = hostname.into_inner().or(state.hostname.take());
+    }
+    let (env, plan) = planned?;
     appliance(state, &plan, root);
     let host = apply_host(&plan, root)?;
     progress(Progress::Host(&host));
@@ -162,8 +169,14 @@ fn cluster_phase(
         Some(planned) => planned,
         None => {
             let env = request.environment.read()?;
-            let plan = plan_for(&env, &config, root)?;
-            (env, plan)
+            let mut hostname = None;
+            match plan_noting_hostname(&env, &config, root, &mut hostname) {
+                Ok(plan) => (env, plan),
+                Err(err) => {
+                    state.hostname = hostname.or(state.hostname.take());
+                    return Err(err);
+                }
+            }
         }
     };
     appliance(state, &plan, root);
@@ -181,6 +194,21 @@ fn cluster_phase(
         progress(Progress::Completed(done));
     }
     Ok(())
+}
+
+/// The plan for `env`, with the host name the properties give noted in
+/// `hostname` first: a plan refused later (a certificate that does not fit
+/// the name) still tells the console which appliance this is.
+fn plan_noting_hostname(
+    env: &OvfEnvironment,
+    config: &Config,
+    root: &Path,
+    hostname: &mut Option<String>,
+) -> Result<Plan, Failure> {
+    *hostname = crate::settings::hostname(&env.properties)
+        .ok()
+        .map(|name| name.fqdn().to_owned());
+    Ok(plan_for(env, config, root)?)
 }
 
 /// Records what the plan says the appliance is.
