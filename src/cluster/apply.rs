@@ -16,7 +16,7 @@ use super::config::{ApplyOptions, CONCURRENCY};
 use super::discovery::{Discovery, Resource};
 use super::error::ApplyError;
 use super::failure::{Reply, parse};
-use super::object::order;
+use super::object::{Ordered, order};
 use super::readiness::{self, Readiness};
 use super::record::{self, Entry, Known};
 use super::scrub::Scrub;
@@ -74,6 +74,19 @@ pub struct ApplySummary {
 }
 
 impl ApplySummary {
+    /// The counts of `objects`' outcomes, in `elapsed`.
+    fn of(objects: Vec<ObjectOutcome>, elapsed: Duration) -> ApplySummary {
+        let count = |o: Outcome| objects.iter().filter(|d| d.outcome == o).count();
+        ApplySummary {
+            created: count(Outcome::Created),
+            changed: count(Outcome::Changed),
+            unchanged: count(Outcome::Unchanged),
+            skipped: objects.iter().filter(|d| d.skipped).count(),
+            objects,
+            elapsed,
+        }
+    }
+
     /// The outcome for `kind`/`name`, if it was in the plan.
     pub fn get(&self, kind: &str, name: &str) -> Option<&ObjectOutcome> {
         self.objects
@@ -160,24 +173,7 @@ pub async fn apply_plan(
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
 
-    let crd_groups: BTreeSet<String> = plan
-        .crds
-        .iter()
-        .filter_map(|&i| {
-            objects[i]
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
-    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
-        .into_iter()
-        .flatten()
-        .map(|&i| &plan.refs[i])
-        .collect();
-    discovery
-        .load(client, &later, &crd_groups, run.limits())
-        .await?;
+    discover(&mut discovery, &run, &plan).await?;
 
     let mut waits = Vec::new();
     for stage in [&plan.rest, &plan.secrets, &plan.httpproxies] {
@@ -190,18 +186,36 @@ pub async fn apply_plan(
         record::write(client, text, run.limits()).await;
     }
 
-    let objects = done.outcomes;
-    let count = |o: Outcome| objects.iter().filter(|d| d.outcome == o).count();
-    let summary = ApplySummary {
-        created: count(Outcome::Created),
-        changed: count(Outcome::Changed),
-        unchanged: count(Outcome::Unchanged),
-        skipped: objects.iter().filter(|d| d.skipped).count(),
-        objects,
-        elapsed: started.elapsed(),
-    };
+    let summary = ApplySummary::of(done.outcomes, started.elapsed());
     tracing::info!("{summary}");
     Ok(summary)
+}
+
+/// Discovery of the group-versions the objects after the CRDs use; the CRDs'
+/// own groups are known to be served (they are Established).
+async fn discover(
+    discovery: &mut Discovery,
+    run: &Run<'_>,
+    plan: &Ordered,
+) -> Result<(), ApplyError> {
+    let crd_groups: BTreeSet<String> = plan
+        .crds
+        .iter()
+        .filter_map(|&i| {
+            run.objects[i]
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
+        .into_iter()
+        .flatten()
+        .map(|&i| &plan.refs[i])
+        .collect();
+    discovery
+        .load(run.client, &later, &crd_groups, run.limits())
+        .await
 }
 
 /// The plan's objects the record speaks for.
