@@ -116,7 +116,7 @@ pub struct Comparison {
     pub completion: Completion,
     key: Option<DigestKey>,
     digest: Option<AppliedDigest>,
-    /// The properties that changed; `None` when there is no usable record (an
+    /// The properties that changed; `None` when there is no usable digest (an
     /// appliance first booted before digests were recorded): every property
     /// then counts as changed.
     pub changed: Option<Vec<String>>,

@@ -29,14 +29,14 @@ use crate::settings::keys;
 
 use super::json;
 
-/// The record, under the target root.
+/// The applied digest, under the target root.
 pub const DIGEST_PATH: &str = "/var/lib/ovaboot/properties.json";
 /// The per-appliance key the digests are made with (0600).
 pub const KEY_PATH: &str = "/var/lib/ovaboot/properties.key";
 /// PBKDF2 rounds for secret values: as many as the shadow hash's.
 pub const SECRET_ROUNDS: u32 = crate::plan::credentials::HASH_ROUNDS;
 const KEY_BYTES: usize = 32;
-/// What `scheme` says, so a later version can tell an older record.
+/// What `scheme` says, so a later version can tell an older digest file.
 const SCHEME: &str = "v1: hmac-sha256; secret values pbkdf2-hmac-sha256 100000 rounds";
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +150,7 @@ pub struct AppliedDigest {
     pub tls: String,
     /// That pair's certificate: who made it and when it nears expiry, so a
     /// later run can tell a self-signed one is due for renewal without
-    /// planning. `None` in a record from an older ovaboot.
+    /// planning. `None` in a digest from an older ovaboot.
     #[serde(default)]
     pub certificate: Option<AppliedCertificate>,
 }
@@ -192,12 +192,12 @@ impl AppliedDigest {
         }
     }
 
-    /// The record under `root`. Missing, damaged or of another scheme: `None`
+    /// The applied digest under `root`. Missing, damaged or of another scheme: `None`
     /// (with a warning), so every property counts as changed: applying is
     /// idempotent, so the cost is only work.
     pub fn load(root: &Path) -> Result<Option<AppliedDigest>, DigestError> {
         match json::read::<AppliedDigest>(root, DIGEST_PATH) {
-            Ok(Some(record)) if record.scheme == SCHEME => Ok(Some(record)),
+            Ok(Some(digest)) if digest.scheme == SCHEME => Ok(Some(digest)),
             Ok(Some(_)) => {
                 tracing::warn!(path = %under(root, DIGEST_PATH).display(), "the properties' digest was made another way; every property counts as changed");
                 Ok(None)
@@ -211,7 +211,7 @@ impl AppliedDigest {
         }
     }
 
-    /// Writes the record under `root` (atomically, 0600).
+    /// Writes the applied digest under `root` (atomically, 0600).
     pub fn store(&self, root: &Path) -> Result<(), DigestError> {
         json::write(root, DIGEST_PATH, self, 0o600)?;
         Ok(())

@@ -2,7 +2,7 @@
 //! change still plans when the certificate last applied is ovaboot's own and
 //! within `[tls] expiry_warning_days` of its notAfter (or past it).
 //!
-//! The digest record says so ([`crate::state::digest::AppliedCertificate`]), so the
+//! The applied digest says so ([`crate::state::digest::AppliedCertificate`]), so the
 //! check needs neither the config nor a plan, and an ordinary run stays as
 //! cheap as before. The plan then does what first boot's would: the installed
 //! pair is not reused this close to expiry, so a new one is made with the same
@@ -21,16 +21,16 @@ pub enum Renewal {
     /// ovaboot's self-signed certificate expires on `not_after`, within
     /// `expiry_warning_days` (or has expired): a new one replaces it.
     Due { not_after: String },
-    /// The record does not say when its certificate nears expiry (an older
+    /// The applied digest does not say when its certificate nears expiry (an older
     /// ovaboot wrote it): planned once, which keeps a pair still good and
     /// records the dates.
     Unrecorded,
 }
 
-/// Whether the certificate `record` describes is due for renewal at `now`.
+/// Whether the certificate `digest` describes is due for renewal at `now`.
 /// The admin's certificate never is; when it nears expiry, a warning says so.
-pub fn due(record: &AppliedDigest, now: OffsetDateTime) -> Option<Renewal> {
-    let Some(certificate) = &record.certificate else {
+pub fn due(digest: &AppliedDigest, now: OffsetDateTime) -> Option<Renewal> {
+    let Some(certificate) = &digest.certificate else {
         return Some(Renewal::Unrecorded);
     };
     let Ok(from) = OffsetDateTime::parse(&certificate.expiry_warning_from, &Rfc3339) else {
