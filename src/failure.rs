@@ -57,8 +57,27 @@ permanent!(
     crate::commands::props::PropsError,
     crate::commands::render::RenderError,
     crate::commands::status::StatusError,
+    crate::config::HostConfigError,
+    crate::ovf::DocumentError,
+    crate::ovf::descriptor::DescriptorError,
+    crate::plan::credentials::CredentialsError,
+    crate::plan::host::HostPlanError,
+    crate::routes::RoutesError,
+    crate::settings::HostnameError,
+    crate::settings::network::NetworkError,
+    crate::settings::proxy::ProxyError,
+    crate::state::json::ReadError,
+    crate::tls::TlsError,
     std::io::Error,
 );
+
+impl Transience for crate::ovf::TransportError {
+    /// A transport that applies but could not deliver (a device not readable
+    /// yet, a tool that failed) may deliver later, as [`OvfError::Failed`] says.
+    fn is_transient(&self) -> bool {
+        true
+    }
+}
 
 impl Transience for OvfError {
     /// No transport delivered an environment yet, or one failed on its
