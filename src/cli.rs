@@ -72,6 +72,8 @@ pub enum Command {
     Props {
         #[command(flatten)]
         source: OvfSource,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Print one JSON object: {"transport": ..., "properties": {...}}.
         #[arg(long)]
         json: bool,
@@ -123,7 +125,7 @@ pub enum Command {
     Reconfigure {
         /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
         #[arg(long, value_enum, default_value = "all")]
-        phase: Phase,
+        phase: ReconfigurePhase,
         /// Print what would change (files, the certificate's fingerprints, the Secret) and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -138,6 +140,18 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+}
+
+/// Which part of day 2 to run (`reconfigure --phase`). Contour and the routes
+/// do not depend on the properties: day 2 never applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReconfigurePhase {
+    /// The host files of the changed properties (before networkd, timesyncd and k3s).
+    Host,
+    /// The TLS pair and its Secret, if the certificate changed (after k3s), then the properties' digest.
+    Cluster,
+    /// Both, in order.
+    All,
 }
 
 /// Which part of first boot to run (`firstboot --phase`).

@@ -1,11 +1,13 @@
 //! The `ovaboot` command line: parses arguments and calls the library. No logic here.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::FromArgMatches as _;
 
-use ovaboot::commands::inputs::{self, ConfigSource, EnvironmentSource};
-use ovaboot::commands::{failure, firstboot, reconfigure};
+use ovaboot::commands::{firstboot, reconfigure};
+use ovaboot::failure::{EXIT_PERMANENT, Failure};
+use ovaboot::inputs::{self, ConfigSource, EnvironmentSource};
 
 mod cli;
 
@@ -20,8 +22,13 @@ const VERSION: &str = concat!(
 );
 
 fn main() -> ExitCode {
-    let cli = Cli::from_arg_matches(&cli::command(VERSION).get_matches())
-        .unwrap_or_else(|err| err.exit());
+    let cli = match cli::command(VERSION)
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
     // apply's and firstboot's progress lines are their output; the other
     // commands log only warnings.
     let verbosity = match cli.command {
@@ -36,65 +43,79 @@ fn main() -> ExitCode {
     let hold = verbosity == 0 && std::env::var_os("OVABOOT_LOG").is_none();
     let log = ovaboot::report::init_logging(verbosity, hold);
     match run(cli.command) {
-        Ok(()) => {
+        Ok(0) => {
             log.release();
             ExitCode::SUCCESS
         }
+        // `status` says everything on stdout; its exit status is the answer.
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
-            // `status` says everything on stdout; its exit status is the answer.
-            if let Some(StatusExit(code)) = err.downcast_ref::<StatusExit>() {
-                return ExitCode::from(*code);
-            }
-            eprintln!("ovaboot: error: {}", failure::one_line(&err));
-            ExitCode::from(failure::exit_code(&err))
+            eprintln!("ovaboot: error: {}", err.one_line());
+            ExitCode::from(err.exit_code())
         }
     }
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+/// `--help` and `--version` as clap prints them; a usage error as one line,
+/// like every other error, with where to read more (exit 2: running again
+/// the same way cannot help).
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    // The subcommand named on the command line, if any: its --help says more.
+    let subcommands: Vec<String> = cli::command(VERSION)
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let named = std::env::args()
+        .skip(1)
+        .find(|arg| subcommands.contains(arg));
+    let command = match named {
+        Some(name) => format!("ovaboot {name}"),
+        None => "ovaboot".to_owned(),
+    };
+    eprintln!(
+        "ovaboot: error: {}; see '{command} --help'",
+        one_line_usage(&err.render().to_string())
+    );
+    ExitCode::from(EXIT_PERMANENT)
+}
+
+/// clap's several lines (`error: ...`, indented details, `tip:` lines,
+/// `Usage: ...`, where to read more) as one: the error and its details.
+fn one_line_usage(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.starts_with("tip:"))
+        .map(|line| line.strip_prefix("error: ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `command`; its exit status (not 0 only for `status`), or why it failed.
+fn run(command: Command) -> Result<u8, Failure> {
     match command {
-        Command::Props { source, json } => {
-            let env = environment(&source).read()?;
-            // Every check render makes of the properties, before printing anything.
-            let config = ConfigSource::default().load()?;
-            let now = time::OffsetDateTime::now_utc();
-            let settings = ovaboot::commands::props::check(&env, &config, now)?;
-            let out = if json {
-                ovaboot::commands::props::json(&env, &settings)
-            } else {
-                ovaboot::commands::props::text(&env, &settings)
-            };
-            print!("{out}");
-        }
+        Command::Props {
+            source,
+            config,
+            json,
+        } => props(&source, &config, json)?,
         Command::Render {
             out,
             source,
             config,
             root,
-        } => {
-            use ovaboot::commands::render;
-            // Refuse a used folder before any work, and leave it as it was.
-            render::check_output_folder(&out)?;
-            let config = config_file(&config).load()?;
-            let plan = inputs::plan(&environment(&source), &config, &root)?;
-            let rendered = render::render(&plan, &out, &root)?;
-            let cert = &plan.summary.certificate;
-            println!(
-                "rendered {} host files{} and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
-                rendered.host_files,
-                match rendered.absent_host_files {
-                    0 => String::new(),
-                    n => format!(" ({n} more to remove)"),
-                },
-                rendered.manifests,
-                out.display(),
-                plan.summary.hostname,
-                plan.tls.source.as_str(),
-                cert.sha256,
-                cert.sans.join(","),
-                cert.not_after
-            );
-        }
+        } => render(&out, &source, &config, &root)?,
         Command::Apply {
             from,
             kubeconfig,
@@ -118,17 +139,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             firstboot::run_phases(&request, |line| println!("{line}"))?;
         }
-        Command::Status { json, root } => {
-            let status = ovaboot::commands::status::read(&root)?;
-            if json {
-                print!("{}", ovaboot::commands::status::json(&status));
-            } else {
-                print!("{}", ovaboot::commands::status::text(&status));
-            }
-            if status.exit_code != 0 {
-                return Err(StatusExit(status.exit_code).into());
-            }
-        }
+        Command::Status { json, root } => return status(json, &root),
         Command::Reconfigure {
             phase,
             dry_run,
@@ -145,7 +156,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 phase: phase.into(),
                 dry_run,
             };
-            println!("{}", reconfigure::run_recorded(&request)?);
+            println!("{}", reconfigure::run_tracked(&request)?);
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;
@@ -155,13 +166,61 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(0)
+}
+
+/// `props`: every check render makes of the properties, before printing anything.
+fn props(source: &OvfSource, config: &ConfigFile, json: bool) -> Result<(), Failure> {
+    use ovaboot::commands::props;
+    let env = environment(source).read()?;
+    let config = config_file(config).load()?;
+    let settings = props::check(&env, &config, time::OffsetDateTime::now_utc())?;
+    if json {
+        print!("{}", props::json(&env, &settings));
+    } else {
+        print!("{}", props::text(&env, &settings));
+    }
     Ok(())
 }
 
-/// `status`'s answer when first boot is not done (not an error to print).
-#[derive(Debug, thiserror::Error)]
-#[error("exit {0}")]
-struct StatusExit(u8);
+/// `render`: the plan, written to `out`, and what it holds in a few lines.
+fn render(out: &Path, source: &OvfSource, config: &ConfigFile, root: &Path) -> Result<(), Failure> {
+    use ovaboot::commands::render;
+    // Refuse a used folder before any work, and leave it as it was.
+    render::check_output_folder(out)?;
+    let config = config_file(config).load()?;
+    let plan = inputs::plan(&environment(source), &config, root)?;
+    let rendered = render::render(&plan, out, root)?;
+    let cert = &plan.summary.certificate;
+    println!(
+        "rendered {} host files{} and {} manifests to {}\nhostname: {}\ncertificate: {} sha256 {} SANs {} valid until {}",
+        rendered.host_files,
+        match rendered.absent_host_files {
+            0 => String::new(),
+            n => format!(" ({n} more to remove)"),
+        },
+        rendered.manifests,
+        out.display(),
+        plan.summary.hostname,
+        plan.tls.source.as_str(),
+        cert.sha256,
+        cert.sans.join(","),
+        cert.not_after
+    );
+    Ok(())
+}
+
+/// `status`: where first boot stands, and its exit status as the answer.
+fn status(json: bool, root: &Path) -> Result<u8, Failure> {
+    use ovaboot::commands::status;
+    let status = status::read(root)?;
+    if json {
+        print!("{}", status::json(&status));
+    } else {
+        print!("{}", status::text(&status));
+    }
+    Ok(status.exit_code)
+}
 
 impl From<cli::Phase> for firstboot::Phase {
     fn from(phase: cli::Phase) -> Self {
@@ -169,6 +228,16 @@ impl From<cli::Phase> for firstboot::Phase {
             cli::Phase::Host => firstboot::Phase::Host,
             cli::Phase::Cluster => firstboot::Phase::Cluster,
             cli::Phase::All => firstboot::Phase::All,
+        }
+    }
+}
+
+impl From<cli::ReconfigurePhase> for reconfigure::Phase {
+    fn from(phase: cli::ReconfigurePhase) -> Self {
+        match phase {
+            cli::ReconfigurePhase::Host => reconfigure::Phase::Host,
+            cli::ReconfigurePhase::Cluster => reconfigure::Phase::Cluster,
+            cli::ReconfigurePhase::All => reconfigure::Phase::All,
         }
     }
 }

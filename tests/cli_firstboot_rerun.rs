@@ -103,7 +103,7 @@ fn a_rerun_with_dhcp_another_name_and_no_ntp_or_proxy_takes_back_the_first_runs_
 
 /// The flag the host unit's `ExecStartPost=` reloads systemd on, under `root`.
 fn reload_flag(root: &Path) -> std::path::PathBuf {
-    root.join(ovaboot::apply::units::RELOAD_FLAG.trim_start_matches('/'))
+    ovaboot::root::under(root, ovaboot::apply::units::RELOAD_FLAG)
 }
 
 /// What the unit does after a run: reload if asked, and take the flag away.

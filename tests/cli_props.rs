@@ -144,3 +144,89 @@ fn a_missing_file_is_refused_naming_it() {
         "/nonexistent/ovf-env.xml",
     );
 }
+
+#[test]
+fn props_reads_the_config_given_and_refuses_what_render_refuses_with_it() {
+    let bad = cli_support::fixture("unknown-key-in-tls-table.toml");
+    let out = ovaboot(&["props", "--sample", "--config", &bad]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("lifetime_days"), "{err}");
+    assert!(out.stdout.is_empty());
+    let good = cli_support::fixture("defaults-only.toml");
+    let out = ovaboot(&["props", "--sample", "--config", &good]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("transport: "), "{}", stdout(&out));
+}
+
+#[test]
+fn a_blank_secret_shows_as_empty_not_as_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = environment(
+        dir.path(),
+        &[
+            ("guestinfo.hostname", "veba01.lab.example.com"),
+            ("guestinfo.tls_cert", ""),
+            ("guestinfo.tls_key", ""),
+        ],
+    );
+    let out = ovaboot(&["props", "--ovf-env", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("\nguestinfo.tls_key = \n"), "{text}");
+    assert!(!text.contains("<redacted>"), "{text}");
+    let out = ovaboot(&["props", "--ovf-env", &path, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["properties"]["guestinfo.tls_key"], "");
+}
+
+#[test]
+fn an_ovf_environment_file_that_cannot_be_read_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.xml");
+    let out = ovaboot(&["props", "--ovf-env", missing.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "ovaboot: error: the OVF environment could not be read: file transport: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn a_static_address_without_gateway_refuses_servers_off_its_subnet_and_warns_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        ("guestinfo.hostname", "veba01.lab.example.com"),
+        ("guestinfo.ipaddress", "192.168.10.20"),
+        ("guestinfo.netmask", "24"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut properties = base.to_vec();
+        properties.extend_from_slice(extra);
+        environment(dir.path(), &properties)
+    };
+    let off = with(&[
+        ("guestinfo.dns", "10.0.0.53"),
+        ("guestinfo.ntp", "10.0.0.123"),
+    ]);
+    let out = ovaboot(&["props", "--ovf-env", &off]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("ovaboot: error: guestinfo.dns: 10.0.0.53 is outside 192.168.10.0/24 and guestinfo.gateway is not set"),
+        "{err}"
+    );
+    let isolated = with(&[("guestinfo.dns", "192.168.10.2")]);
+    let out = ovaboot(&["props", "--ovf-env", &isolated]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("guestinfo.gateway is not set: the appliance reaches 192.168.10.0/24 only (an isolated network)"),
+        "{}",
+        stderr(&out)
+    );
+}

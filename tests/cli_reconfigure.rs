@@ -257,9 +257,7 @@ fn a_proxy_that_comes_or_goes_asks_systemd_to_reload_and_nothing_else_does() {
     let pair = user_pair(&ca("Lab CA", None));
     let plain = properties(IP, "ntp1.corp.example.net", PASSWORD_A, &pair);
     appliance.first_boot(&appliance.env("plain.xml", &plain));
-    let flag = appliance
-        .root
-        .join(ovaboot::apply::units::RELOAD_FLAG.trim_start_matches('/'));
+    let flag = ovaboot::root::under(&appliance.root, ovaboot::apply::units::RELOAD_FLAG);
     let reconfigure = |env: &str, extra: &[&str]| {
         let out = appliance.reconfigure(env, extra);
         assert!(out.status.success(), "{}", text(&out.stderr));

@@ -69,9 +69,7 @@ fn self_signed_render_round_trip() {
         .unwrap()
         .iter()
         .map(|f| {
-            let path = r
-                .path("rootfs")
-                .join(f["path"].as_str().unwrap().trim_start_matches('/'));
+            let path = ovaboot::root::under(&r.path("rootfs"), f["path"].as_str().unwrap());
             (
                 path,
                 u32::from_str_radix(f["mode"].as_str().unwrap(), 8).unwrap(),

@@ -37,9 +37,7 @@ fn files_planned_absent_are_listed_and_not_written() {
         ])
     );
     for absent in plan["absent_host_files"].as_array().unwrap() {
-        let path = r
-            .path("rootfs")
-            .join(absent.as_str().unwrap().trim_start_matches('/'));
+        let path = ovaboot::root::under(&r.path("rootfs"), absent.as_str().unwrap());
         assert!(
             std::fs::symlink_metadata(&path).is_err(),
             "{} written",

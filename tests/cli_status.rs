@@ -430,3 +430,19 @@ fn past_the_retry_deadline_the_host_phase_exits_1_with_one_error_line() {
     assert_eq!(json["status"], "stopped");
     assert!(human.contains("it runs again at the next boot"), "{human}");
 }
+
+#[test]
+fn a_root_that_does_not_exist_is_named_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nonexistent");
+    let out = ovaboot(&["status", "--root", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "ovaboot: error: --root {}: no such directory\n",
+            missing.display()
+        )
+    );
+}

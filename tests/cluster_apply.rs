@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use cluster_support::{Exchange, TestCluster, contour};
 use ovaboot::cluster::{ApplyOptions, Outcome, apply_plan, wait_for_api_server};
+use ovaboot::failure::Transience;
 
 fn options() -> ApplyOptions {
     ApplyOptions::default()
@@ -423,7 +424,7 @@ async fn an_apply_that_does_not_fit_the_schema_stops_at_once_naming_the_object_a
     let err = apply_plan(tc.client(), &namespace_and_configmap(), &options())
         .await
         .expect_err("a body that does not fit the schema must stop the apply");
-    assert!(err.is_permanent(), "{err}");
+    assert!(!err.is_transient(), "{err}");
     // (The object's name in the middle is cut out by the scrubber: the ConfigMap's
     // data quotes it.)
     let err = err.to_string();

@@ -120,7 +120,7 @@ fn first_boot(root: &Path, env: &str, config: &Config) {
         |_| panic!("the Secret already holds first boot's pair"),
     )
     .unwrap();
-    assert!(matches!(outcome, Outcome::Applied(ref a) if a.recorded && a.secret.is_none()));
+    assert!(matches!(outcome, Outcome::Applied(ref a) if a.digest_stored && a.secret.is_none()));
 }
 
 /// The plan's objects for `env` on `root`, and the Secret among them.
@@ -281,7 +281,7 @@ async fn a_renewed_certificate_reaches_the_secret_and_nothing_else_is_applied() 
         applied.secret.as_ref().map(|s| s.0.as_str()),
         Some(format!("{namespace}/{name}").as_str())
     );
-    assert!(applied.recorded);
+    assert!(applied.digest_stored);
     assert_eq!(
         std::fs::read_to_string(root.join("etc/ovaboot/tls/tls.key")).unwrap(),
         renewed.1,
@@ -370,7 +370,7 @@ async fn a_renewed_self_signed_certificate_reaches_the_secret_and_nothing_else_i
     ));
     assert_eq!(host.certificate_before.as_deref(), Some(old.as_str()));
     assert_ne!(host.certificate_after, old);
-    assert!(!host.recorded);
+    assert!(!host.digest_stored);
 
     // Then the cluster part gives the Secret exactly that pair, and nothing else.
     let (_, new_secret) = planned(&root, &env, &config);
@@ -402,7 +402,7 @@ async fn a_renewed_self_signed_certificate_reaches_the_secret_and_nothing_else_i
         applied.secret.as_ref().map(|s| s.0.as_str()),
         Some(format!("{namespace}/{name}").as_str())
     );
-    assert!(applied.recorded);
+    assert!(applied.digest_stored);
     assert_eq!(
         differences(&on_disk, &snapshot(&root)),
         ["var/lib/ovaboot/properties.json"],
@@ -457,7 +457,7 @@ fn the_cluster_part_alone_writes_the_renewed_pair_and_gives_it_to_the_secret() {
     })
     .unwrap();
     assert!(
-        matches!(&outcome, Outcome::Applied(a) if a.recorded),
+        matches!(&outcome, Outcome::Applied(a) if a.digest_stored),
         "{outcome}"
     );
     assert_eq!(

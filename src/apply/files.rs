@@ -86,6 +86,18 @@ fn io_err(path: &Path, action: &'static str) -> impl FnOnce(io::Error) -> FilesE
 /// absent; see the module doc.
 pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, FilesError> {
     // Check every path before touching anything.
+    let relative = checked_paths(root, files)?;
+    fs::create_dir_all(root).map_err(io_err(root, "creating the root directory"))?;
+    let real_root = fs::canonicalize(root).map_err(io_err(root, "resolving the root directory"))?;
+    let mut report = WriteReport::default();
+    let pending = stage_all(&real_root, files, &relative, &mut report)?;
+    commit_all(pending, &mut report)?;
+    Ok(report)
+}
+
+/// Each file's path relative to the root, once the paths are known to stay
+/// under it, none twice, and the modes to be modes.
+fn checked_paths(root: &Path, files: &[PlannedFile]) -> Result<Vec<PathBuf>, FilesError> {
     let mut seen = BTreeSet::new();
     let mut relative = Vec::with_capacity(files.len());
     for file in files {
@@ -103,13 +115,19 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
         }
         relative.push(rel);
     }
+    Ok(relative)
+}
 
-    fs::create_dir_all(root).map_err(io_err(root, "creating the root directory"))?;
-    let real_root = fs::canonicalize(root).map_err(io_err(root, "resolving the root directory"))?;
-
-    let mut report = WriteReport::default();
+/// Phase 1: every changed file staged beside its target, every removal
+/// checked; what is already as planned goes straight to `report`.
+fn stage_all(
+    real_root: &Path,
+    files: &[PlannedFile],
+    relative: &[PathBuf],
+    report: &mut WriteReport,
+) -> Result<Vec<Pending>, FilesError> {
     let mut pending: Vec<Pending> = Vec::new();
-    for (file, rel) in files.iter().zip(&relative) {
+    for (file, rel) in files.iter().zip(relative) {
         let (parent, name) = match (rel.parent(), rel.file_name()) {
             (Some(parent), Some(name)) => (parent, name),
             _ => {
@@ -119,7 +137,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
             }
         };
         let Some(contents) = file.contents.expose() else {
-            if let Some(removal) = check_removal(&real_root, parent, name, file)? {
+            if let Some(removal) = check_removal(real_root, parent, name, file)? {
                 pending.push(Pending::Remove(removal));
             } else {
                 tracing::debug!(path = %real_root.join(rel).display(), "already absent");
@@ -128,7 +146,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
             continue;
         };
         let dir = walk_dir(
-            &real_root,
+            real_root,
             parent,
             Walk::Create(file.dir_mode.unwrap_or(0o755)),
         )?
@@ -143,9 +161,12 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
         }
         pending.push(Pending::Write(stage(&dir, &target, file, contents)?));
     }
+    Ok(pending)
+}
 
-    // Commit, in plan order. From here on each rename or removal is atomic on
-    // its own.
+/// Phase 2, in plan order: each rename or removal is atomic on its own; then
+/// the directories are fsync'd.
+fn commit_all(pending: Vec<Pending>, report: &mut WriteReport) -> Result<(), FilesError> {
     let mut dirs = BTreeSet::new();
     for pending in pending {
         match pending {
@@ -173,7 +194,7 @@ pub fn write_files(root: &Path, files: &[PlannedFile]) -> Result<WriteReport, Fi
     for dir in dirs {
         fsync_dir(&dir)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// What [`write_files`] would do to one planned file (see [`preview`]).

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::config::{ApplyOptions, CONCURRENCY};
 use super::discovery::{Discovery, Resource};
 use super::error::ApplyError;
-use super::failure::parse;
-use super::object::order;
+use super::failure::{Reply, parse};
+use super::object::{Ordered, order};
 use super::readiness::{self, Readiness};
 use super::record::{self, Entry, Known};
 use super::scrub::Scrub;
@@ -74,6 +74,19 @@ pub struct ApplySummary {
 }
 
 impl ApplySummary {
+    /// The counts of `objects`' outcomes, in `elapsed`.
+    fn of(objects: Vec<ObjectOutcome>, elapsed: Duration) -> ApplySummary {
+        let count = |o: Outcome| objects.iter().filter(|d| d.outcome == o).count();
+        ApplySummary {
+            created: count(Outcome::Created),
+            changed: count(Outcome::Changed),
+            unchanged: count(Outcome::Unchanged),
+            skipped: objects.iter().filter(|d| d.skipped).count(),
+            objects,
+            elapsed,
+        }
+    }
+
     /// The outcome for `kind`/`name`, if it was in the plan.
     pub fn get(&self, kind: &str, name: &str) -> Option<&ObjectOutcome> {
         self.objects
@@ -160,24 +173,7 @@ pub async fn apply_plan(
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
 
-    let crd_groups: BTreeSet<String> = plan
-        .crds
-        .iter()
-        .filter_map(|&i| {
-            objects[i]
-                .pointer("/spec/group")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
-    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
-        .into_iter()
-        .flatten()
-        .map(|&i| &plan.refs[i])
-        .collect();
-    discovery
-        .load(client, &later, &crd_groups, run.limits())
-        .await?;
+    discover(&mut discovery, &run, &plan).await?;
 
     let mut waits = Vec::new();
     for stage in [&plan.rest, &plan.secrets, &plan.httpproxies] {
@@ -190,18 +186,36 @@ pub async fn apply_plan(
         record::write(client, text, run.limits()).await;
     }
 
-    let objects = done.outcomes;
-    let count = |o: Outcome| objects.iter().filter(|d| d.outcome == o).count();
-    let summary = ApplySummary {
-        created: count(Outcome::Created),
-        changed: count(Outcome::Changed),
-        unchanged: count(Outcome::Unchanged),
-        skipped: objects.iter().filter(|d| d.skipped).count(),
-        objects,
-        elapsed: started.elapsed(),
-    };
+    let summary = ApplySummary::of(done.outcomes, started.elapsed());
     tracing::info!("{summary}");
     Ok(summary)
+}
+
+/// Discovery of the group-versions the objects after the CRDs use; the CRDs'
+/// own groups are known to be served (they are Established).
+async fn discover(
+    discovery: &mut Discovery,
+    run: &Run<'_>,
+    plan: &Ordered,
+) -> Result<(), ApplyError> {
+    let crd_groups: BTreeSet<String> = plan
+        .crds
+        .iter()
+        .filter_map(|&i| {
+            run.objects[i]
+                .pointer("/spec/group")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
+        .into_iter()
+        .flatten()
+        .map(|&i| &plan.refs[i])
+        .collect();
+    discovery
+        .load(run.client, &later, &crd_groups, run.limits())
+        .await
 }
 
 /// The plan's objects the record speaks for.
@@ -308,32 +322,101 @@ impl Run<'_> {
         let digest = known
             .filter(|_| record::recordable(r))
             .map(|_| record::digest(&serde_json::to_vec(obj).unwrap_or_default()));
-        if let Some(d) = digest.as_deref() {
-            if let Some((entry, meta)) = known.and_then(|k| k.unchanged(r, &collection, d)) {
-                tracing::info!(
-                    "[{step}/{}] {r}: unchanged{} (not sent: as ovaboot last applied it)",
-                    self.total,
-                    meta.generation
-                        .map(|g| format!(", generation {g}"))
-                        .unwrap_or_default()
-                );
-                return Ok(One {
-                    outcome: ObjectOutcome {
-                        object: r.clone(),
-                        outcome: Outcome::Unchanged,
-                        generation: meta.generation,
-                        resource_version: meta.resource_version.clone(),
-                        skipped: true,
-                    },
-                    // Recorded ready, and not changed since.
-                    waiting: None,
-                    entry: Some(entry.clone()),
-                });
+        if let (Some(known), Some(digest)) = (known, digest.as_deref()) {
+            if let Some(skipped) = self.skip_as_recorded(r, &collection, known, digest, step) {
+                return Ok(skipped);
             }
             tracing::debug!("{r}: not proven unchanged since ovaboot's last apply: applying it");
         }
-        let request = kube::core::Request::new(&collection);
         let what = format!("apply {r}");
+        // Anything the server says about this object may quote its data.
+        let scrub = Scrub::of(obj);
+        let reply = self.send(r, obj, &collection, &what, &scrub).await?;
+        let meta = scrub
+            .parsed(parse::<MetaOnly>(&what, &reply.body))?
+            .metadata;
+        let outcome = outcome(reply.code, &meta, reply.date, reply.took);
+        let generation = meta
+            .generation
+            .map(|g| format!(", generation {g}"))
+            .unwrap_or_default();
+        tracing::info!("[{step}/{}] {r}: {outcome}{generation}", self.total);
+
+        let waiting = match readiness::rule(r) {
+            Some(rule) => {
+                // The applied object is the wait's first read: a re-run needs no other.
+                let applied: Value = scrub.parsed(parse(&what, &reply.body))?;
+                Some(Waiting {
+                    object: r.clone(),
+                    collection,
+                    timeout: self.options.deadline(rule.deadline),
+                    first: (rule.judge)(&applied),
+                    resource_version: meta.resource_version.clone(),
+                })
+            }
+            None => None,
+        };
+        // Recorded only if ready as answered: a later skip must need no wait.
+        let ready = waiting.as_ref().is_none_or(|w| w.first == Readiness::Ready);
+        let entry = digest
+            .filter(|_| ready)
+            .and_then(|digest| Entry::applied(r, digest, &meta));
+        Ok(One {
+            outcome: ObjectOutcome {
+                object: r.clone(),
+                outcome,
+                generation: meta.generation,
+                resource_version: meta.resource_version,
+                skipped: false,
+            },
+            waiting,
+            entry,
+        })
+    }
+
+    /// `r` as recorded, if `known` proves applying `digest` to it would change
+    /// nothing (see `record`): not sent, `unchanged`, recorded ready and so not
+    /// waited for, and its entry kept.
+    fn skip_as_recorded(
+        &self,
+        r: &ObjectRef,
+        collection: &str,
+        known: &Known,
+        digest: &str,
+        step: usize,
+    ) -> Option<One> {
+        let (entry, meta) = known.unchanged(r, collection, digest)?;
+        tracing::info!(
+            "[{step}/{}] {r}: unchanged{} (not sent: as ovaboot last applied it)",
+            self.total,
+            meta.generation
+                .map(|g| format!(", generation {g}"))
+                .unwrap_or_default()
+        );
+        Some(One {
+            outcome: ObjectOutcome {
+                object: r.clone(),
+                outcome: Outcome::Unchanged,
+                generation: meta.generation,
+                resource_version: meta.resource_version.clone(),
+                skipped: true,
+            },
+            waiting: None,
+            entry: Some(entry.clone()),
+        })
+    }
+
+    /// The server-side apply of `obj` into `collection`: one request, retried
+    /// while its failure is transient.
+    async fn send(
+        &self,
+        r: &ObjectRef,
+        obj: &Value,
+        collection: &str,
+        what: &str,
+        scrub: &Scrub,
+    ) -> Result<Reply, ApplyError> {
+        let request = kube::core::Request::new(collection);
         // fieldValidation=Ignore: for an apply, the server's strict pass only decodes the
         // body a second time into a map to find duplicate keys (a serialised JSON map has
         // none); unknown fields are refused by the apply itself whatever the directive.
@@ -345,67 +428,11 @@ impl Run<'_> {
             request
                 .patch(&r.name, &params, &Patch::Apply(obj))
                 .map_err(|e| ApplyError::BadResponse {
-                    what: what.clone(),
+                    what: what.to_owned(),
                     message: e.to_string(),
                 })
         };
-        // Anything the server says about this object may quote its data.
-        let scrub = Scrub::of(obj);
-        let reply =
-            transport::request(self.client, make, &what, self.limits(), &[], &scrub).await?;
-        let meta = scrub
-            .parsed(parse::<MetaOnly>(&what, &reply.body))?
-            .metadata;
-        let outcome = outcome(reply.code, &meta, reply.date, reply.took);
-        let generation = meta
-            .generation
-            .map(|g| format!(", generation {g}"))
-            .unwrap_or_default();
-        tracing::info!("[{step}/{}] {r}: {outcome}{generation}", self.total);
-
-        let waiting = match readiness::waits_for(r)
-            .then(|| deadline(r, self.options))
-            .flatten()
-        {
-            Some(timeout) => {
-                // The applied object is the wait's first read: a re-run needs no other.
-                let applied: Value = scrub.parsed(parse(&what, &reply.body))?;
-                Some(Waiting {
-                    object: r.clone(),
-                    collection,
-                    timeout,
-                    first: readiness::readiness(r, &applied),
-                    resource_version: meta.resource_version.clone(),
-                })
-            }
-            None => None,
-        };
-        // Recorded only if ready as answered: a later skip must need no wait.
-        let ready = waiting.as_ref().is_none_or(|w| w.first == Readiness::Ready);
-        let entry = match (digest, &meta.uid, &meta.resource_version) {
-            (Some(digest), Some(uid), Some(rv)) if ready => Some(Entry {
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-                uid: uid.clone(),
-                resource_version: rv.clone(),
-                digest,
-            }),
-            _ => None,
-        };
-        let outcome = ObjectOutcome {
-            object: r.clone(),
-            outcome,
-            generation: meta.generation,
-            resource_version: meta.resource_version,
-            skipped: false,
-        };
-        Ok(One {
-            outcome,
-            waiting,
-            entry,
-        })
+        transport::request(self.client, make, &what, self.limits(), &[], scrub).await
     }
 }
 
@@ -449,16 +476,6 @@ pub(crate) fn outcome(
         }
         _ => Outcome::Unchanged,
     }
-}
-
-/// How long `r` may take to become ready.
-fn deadline(r: &ObjectRef, o: &ApplyOptions) -> Option<Duration> {
-    Some(match r.kind.as_str() {
-        "CustomResourceDefinition" => o.crd_established_timeout,
-        "HTTPProxy" => o.httpproxy_valid_timeout,
-        "Job" | "Deployment" | "DaemonSet" => o.workload_ready_timeout,
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::readiness::Deadline;
+
 /// How many applies of one stage (or discovery reads) are in flight at once: enough
 /// to keep the API server busy, few enough to stay far below its max-in-flight limit.
 pub const CONCURRENCY: usize = 8;
@@ -97,6 +99,17 @@ pub struct ApplyOptions {
     /// `ovaboot apply`, `firstboot` and `reconfigure`; off by default, so that a
     /// library caller's requests are exactly the applies.
     pub record: bool,
+}
+
+impl ApplyOptions {
+    /// How long an object may take to become ready under `deadline`.
+    pub fn deadline(&self, deadline: Deadline) -> Duration {
+        match deadline {
+            Deadline::CrdEstablished => self.crd_established_timeout,
+            Deadline::WorkloadReady => self.workload_ready_timeout,
+            Deadline::HttpProxyValid => self.httpproxy_valid_timeout,
+        }
+    }
 }
 
 impl Default for ApplyOptions {

@@ -77,14 +77,14 @@ pub enum ApplyError {
     },
 }
 
-impl ApplyError {
-    /// Whether trying again later cannot help (the plan or the cluster refuses
-    /// it), as opposed to a cluster that is not there or not ready yet.
-    pub fn is_permanent(&self) -> bool {
+impl crate::failure::Transience for ApplyError {
+    /// A cluster that is not there or not ready yet, as opposed to one that
+    /// refuses the plan (trying again later cannot help with that).
+    fn is_transient(&self) -> bool {
         if let ApplyError::At { error, .. } = self {
-            return error.is_permanent();
+            return error.is_transient();
         }
-        !matches!(
+        matches!(
             self,
             ApplyError::NoClientConfig { .. }
                 | ApplyError::ApiServerUnreachable { .. }

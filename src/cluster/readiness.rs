@@ -1,6 +1,8 @@
 //! When is an object ready? Decided from the object's own `status`, one pure
 //! function per kind on its typed form (as kube-runtime's `conditions` do), so
-//! every rule is testable on recorded objects.
+//! every rule is testable on recorded objects. One table ([`RULES`]) says
+//! which kinds are waited for, by which rule and within which deadline; any
+//! other kind is done once the API server accepts it.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::batch::v1::Job;
@@ -19,28 +21,79 @@ pub enum Readiness {
     Failed(String),
 }
 
-/// Whether the executor waits for `r` at all (others are done once the API server accepts them).
-pub fn waits_for(r: &ObjectRef) -> bool {
-    matches!(
-        (r.api_version.as_str(), r.kind.as_str()),
-        ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-            | ("batch/v1", "Job")
-            | ("apps/v1", "Deployment" | "DaemonSet")
-            | ("projectcontour.io/v1", "HTTPProxy")
-    )
+/// Which of `[kube]`'s deadlines a kind is waited for within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// `crd_established_timeout_secs`.
+    CrdEstablished,
+    /// `workload_ready_timeout_secs` (image pulls included).
+    WorkloadReady,
+    /// `httpproxy_valid_timeout_secs`.
+    HttpProxyValid,
 }
 
-/// The readiness of `obj` (an object as the API server returned it), by kind: the
-/// built-in kinds through their k8s-openapi types, HTTPProxy (no typed crate) as JSON.
+/// How one kind becomes ready.
+#[derive(Debug)]
+pub struct Rule {
+    /// `group/version` (`v1` for the core group).
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    /// What the object, as the API server returned it, says.
+    pub judge: fn(&Value) -> Readiness,
+    pub deadline: Deadline,
+}
+
+/// Every kind the executor waits for: the built-in kinds through their
+/// k8s-openapi types, HTTPProxy (no typed crate) as JSON.
+pub const RULES: &[Rule] = &[
+    Rule {
+        api_version: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        judge: |obj| typed(obj, crd),
+        deadline: Deadline::CrdEstablished,
+    },
+    Rule {
+        api_version: "batch/v1",
+        kind: "Job",
+        judge: |obj| typed(obj, job),
+        deadline: Deadline::WorkloadReady,
+    },
+    Rule {
+        api_version: "apps/v1",
+        kind: "Deployment",
+        judge: |obj| typed(obj, deployment),
+        deadline: Deadline::WorkloadReady,
+    },
+    Rule {
+        api_version: "apps/v1",
+        kind: "DaemonSet",
+        judge: |obj| typed(obj, daemonset),
+        deadline: Deadline::WorkloadReady,
+    },
+    Rule {
+        api_version: "projectcontour.io/v1",
+        kind: "HTTPProxy",
+        judge: httpproxy,
+        deadline: Deadline::HttpProxyValid,
+    },
+];
+
+/// `r`'s rule, if the executor waits for its kind.
+pub fn rule(r: &ObjectRef) -> Option<&'static Rule> {
+    RULES
+        .iter()
+        .find(|rule| rule.api_version == r.api_version && rule.kind == r.kind)
+}
+
+/// Whether the executor waits for `r` at all (others are done once the API server accepts them).
+pub fn waits_for(r: &ObjectRef) -> bool {
+    rule(r).is_some()
+}
+
+/// The readiness of `obj` (an object as the API server returned it), by its
+/// kind's rule; a kind without one is ready once accepted.
 pub fn readiness(r: &ObjectRef, obj: &Value) -> Readiness {
-    match (r.api_version.as_str(), r.kind.as_str()) {
-        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => typed(obj, crd),
-        ("batch/v1", "Job") => typed(obj, job),
-        ("apps/v1", "Deployment") => typed(obj, deployment),
-        ("apps/v1", "DaemonSet") => typed(obj, daemonset),
-        ("projectcontour.io/v1", "HTTPProxy") => httpproxy(obj),
-        _ => Readiness::Ready,
-    }
+    rule(r).map_or(Readiness::Ready, |rule| (rule.judge)(obj))
 }
 
 /// `rule` on `obj` read as `T`; an object that does not read as its kind is not ready.

@@ -92,6 +92,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The entry for `r`, applied with the body whose digest is `digest`, as the
+    /// apply's answer `meta` left it; `None` if the answer lacks a UID or a
+    /// resourceVersion.
+    pub fn applied(r: &ObjectRef, digest: String, meta: &ObjectMeta) -> Option<Entry> {
+        Some(Entry {
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            uid: meta.uid.clone()?,
+            resource_version: meta.resource_version.clone()?,
+            digest,
+        })
+    }
+
     fn is(&self, r: &ObjectRef) -> bool {
         self.api_version == r.api_version
             && self.kind == r.kind

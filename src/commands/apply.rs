@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::cluster::{ApplyError, ApplyOptions, ApplySummary, KubeConfig, apply_plan, connect};
+use crate::failure::Transience;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterRunError {
@@ -14,12 +15,11 @@ pub enum ClusterRunError {
     Apply(#[from] ApplyError),
 }
 
-impl ClusterRunError {
-    /// Whether running again later cannot help.
-    pub fn is_permanent(&self) -> bool {
+impl Transience for ClusterRunError {
+    fn is_transient(&self) -> bool {
         match self {
-            ClusterRunError::Runtime(_) => false,
-            ClusterRunError::Apply(e) => e.is_permanent(),
+            ClusterRunError::Runtime(_) => true,
+            ClusterRunError::Apply(e) => e.is_transient(),
         }
     }
 }

@@ -12,8 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 mod phases;
 
 pub use phases::{Progress, Request, run_phases};
@@ -23,11 +21,10 @@ use crate::apply::host::{HostApplyError, set_kernel_hostname};
 use crate::apply::units::request_reload;
 use crate::cluster::{ApplySummary, KubeConfig};
 use crate::commands::apply::{ClusterRunError, apply_to_cluster};
+use crate::failure::Transience;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
-
-/// Where the completion record lives, under the target root.
-pub const COMPLETION_PATH: &str = "/var/lib/ovaboot/firstboot.json";
+use crate::state::completion::{self, Completion, CompletionError};
 
 /// Which part of first boot to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +47,6 @@ impl Phase {
     }
 }
 
-/// What `firstboot.json` says: when first boot finished and what it made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Completion {
-    pub ovaboot_version: String,
-    /// RFC 3339, UTC.
-    pub completed_at: String,
-    pub hostname: String,
-    pub certificate_sha256: String,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum FirstbootError {
     #[error(transparent)]
@@ -72,18 +59,18 @@ pub enum FirstbootError {
         value: String,
         source: std::io::Error,
     },
-    #[error("the completion record {} is unreadable ({message}); remove it to run first boot again", path.display())]
-    BadRecord { path: PathBuf, message: String },
+    #[error(transparent)]
+    Completion(#[from] CompletionError),
     #[error(transparent)]
     Cluster(#[from] ClusterRunError),
 }
 
-impl FirstbootError {
-    /// Whether running again later cannot help (see [`crate::cluster::ApplyError::is_permanent`]).
-    pub fn is_permanent(&self) -> bool {
+impl Transience for FirstbootError {
+    /// Only the cluster not being there or not ready yet.
+    fn is_transient(&self) -> bool {
         match self {
-            FirstbootError::Cluster(e) => e.is_permanent(),
-            _ => true,
+            FirstbootError::Cluster(e) => e.is_transient(),
+            _ => false,
         }
     }
 }
@@ -137,24 +124,6 @@ pub fn run(
     Ok(report)
 }
 
-/// The completion record under `root`, if first boot has finished.
-pub fn completed(root: &Path) -> Result<Option<Completion>, FirstbootError> {
-    let path = under(root, COMPLETION_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| FirstbootError::BadRecord {
-                path,
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(FirstbootError::BadRecord {
-            path,
-            message: e.to_string(),
-        }),
-    }
-}
-
 /// The host phase: every host file under `root` (and the flag asking systemd
 /// to reload when a unit drop-in changed, [`crate::apply::units`]); and when `root` is the
 /// running system (`/`), the kernel host name and the kernel settings the
@@ -198,29 +167,9 @@ pub fn record_completion(
     root: &Path,
     now: time::OffsetDateTime,
 ) -> Result<Completion, FirstbootError> {
-    let completion = Completion {
-        ovaboot_version: env!("CARGO_PKG_VERSION").to_owned(),
-        completed_at: now
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_else(|_| now.unix_timestamp().to_string()),
-        hostname: plan.hostname.fqdn().to_owned(),
-        certificate_sha256: plan.tls.leaf_sha256.clone(),
-    };
-    let mut text = serde_json::to_string_pretty(&completion).expect("plain data serializes");
-    text.push('\n');
-    write_files(
-        root,
-        &[PlannedFile::plain(
-            COMPLETION_PATH,
-            text.into_bytes(),
-            0o644,
-        )],
-    )?;
-    Ok(completion)
-}
-
-fn under(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
+    let made = Completion::new(plan.hostname.fqdn(), &plan.tls.leaf_sha256, now);
+    completion::store(root, &made)?;
+    Ok(made)
 }
 
 #[cfg(test)]
@@ -245,29 +194,6 @@ mod tests {
             ..HostFacts::default()
         };
         build(&settings, &config, &facts, time::OffsetDateTime::now_utc()).unwrap()
-    }
-
-    #[test]
-    fn the_completion_record_round_trips_and_names_what_was_made() {
-        let root = tempfile::tempdir().unwrap();
-        assert_eq!(completed(root.path()).unwrap(), None);
-        let plan = sample_plan();
-        let at = time::macros::datetime!(2026-11-27 10:00 UTC);
-        let written = record_completion(&plan, root.path(), at).unwrap();
-        assert_eq!(written.completed_at, "2026-11-27T10:00:00Z");
-        assert_eq!(written.hostname, "veba01.lab.example.com");
-        assert_eq!(written.certificate_sha256, plan.tls.leaf_sha256);
-        assert_eq!(completed(root.path()).unwrap(), Some(written));
-    }
-
-    #[test]
-    fn a_damaged_record_is_an_error_that_says_how_to_rerun() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join(COMPLETION_PATH.trim_start_matches('/'));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "{\"ovaboot_version\":").unwrap();
-        let err = completed(root.path()).unwrap_err().to_string();
-        assert!(err.contains("remove it to run first boot again"), "{err}");
     }
 
     #[test]

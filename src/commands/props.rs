@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
-use crate::apply::host::{HostApplyError, SYS_CLASS_NET, first_ethernet_interface};
 use crate::config::Config;
+use crate::facts::{FactsError, SYS_CLASS_NET, first_ethernet_interface};
 use crate::ovf::OvfEnvironment;
 use crate::plan::appliance::{self, HostFacts, PlanError};
 use crate::settings::proxy::{KEY_HTTP_PROXY, KEY_HTTPS_PROXY};
@@ -20,7 +20,7 @@ pub enum PropsError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
-    Host(#[from] HostApplyError),
+    Facts(#[from] FactsError),
     #[error(transparent)]
     Plan(#[from] PlanError),
 }

@@ -3,7 +3,7 @@
 //! apply code as `firstboot`.
 //!
 //! Each run reads the OVF environment and compares the properties' digest
-//! ([`crate::digest`]) with the one recorded. Unchanged: nothing is planned or
+//! ([`crate::state::digest`]) with the one recorded. Unchanged: nothing is planned or
 //! written, unless the self-signed certificate is due for renewal
 //! ([`renewal`]), which plans as a change would. Changed: the whole plan is
 //! made again, the properties that cannot change after first boot are checked
@@ -28,18 +28,19 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::apply::files::{Change, FilesError, preview, write_files};
-use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
-use crate::commands::firstboot::{COMPLETION_PATH, Completion, FirstbootError, completed};
-use crate::commands::recorded::recorded;
 use crate::config::Config;
-use crate::digest::{DigestError, DigestKey, Record, RecordedCertificate, changed};
+use crate::facts::{FactsError, read_host_facts};
+use crate::failure::{Failure, Transience};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
+use crate::root::under;
 use crate::settings::{Settings, SettingsError, keys};
 use crate::state;
+use crate::state::completion::{self, Completion, CompletionError};
+use crate::state::digest::{AppliedCertificate, AppliedDigest, DigestError, DigestKey, changed};
 
 pub use crate::commands::firstboot::Phase;
 pub use renewal::Renewal;
@@ -75,27 +76,28 @@ pub enum ReconfigureError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
-    Host(#[from] HostApplyError),
+    Facts(#[from] FactsError),
     #[error(transparent)]
     Files(#[from] FilesError),
     #[error(transparent)]
     Digest(#[from] DigestError),
     #[error(transparent)]
-    Record(#[from] FirstbootError),
+    Completion(#[from] CompletionError),
     #[error(transparent)]
     Cluster(#[from] ClusterRunError),
 }
 
-impl ReconfigureError {
-    /// Whether running again later cannot help: only the cluster not being
-    /// there or not ready yet is worth a retry.
-    pub fn is_permanent(&self) -> bool {
+impl Transience for ReconfigureError {
+    /// Only the cluster not being there or not ready yet is worth a retry.
+    fn is_transient(&self) -> bool {
         match self {
-            ReconfigureError::Cluster(e) => e.is_permanent(),
-            _ => true,
+            ReconfigureError::Cluster(e) => e.is_transient(),
+            _ => false,
         }
     }
+}
 
+impl ReconfigureError {
     /// The OVF property at fault, if the error is about one.
     pub fn property(&self) -> Option<&str> {
         match self {
@@ -113,8 +115,8 @@ pub const HOSTNAME_REFUSAL: &str = "k3s registered its node under the first name
 pub struct Comparison {
     pub completion: Completion,
     key: Option<DigestKey>,
-    record: Option<Record>,
-    /// The properties that changed; `None` when there is no usable record (an
+    digest: Option<AppliedDigest>,
+    /// The properties that changed; `None` when there is no usable digest (an
     /// appliance first booted before digests were recorded): every property
     /// then counts as changed.
     pub changed: Option<Vec<String>>,
@@ -134,8 +136,8 @@ impl Comparison {
     }
 
     /// When the digest was last recorded, if it was.
-    pub fn recorded_at(&self) -> Option<&str> {
-        self.record.as_ref().map(|r| r.recorded_at.as_str())
+    pub fn digest_stored_at(&self) -> Option<&str> {
+        self.digest.as_ref().map(|r| r.recorded_at.as_str())
     }
 }
 
@@ -144,23 +146,23 @@ impl Comparison {
 pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, ReconfigureError> {
     let completion = require_completion(root)?;
     let key = DigestKey::load(root)?;
-    let record = match &key {
-        Some(_) => Record::load(root)?,
+    let digest = match &key {
+        Some(_) => AppliedDigest::load(root)?,
         None => None,
     };
-    let changed = match (&key, &record) {
-        (Some(key), Some(record)) => Some(changed(&record.properties, &key.properties(properties))),
+    let changed = match (&key, &digest) {
+        (Some(key), Some(digest)) => Some(changed(&digest.properties, &key.properties(properties))),
         _ => None,
     };
-    // Without a record everything is applied again anyway.
-    let renewal = match (&changed, &record) {
-        (Some(_), Some(record)) => renewal::due(record, time::OffsetDateTime::now_utc()),
+    // Without a digest everything is applied again anyway.
+    let renewal = match (&changed, &digest) {
+        (Some(_), Some(digest)) => renewal::due(digest, time::OffsetDateTime::now_utc()),
         _ => None,
     };
     Ok(Comparison {
         completion,
         key,
-        record,
+        digest,
         changed,
         renewal,
     })
@@ -169,8 +171,8 @@ pub fn compare(root: &Path, properties: &Properties) -> Result<Comparison, Recon
 /// The completion record under `root`: reconfigure only follows a first boot
 /// that completed (checked before the OVF environment is even read).
 pub fn require_completion(root: &Path) -> Result<Completion, ReconfigureError> {
-    completed(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
-        path: root.join(COMPLETION_PATH.trim_start_matches('/')),
+    completion::load(root)?.ok_or_else(|| ReconfigureError::NotCompleted {
+        path: completion::path(root),
     })
 }
 
@@ -218,12 +220,12 @@ pub fn secret_object(plan: &Plan) -> Option<&Value> {
 }
 
 /// Whether the Secret must be given `plan`'s pair: it differs from the one
-/// recorded. Without a record, the completion record's fingerprint of the
+/// recorded. Without a digest, the completion record's fingerprint of the
 /// first boot's leaf is all there is to compare.
 pub fn secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
-    match (&comparison.key, &comparison.record) {
-        (Some(key), Some(record)) => {
-            key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem) != record.tls
+    match (&comparison.key, &comparison.digest) {
+        (Some(key), Some(digest)) => {
+            key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem) != digest.tls
         }
         _ => plan.tls.leaf_sha256 != comparison.completion.certificate_sha256,
     }
@@ -231,20 +233,20 @@ pub fn secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
 
 /// Records the digest of `properties` and of `plan`'s TLS pair under `root`
 /// (making the digest key on first use). First boot calls it on completion.
-pub fn record(
+pub fn store_digest(
     root: &Path,
     properties: &Properties,
     plan: &Plan,
     now: time::OffsetDateTime,
 ) -> Result<(), ReconfigureError> {
     let key = DigestKey::load_or_create(root)?;
-    let mut record = Record::new(
+    let mut digest = AppliedDigest::new(
         key.properties(properties),
         key.tls_pair(&plan.tls.chain_pem, &plan.tls.key_pem),
         now,
     );
-    record.certificate = Some(RecordedCertificate::of(&plan.tls));
-    record.store(root)?;
+    digest.certificate = Some(AppliedCertificate::of(&plan.tls));
+    digest.store(root)?;
     Ok(())
 }
 
@@ -266,13 +268,13 @@ pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
 /// file, console banner, guestinfo) only when it does something. An ordinary
 /// boot (nothing changed) leaves first boot's "done" showing, and a dry run
 /// changes nothing at all; a change, a renewal or a refusal is recorded.
-pub fn run_recorded(request: &Request<'_>) -> anyhow::Result<Outcome> {
+pub fn run_tracked(request: &Request<'_>) -> Result<Outcome, Failure> {
     // Compared once: digests of password-typed values are slow by design.
     let comparison = compare(request.root, request.properties)?;
     if request.dry_run || comparison.unchanged() {
         return Ok(run_compared(request, comparison)?);
     }
-    recorded(request.root, state::Phase::Reconfigure, |state| {
+    state::track(request.root, state::Phase::Reconfigure, |state| {
         let outcome = run_compared(request, comparison)?;
         if let Outcome::Applied(applied) = &outcome
             && let Some(made_by) = applied.certificate_source
@@ -318,7 +320,7 @@ fn run_compared_with(
     } = *request;
     if comparison.unchanged() {
         return Ok(Outcome::Unchanged {
-            recorded_at: comparison.recorded_at().map(str::to_owned),
+            digest_stored_at: comparison.digest_stored_at().map(str::to_owned),
         });
     }
     let now = time::OffsetDateTime::now_utc();
@@ -362,8 +364,8 @@ fn run_compared_with(
             let object = secret_object(&plan).expect("the plan has its TLS Secret");
             applied.secret = Some((secret_name(&plan), apply(std::slice::from_ref(object))?));
         }
-        record(root, properties, &plan, now)?;
-        applied.recorded = true;
+        store_digest(root, properties, &plan, now)?;
+        applied.digest_stored = true;
     }
     Ok(Outcome::Applied(applied))
 }
@@ -428,7 +430,7 @@ fn secret_name(plan: &Plan) -> String {
 
 /// The SHA-256 fingerprint of the leaf installed under `root`, if readable.
 pub fn installed_fingerprint(root: &Path) -> Option<String> {
-    let pem = std::fs::read(root.join(TLS_CERT_PATH.trim_start_matches('/'))).ok()?;
+    let pem = std::fs::read(under(root, TLS_CERT_PATH)).ok()?;
     let block = x509_parser::pem::Pem::iter_from_buffer(&pem).next()?.ok()?;
     Some(crate::tls::sha256_fingerprint(&block.contents))
 }

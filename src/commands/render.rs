@@ -127,7 +127,7 @@ pub fn render(plan: &Plan, out: &Path, root: &Path) -> Result<Rendered, RenderEr
     let existing = absent
         .iter()
         .filter(|f| {
-            let path = root.join(f.path.strip_prefix("/").unwrap_or(&f.path));
+            let path = crate::root::under(root, &f.path);
             std::fs::symlink_metadata(path).is_ok()
         })
         .count();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::commands::firstboot::{self, Completion, FirstbootError};
+use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::{self, State, StateError, Verdict};
 
 /// What `status` reads and concludes.
@@ -28,16 +28,24 @@ pub struct Status {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
+    /// Not "not run yet": there is no such system to look at.
+    #[error("--root {}: no such directory", root.display())]
+    NoRoot { root: std::path::PathBuf },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
-    Completion(#[from] FirstbootError),
+    Completion(#[from] CompletionError),
 }
 
 /// Reads the records under `root` and judges them against this boot.
 pub fn read(root: &Path) -> Result<Status, StatusError> {
+    if !root.is_dir() {
+        return Err(StatusError::NoRoot {
+            root: root.to_owned(),
+        });
+    }
     let state = state::load(root)?;
-    let completion = firstboot::completed(root)?;
+    let completion = completion::load(root)?;
     let boot_id = state::current_boot_id();
     let verdict = state::verdict(state.as_ref(), completion.is_some(), boot_id.as_deref());
     let phase = match &verdict {
@@ -92,6 +100,8 @@ pub fn text(status: &Status) -> String {
     if let Some(state) = &status.state {
         if let Some(url) = &state.url {
             out.push_str(&format!("url:          {url}\n"));
+        } else if let Some(name) = &state.hostname {
+            out.push_str(&format!("hostname:     {name} (not serving yet)\n"));
         }
         if let Some(cert) = &state.certificate {
             let source = cert.source.label();

@@ -24,7 +24,7 @@ impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.outcome {
             Outcome::Skipped(why) => write!(f, "{} skipped ({why})", self.transport),
-            Outcome::Failed(e) => write!(f, "{} failed: {e}", self.transport),
+            Outcome::Failed(e) => write!(f, "{} transport: {e}", self.transport),
         }
     }
 }
@@ -244,8 +244,9 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, OvfError::Failed(_)));
         assert!(
-            err.to_string()
-                .starts_with("the OVF environment could not be read: file failed: cannot read /nonexistent/ovf-env.xml: "),
+            err.to_string().starts_with(
+                "the OVF environment could not be read: file transport: /nonexistent/ovf-env.xml: "
+            ),
             "{err}"
         );
     }

@@ -4,13 +4,17 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::PlannedFile;
 use super::credentials::{self, CredentialsError, DEFAULT_ROOT_HOME, ShadowFacts};
 use super::host::{HostInputs, HostPlanError, plan_host};
+use super::summary::Summarized;
+pub use super::summary::{
+    CertificateSummary, ContourSummary, CredentialsSummary, FileSummary, NetworkSummary,
+    PlanSummary, ProxySummary, RouteSummary,
+};
 use crate::config::{Config, HostConfig};
 use crate::contour::{self, ContourError, describe};
 use crate::routes::{self, RoutesError};
@@ -115,93 +119,6 @@ pub enum PlanError {
     Routes(#[from] RoutesError),
 }
 
-/// The summary written to `plan.json` (and, later, the console banner).
-#[derive(Debug, Serialize)]
-pub struct PlanSummary {
-    pub hostname: String,
-    pub network: NetworkSummary,
-    /// `null` without a proxy; URLs with only the password masked.
-    pub proxy: Option<ProxySummary>,
-    pub certificate: CertificateSummary,
-    /// What the credentials step sets (never the password itself).
-    pub credentials: CredentialsSummary,
-    /// The host files written, each with its mode (every one is under
-    /// `render`'s `rootfs/`).
-    pub host_files: Vec<FileSummary>,
-    /// Host files ovaboot owns that this plan does not want (e.g. the static
-    /// network file with DHCP): applying removes them if present; `render`
-    /// writes nothing for them.
-    pub absent_host_files: Vec<String>,
-    pub contour: ContourSummary,
-    pub routes: Vec<RouteSummary>,
-    pub manifests: Vec<String>,
-    /// What applying the plan does beyond writing what is listed here.
-    pub apply_steps: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct NetworkSummary {
-    /// `"static"`, or `"dhcp"` (the image's networking is left alone).
-    pub mode: &'static str,
-    pub interface: Option<String>,
-    pub address: Option<String>,
-    pub gateway: Option<String>,
-    pub dns: Vec<String>,
-    pub domains: Vec<String>,
-    pub ntp: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProxySummary {
-    /// e.g. `http://svc-veba:***@proxy.example.com:3128`.
-    pub http: Option<String>,
-    pub https: Option<String>,
-    /// The admin's `guestinfo.no_proxy` entries (the defaults are added in the file).
-    pub no_proxy: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CertificateSummary {
-    /// `"self-signed"` or `"user"`.
-    pub source: tls::CertSource,
-    /// The self-signed pair already installed was kept (a rerun).
-    pub reused: bool,
-    pub sha256: String,
-    pub sans: Vec<String>,
-    pub not_after: String,
-    pub chain_length: usize,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CredentialsSummary {
-    /// `guestinfo.root_password` was given: root's hash is in `/etc/shadow`
-    /// (false: the image's password is left alone).
-    pub root_password: bool,
-    /// How many keys go to root's `authorized_keys` (0: left alone).
-    pub ssh_authorized_keys: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FileSummary {
-    pub path: String,
-    pub mode: String,
-    pub secret: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ContourSummary {
-    pub version: String,
-    pub envoy_exposure: contour::EnvoyExposure,
-    pub images: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RouteSummary {
-    pub url: String,
-    pub service: String,
-}
-
 /// Every check [`build`] makes of the OVF properties (host files, network,
 /// proxy, TLS material), in the same order, without generating a key,
 /// reading the Contour manifest or writing anything: what `props` runs, so it
@@ -258,31 +175,17 @@ pub fn build(
     let routes = routes::plan(hostname, &config.routes())?;
     let secret = tls::kubernetes_secret(&tls, &routes.secret.name, &routes.secret.namespace);
     let manifests = manifests(&contour_objects, &routes, secret);
-    let (host_files, absent_host_files) = file_summaries(&files);
-    let summary = PlanSummary {
-        hostname: hostname.fqdn().to_owned(),
-        network: network_summary(settings, facts),
-        proxy: settings.proxy.as_ref().map(|p| ProxySummary {
-            http: p.http.as_ref().map(|u| u.redacted().to_owned()),
-            https: p.https.as_ref().map(|u| u.redacted().to_owned()),
-            no_proxy: p.no_proxy.clone(),
-        }),
-        credentials: CredentialsSummary {
-            root_password: settings.credentials.root_password.is_some(),
-            ssh_authorized_keys: settings.credentials.ssh_authorized_keys.len(),
-        },
-        certificate: CertificateSummary::of(&tls),
-        host_files,
-        absent_host_files,
-        contour: ContourSummary {
-            version: config.contour.version.clone(),
-            envoy_exposure: config.contour.envoy_exposure,
-            images: contour::images(&contour_objects),
-        },
-        routes: route_summaries(hostname, &routes),
-        manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
-        apply_steps: apply_steps(&runtime_sysctls),
-    };
+    let summary = PlanSummary::of(&Summarized {
+        settings,
+        config,
+        facts,
+        files: &files,
+        runtime_sysctls: &runtime_sysctls,
+        contour_objects: &contour_objects,
+        routes: &routes,
+        manifests: &manifests,
+        tls: &tls,
+    });
     Ok(Plan {
         hostname: hostname.clone(),
         files,
@@ -384,68 +287,6 @@ fn manifests(
         .collect()
 }
 
-impl CertificateSummary {
-    fn of(tls: &TlsPlan) -> Self {
-        CertificateSummary {
-            source: tls.source,
-            reused: tls.reused,
-            sha256: tls.leaf_sha256.clone(),
-            sans: tls.sans.clone(),
-            not_after: tls.not_after.clone(),
-            chain_length: tls.chain_len,
-            warnings: tls.warnings.clone(),
-        }
-    }
-}
-
-/// The files to write (path, mode, whether secret) and the paths to remove.
-fn file_summaries(files: &[PlannedFile]) -> (Vec<FileSummary>, Vec<String>) {
-    let (absent, present): (Vec<&PlannedFile>, Vec<&PlannedFile>) =
-        files.iter().partition(|f| f.is_absent());
-    (
-        present
-            .into_iter()
-            .map(|f| FileSummary {
-                path: f.path.display().to_string(),
-                mode: format!("{:04o}", f.mode),
-                secret: f.contents.is_secret(),
-            })
-            .collect(),
-        absent
-            .into_iter()
-            .map(|f| f.path.display().to_string())
-            .collect(),
-    )
-}
-
-fn route_summaries(hostname: &Hostname, routes: &routes::RoutesPlan) -> Vec<RouteSummary> {
-    routes
-        .routes
-        .iter()
-        .map(|r| RouteSummary {
-            url: format!("https://{}{}", hostname.fqdn(), r.prefix),
-            service: format!("{}/{}:{}", r.namespace, r.service, r.port),
-        })
-        .collect()
-}
-
-/// What apply does with the plan, in order, for `plan.json`.
-fn apply_steps(runtime_sysctls: &[RuntimeSysctl]) -> Vec<String> {
-    let mut steps = vec![
-        "set the kernel host name".to_owned(),
-        "write the host files (atomically, unchanged ones untouched) and remove the absent ones that exist".to_owned(),
-    ];
-    steps.extend(runtime_sysctls.iter().map(|s| {
-        format!(
-            "write {} to {} (before envoy starts)",
-            s.value,
-            s.proc_path.display()
-        )
-    }));
-    steps.push("server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".to_owned());
-    steps
-}
-
 fn host_files(
     settings: &Settings,
     config: &HostConfig,
@@ -461,30 +302,6 @@ fn host_files(
         },
         config,
     )
-}
-
-fn network_summary(settings: &Settings, facts: &HostFacts) -> NetworkSummary {
-    let ntp = settings.network.ntp.iter().map(|s| s.to_string()).collect();
-    match &settings.network.static_network {
-        Some(net) => NetworkSummary {
-            mode: "static",
-            interface: facts.interface.clone(),
-            address: Some(format!("{}/{}", net.address, net.prefix)),
-            gateway: net.gateway.map(|g| g.to_string()),
-            dns: net.dns.iter().map(|d| d.to_string()).collect(),
-            domains: net.domains.clone(),
-            ntp,
-        },
-        None => NetworkSummary {
-            mode: "dhcp",
-            interface: None,
-            address: None,
-            gateway: None,
-            dns: vec![],
-            domains: vec![],
-            ntp,
-        },
-    }
 }
 
 /// `NN-kind-name.yaml`, e.g. `20-daemonset-envoy.yaml` (the number zero-padded

@@ -1,6 +1,6 @@
 //! The host step's plan: host name, `/etc/hosts`, static network, NTP and the
 //! outbound proxy for the cluster's services, as files. Pure: the caller reads
-//! the existing `/etc/hosts` and finds the interface (`crate::apply::host`).
+//! the existing `/etc/hosts` and finds the interface (`crate::facts`).
 //!
 //! The proxy variables go to one environment file (`/etc/ovaboot/proxy.env`),
 //! root-only when a URL carries credentials, and each service's drop-in only
@@ -106,59 +106,82 @@ pub fn plan_host(
         0o644,
     ));
 
-    files.push(match static_network {
-        Some(net) => {
-            let interface = interface.ok_or(HostPlanError::NoInterface)?;
-            if !crate::systemd_syntax::is_interface_name(interface) {
-                return Err(HostPlanError::BadInterface(interface.to_string()));
-            }
-            PlannedFile::plain(&config.network_file, networkd_file(net, interface), 0o644)
-        }
-        None => PlannedFile::absent(&config.network_file),
-    });
-
-    files.push(if network.ntp.is_empty() {
-        PlannedFile::absent(&config.timesyncd_file)
-    } else {
-        let servers: Vec<String> = network.ntp.iter().map(ToString::to_string).collect();
-        PlannedFile::plain(
-            &config.timesyncd_file,
-            format!(
-                "# Written by ovaboot on first boot from guestinfo.ntp.\n[Time]\nNTP={}\n",
-                servers.join(" ")
-            ),
-            0o644,
-        )
-    });
-
-    match proxy {
-        Some(proxy) => {
-            let no_proxy = no_proxy_list(proxy, config, fqdn, static_network.map(|s| s.address));
-            let env = proxy_env_file(proxy, &no_proxy);
-            files.push(if proxy.is_secret() {
-                // Root-only: it holds the proxy password.
-                PlannedFile::secret(&config.proxy_env_file, Secret::new(env.into_bytes()), 0o600)
-            } else {
-                PlannedFile::plain(&config.proxy_env_file, env, 0o644)
-            });
-            // No secret in the drop-ins, whatever the proxy: only the file's path.
-            let dropin = proxy_dropin(&config.proxy_env_file);
-            for unit in &config.proxy_units {
-                files.push(PlannedFile::plain(
-                    proxy_dropin_path(unit),
-                    dropin.clone(),
-                    0o644,
-                ));
-            }
-        }
-        None => {
-            for unit in &config.proxy_units {
-                files.push(PlannedFile::absent(proxy_dropin_path(unit)));
-            }
-            files.push(PlannedFile::absent(&config.proxy_env_file));
-        }
-    }
+    files.push(network_file(static_network, interface, config)?);
+    files.push(timesyncd_file(network, config));
+    files.extend(proxy_files(proxy, config, fqdn, static_network));
     Ok(files)
+}
+
+/// The networkd file for a static address, or planned absent (DHCP).
+fn network_file(
+    static_network: Option<&StaticNetwork>,
+    interface: Option<&str>,
+    config: &HostConfig,
+) -> Result<PlannedFile, HostPlanError> {
+    let Some(net) = static_network else {
+        return Ok(PlannedFile::absent(&config.network_file));
+    };
+    let interface = interface.ok_or(HostPlanError::NoInterface)?;
+    if !crate::systemd_syntax::is_interface_name(interface) {
+        return Err(HostPlanError::BadInterface(interface.to_string()));
+    }
+    Ok(PlannedFile::plain(
+        &config.network_file,
+        networkd_file(net, interface),
+        0o644,
+    ))
+}
+
+/// The timesyncd drop-in naming `guestinfo.ntp`'s servers, or planned absent.
+fn timesyncd_file(network: &NetworkSettings, config: &HostConfig) -> PlannedFile {
+    if network.ntp.is_empty() {
+        return PlannedFile::absent(&config.timesyncd_file);
+    }
+    let servers: Vec<String> = network.ntp.iter().map(ToString::to_string).collect();
+    PlannedFile::plain(
+        &config.timesyncd_file,
+        format!(
+            "# Written by ovaboot on first boot from guestinfo.ntp.\n[Time]\nNTP={}\n",
+            servers.join(" ")
+        ),
+        0o644,
+    )
+}
+
+/// The proxy's environment file and the drop-ins naming it; without a proxy,
+/// the drop-ins then the file planned absent (see [`plan_host`] for the order).
+fn proxy_files(
+    proxy: Option<&ProxySettings>,
+    config: &HostConfig,
+    fqdn: &str,
+    static_network: Option<&StaticNetwork>,
+) -> Vec<PlannedFile> {
+    let Some(proxy) = proxy else {
+        let mut files: Vec<PlannedFile> = config
+            .proxy_units
+            .iter()
+            .map(|unit| PlannedFile::absent(proxy_dropin_path(unit)))
+            .collect();
+        files.push(PlannedFile::absent(&config.proxy_env_file));
+        return files;
+    };
+    let no_proxy = no_proxy_list(proxy, config, fqdn, static_network.map(|s| s.address));
+    let env = proxy_env_file(proxy, &no_proxy);
+    let mut files = vec![if proxy.is_secret() {
+        // Root-only: it holds the proxy password.
+        PlannedFile::secret(&config.proxy_env_file, Secret::new(env.into_bytes()), 0o600)
+    } else {
+        PlannedFile::plain(&config.proxy_env_file, env, 0o644)
+    }];
+    // No secret in the drop-ins, whatever the proxy: only the file's path.
+    let dropin = proxy_dropin(&config.proxy_env_file);
+    files.extend(
+        config
+            .proxy_units
+            .iter()
+            .map(|unit| PlannedFile::plain(proxy_dropin_path(unit), dropin.clone(), 0o644)),
+    );
+    files
 }
 
 /// `/etc/systemd/system/<unit>.d/ovaboot-proxy.conf`.

@@ -69,25 +69,8 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
     };
     let child_name = format!("{}-routes", config.root_proxy.name);
 
-    // Route namespaces other than the root's, in order of first appearance.
-    let mut child_namespaces: Vec<&str> = Vec::new();
-    for route in &routes {
-        if route.namespace != root_ns && !child_namespaces.contains(&route.namespace.as_str()) {
-            child_namespaces.push(&route.namespace);
-        }
-    }
-
-    let mut namespace_names: Vec<&str> = vec![&root_ns];
-    for ns in std::iter::once(secret.namespace.as_str()).chain(child_namespaces.iter().copied()) {
-        if !namespace_names.contains(&ns) {
-            namespace_names.push(ns);
-        }
-    }
-    let namespaces = namespace_names
-        .iter()
-        .filter(|ns| !BUILT_IN_NAMESPACES.contains(ns))
-        .map(|ns| namespace_object(ns))
-        .collect();
+    let child_namespaces = child_namespaces(&routes, &root_ns);
+    let namespaces = namespaces(&root_ns, &secret, &child_namespaces);
 
     let mut objects = Vec::new();
     let mut proxies = Vec::new();
@@ -102,16 +85,11 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
     };
 
     for ns in &child_namespaces {
-        let in_ns: Vec<Value> = routes
-            .iter()
-            .filter(|r| r.namespace == *ns)
-            .map(route)
-            .collect();
         objects.push(json!({
             "apiVersion": API_VERSION,
             "kind": "HTTPProxy",
             "metadata": metadata(&child_name, Some(ns)),
-            "spec": {"routes": in_ns},
+            "spec": {"routes": routes_in(&routes, ns)},
         }));
         proxies.push(ProxyRef {
             namespace: (*ns).to_owned(),
@@ -119,32 +97,15 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
         });
     }
 
-    let mut root_spec = json!({
-        "virtualhost": {
-            "fqdn": hostname.fqdn(),
-            "tls": {"secretName": secret_name_in_root},
-        },
-    });
-    if !child_namespaces.is_empty() {
-        // No conditions: each child's routes carry their full prefixes.
-        root_spec["includes"] = child_namespaces
-            .iter()
-            .map(|ns| json!({"name": child_name, "namespace": ns}))
-            .collect();
-    }
-    let root_routes: Vec<Value> = routes
+    let includes: Vec<Value> = child_namespaces
         .iter()
-        .filter(|r| r.namespace == root_ns)
-        .map(route)
+        .map(|ns| json!({"name": child_name, "namespace": ns}))
         .collect();
-    if !root_routes.is_empty() {
-        root_spec["routes"] = Value::Array(root_routes);
-    }
     objects.push(json!({
         "apiVersion": API_VERSION,
         "kind": "HTTPProxy",
         "metadata": metadata(&config.root_proxy.name, Some(&root_ns)),
-        "spec": root_spec,
+        "spec": root_spec(hostname, &secret_name_in_root, includes, routes_in(&routes, &root_ns)),
     }));
     proxies.push(ProxyRef {
         namespace: root_ns.clone(),
@@ -165,6 +126,66 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
         proxies,
         routes,
     })
+}
+
+/// Route namespaces other than the root's, in order of first appearance.
+fn child_namespaces<'a>(routes: &'a [RouteConfig], root_ns: &str) -> Vec<&'a str> {
+    let mut children: Vec<&str> = Vec::new();
+    for route in routes {
+        if route.namespace != root_ns && !children.contains(&route.namespace.as_str()) {
+            children.push(&route.namespace);
+        }
+    }
+    children
+}
+
+/// The Namespace objects to apply: the root's, the Secret's and the
+/// children's, once each, in that order, but those every cluster has.
+fn namespaces(root_ns: &str, secret: &SecretRef, children: &[&str]) -> Vec<Object> {
+    let mut names: Vec<&str> = vec![root_ns];
+    for ns in std::iter::once(secret.namespace.as_str()).chain(children.iter().copied()) {
+        if !names.contains(&ns) {
+            names.push(ns);
+        }
+    }
+    names
+        .iter()
+        .filter(|ns| !BUILT_IN_NAMESPACES.contains(ns))
+        .map(|ns| namespace_object(ns))
+        .collect()
+}
+
+/// The HTTPProxy routes of the routes in `namespace`.
+fn routes_in(routes: &[RouteConfig], namespace: &str) -> Vec<Value> {
+    routes
+        .iter()
+        .filter(|r| r.namespace == namespace)
+        .map(route)
+        .collect()
+}
+
+/// The root HTTPProxy's spec: the virtual host with its TLS Secret, the
+/// children it includes and its own routes (each part only when there is one).
+fn root_spec(
+    hostname: &Hostname,
+    secret_name: &str,
+    includes: Vec<Value>,
+    routes: Vec<Value>,
+) -> Value {
+    let mut spec = json!({
+        "virtualhost": {
+            "fqdn": hostname.fqdn(),
+            "tls": {"secretName": secret_name},
+        },
+    });
+    if !includes.is_empty() {
+        // No conditions: each child's routes carry their full prefixes.
+        spec["includes"] = Value::Array(includes);
+    }
+    if !routes.is_empty() {
+        spec["routes"] = Value::Array(routes);
+    }
+    spec
 }
 
 fn metadata(name: &str, namespace: Option<&str>) -> Value {

@@ -128,7 +128,9 @@ impl NetworkSettings {
                 ntp,
             });
         };
-        let static_network = Some(parse_static(props, address)?);
+        let static_network = parse_static(props, address)?;
+        check_reachable(&static_network, &ntp)?;
+        let static_network = Some(static_network);
         Ok(NetworkSettings {
             static_network,
             ntp,
@@ -137,6 +139,22 @@ impl NetworkSettings {
 }
 
 fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork, NetworkError> {
+    let (address, prefix) = parse_address(props, address_text)?;
+    let subnet = subnet(address, prefix);
+    let gateway = parse_gateway(props, &subnet, &address)?;
+    let dns = parse_dns(props)?;
+    let domains = parse_domains(props)?;
+    Ok(StaticNetwork {
+        address,
+        prefix,
+        gateway,
+        dns,
+        domains,
+    })
+}
+
+/// `guestinfo.ipaddress` and `guestinfo.netmask`: a host address and its prefix length.
+fn parse_address(props: &Properties, address_text: &str) -> Result<(IpAddr, u8), NetworkError> {
     let address: IpAddr = address_text.parse().map_err(|_| {
         let hint = if address_text.contains('/') {
             format!("; give the prefix length in {KEY_NETMASK}, not here")
@@ -178,21 +196,28 @@ fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork,
             format!("{address} is the {kind} address of {subnet}; choose a host address"),
         ));
     }
+    Ok((address, prefix))
+}
 
-    let gateway = match value(props, KEY_GATEWAY) {
-        None => None,
-        Some(text) => {
-            let gateway: IpAddr = text.parse().map_err(|_| {
-                err(
-                    KEY_GATEWAY,
-                    format!("{} is not an IP address", shown(props, KEY_GATEWAY, text)),
-                )
-            })?;
-            check_gateway(&subnet, &address, &gateway).map_err(|p| err(KEY_GATEWAY, p))?;
-            Some(gateway)
-        }
+fn parse_gateway(
+    props: &Properties,
+    subnet: &IpNet,
+    address: &IpAddr,
+) -> Result<Option<IpAddr>, NetworkError> {
+    let Some(text) = value(props, KEY_GATEWAY) else {
+        return Ok(None);
     };
+    let gateway: IpAddr = text.parse().map_err(|_| {
+        err(
+            KEY_GATEWAY,
+            format!("{} is not an IP address", shown(props, KEY_GATEWAY, text)),
+        )
+    })?;
+    check_gateway(subnet, address, &gateway).map_err(|p| err(KEY_GATEWAY, p))?;
+    Ok(Some(gateway))
+}
 
+fn parse_dns(props: &Properties) -> Result<Vec<IpAddr>, NetworkError> {
     let mut dns = Vec::new();
     for token in value(props, KEY_DNS).map(split_list).into_iter().flatten() {
         let server: IpAddr = token.parse().map_err(|_| {
@@ -211,7 +236,10 @@ fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork,
             dns.push(server);
         }
     }
+    Ok(dns)
+}
 
+fn parse_domains(props: &Properties) -> Result<Vec<String>, NetworkError> {
     let mut domains = Vec::new();
     for token in value(props, KEY_DOMAIN)
         .map(split_list)
@@ -231,14 +259,43 @@ fn parse_static(props: &Properties, address_text: &str) -> Result<StaticNetwork,
             domains.push(domain);
         }
     }
+    Ok(domains)
+}
 
-    Ok(StaticNetwork {
-        address,
-        prefix,
-        gateway,
-        dns,
-        domains,
-    })
+/// Without a gateway the appliance reaches its own subnet only: a DNS or NTP
+/// server given by an address outside it cannot work (refused, naming the
+/// property). No gateway at all may be intended (an isolated network): a
+/// warning says what it means.
+fn check_reachable(network: &StaticNetwork, ntp: &[NtpServer]) -> Result<(), NetworkError> {
+    if network.gateway.is_some() {
+        return Ok(());
+    }
+    let subnet = subnet(network.address, network.prefix);
+    let on_link = |server: &IpAddr| {
+        subnet.contains(server)
+            || server.is_loopback()
+            || matches!(server, IpAddr::V6(v6) if v6.is_unicast_link_local())
+    };
+    let ntp_addresses = ntp.iter().filter_map(|server| match server {
+        NtpServer::Address(address) => Some(address),
+        NtpServer::Name(_) => None,
+    });
+    let servers = network.dns.iter().map(|s| (KEY_DNS, s));
+    for (key, server) in servers.chain(ntp_addresses.map(|s| (KEY_NTP, s))) {
+        if !on_link(server) {
+            return Err(err(
+                key,
+                format!(
+                    "{server} is outside {subnet} and {KEY_GATEWAY} is not set, so the appliance \
+                     cannot reach it; set {KEY_GATEWAY}, or give a server in {subnet}"
+                ),
+            ));
+        }
+    }
+    tracing::warn!(
+        "{KEY_GATEWAY} is not set: the appliance reaches {subnet} only (an isolated network)"
+    );
+    Ok(())
 }
 
 fn parse_ntp(props: &Properties, text: &str) -> Result<Vec<NtpServer>, NetworkError> {

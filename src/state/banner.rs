@@ -17,9 +17,12 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
     let completed = state.phase == Phase::Reconfigure
         || (state.phase == Phase::Cluster && state.outcome == Outcome::Done);
     let mut out = String::from("\n");
-    match &state.url {
-        Some(url) => out.push_str(&format!("ovaboot: {}\n", escape(url))),
-        None => out.push_str("ovaboot: the appliance's address is not known yet\n"),
+    match (&state.url, &state.hostname) {
+        (Some(url), _) => out.push_str(&format!("ovaboot: {}\n", escape(url))),
+        (None, Some(name)) => {
+            out.push_str(&format!("ovaboot: {} (not serving yet)\n", escape(name)))
+        }
+        (None, None) => out.push_str("ovaboot: the appliance's address is not known yet\n"),
     }
     if let Some(cert) = &state.certificate {
         let source = cert.source.label();

@@ -162,11 +162,11 @@ pub fn config(path: &str) -> Config {
 pub fn complete_first_boot_at(root: &Path, env: &str, config: &Config, at: OffsetDateTime) {
     use ovaboot::plan::appliance::{TLS_CERT_PATH, TLS_KEY_PATH};
     for path in [TLS_CERT_PATH, TLS_KEY_PATH] {
-        std::fs::remove_file(root.join(path.trim_start_matches('/'))).unwrap();
+        std::fs::remove_file(ovaboot::root::under(root, path)).unwrap();
     }
     let props = properties(env);
     let settings = ovaboot::settings::Settings::from_properties(&props).unwrap();
-    let facts = ovaboot::apply::host::read_host_facts(root).unwrap();
+    let facts = ovaboot::facts::read_host_facts(root).unwrap();
     let plan = ovaboot::plan::appliance::build(&settings, config, &facts, at).unwrap();
     let pair: Vec<_> = plan
         .files
@@ -176,5 +176,5 @@ pub fn complete_first_boot_at(root: &Path, env: &str, config: &Config, at: Offse
         .collect();
     ovaboot::apply::files::write_files(root, &pair).unwrap();
     super::record_first_boot_completed(root);
-    ovaboot::commands::reconfigure::record(root, &props, &plan, at).unwrap();
+    ovaboot::commands::reconfigure::store_digest(root, &props, &plan, at).unwrap();
 }

@@ -17,19 +17,28 @@ use serde_json::{Value, json};
 
 use crate::cli_support::{contour_manifest, environment_with, text};
 
-/// `$OVABOOT_TEST_KUBECONFIG`, or `None` (the caller skips, saying so).
-pub fn kubeconfig() -> Option<PathBuf> {
-    let path = std::env::var_os("OVABOOT_TEST_KUBECONFIG").map(PathBuf::from);
-    if path.is_none() {
-        eprintln!("skipped: set OVABOOT_TEST_KUBECONFIG (see tests/controlplane/up)");
-    }
-    path
+/// `$OVABOOT_TEST_KUBECONFIG`; without it the test fails saying so.
+pub fn kubeconfig() -> PathBuf {
+    std::env::var_os("OVABOOT_TEST_KUBECONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            panic!("needs a control plane: set OVABOOT_TEST_KUBECONFIG (see tests/controlplane/up)")
+        })
 }
 
-/// The folder `tests/controlplane/up` ran in, if the kubeconfig is one of its.
-pub fn controlplane_dir(kubeconfig: &Path) -> Option<PathBuf> {
-    let dir = kubeconfig.parent()?;
-    dir.join("run/contour.sh").is_file().then(|| dir.to_owned())
+/// The folder `tests/controlplane/up` ran in; a test that restarts its parts
+/// fails when the kubeconfig is not one of its.
+pub fn controlplane_dir(kubeconfig: &Path) -> PathBuf {
+    kubeconfig
+        .parent()
+        .filter(|dir| dir.join("run/contour.sh").is_file())
+        .map(Path::to_owned)
+        .unwrap_or_else(|| {
+            panic!(
+                "needs a tests/controlplane/up cluster (to restart its parts): {} is not one of its kubeconfigs",
+                kubeconfig.display()
+            )
+        })
 }
 
 /// Runs `tests/controlplane/<script> DIR args...` and asserts it succeeded.

@@ -3,7 +3,7 @@ use super::*;
 const DROPIN: &str = "/etc/systemd/system/k3s.service.d/ovaboot-proxy.conf";
 
 fn flag(root: &Path) -> PathBuf {
-    root.join(RELOAD_FLAG.trim_start_matches('/'))
+    crate::root::under(root, RELOAD_FLAG)
 }
 
 #[test]

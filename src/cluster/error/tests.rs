@@ -1,4 +1,5 @@
 use super::*;
+use crate::failure::Transience;
 
 #[test]
 fn only_an_absent_or_unready_cluster_is_worth_retrying() {
@@ -28,7 +29,7 @@ fn only_an_absent_or_unready_cluster_is_worth_retrying() {
         },
     ];
     for e in &transient {
-        assert!(!e.is_permanent(), "{e}");
+        assert!(e.is_transient(), "{e}");
     }
     let permanent = [
         ApplyError::Rejected {
@@ -47,7 +48,7 @@ fn only_an_absent_or_unready_cluster_is_worth_retrying() {
         },
     ];
     for e in &permanent {
-        assert!(e.is_permanent(), "{e}");
+        assert!(!e.is_transient(), "{e}");
     }
 }
 
@@ -81,5 +82,5 @@ fn an_error_at_an_endpoint_names_it_and_keeps_its_kind() {
              503 ServiceUnavailable: not now \
              (API server https://127.0.0.1:6443/, kubeconfig /etc/rancher/k3s/k3s.yaml)"
     );
-    assert!(!e.is_permanent());
+    assert!(e.is_transient());
 }

@@ -345,3 +345,38 @@ fn a_proxy_routing_to_a_wrong_port_of_an_existing_service_fails() {
         other => panic!("expected failed, got {other:?}"),
     }
 }
+
+#[test]
+fn one_rule_per_kind_each_with_its_deadline() {
+    let r = |v: &str, k: &str| ObjectRef {
+        api_version: v.into(),
+        kind: k.into(),
+        namespace: None,
+        name: "x".into(),
+    };
+    for (i, a) in RULES.iter().enumerate() {
+        assert!(
+            RULES[i + 1..]
+                .iter()
+                .all(|b| (a.api_version, a.kind) != (b.api_version, b.kind)),
+            "{} {} twice",
+            a.api_version,
+            a.kind
+        );
+    }
+    let deadline = |v, k| rule(&r(v, k)).map(|rule| rule.deadline);
+    assert_eq!(
+        deadline("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        Some(Deadline::CrdEstablished)
+    );
+    assert_eq!(
+        deadline("apps/v1", "Deployment"),
+        Some(Deadline::WorkloadReady)
+    );
+    assert_eq!(
+        deadline("projectcontour.io/v1", "HTTPProxy"),
+        Some(Deadline::HttpProxyValid)
+    );
+    // The version is part of the key: another version of a kind has no rule.
+    assert_eq!(deadline("apps/v1beta2", "Deployment"), None);
+}

@@ -1,27 +1,31 @@
 //! `ovaboot firstboot` from end to end: the completion check, then the host
 //! phase and the cluster phase, each recorded where the admin looks
-//! ([`recorded`]), each planning from the inputs it is given.
+//! ([`track`]), each planning from the inputs it is given.
 //!
 //! The host phase retries reading the OVF environment with backoff (its
 //! device may not be readable yet) up to `[host] retry_timeout_secs`, because
 //! its unit is not restarted; the cluster phase's unit is, so it fails at once
 //! with exit 1 and systemd runs it again.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::apply::files::WriteReport;
 use crate::cluster::ApplySummary;
-use crate::commands::failure::{is_transient, one_line};
-use crate::commands::inputs::{ConfigSource, EnvironmentSource, plan_for};
-use crate::commands::recorded::recorded;
-use crate::commands::{reconfigure, retry};
+use crate::commands::reconfigure;
+use crate::config::Config;
+use crate::failure::Failure;
+use crate::inputs::{ConfigSource, EnvironmentSource, plan_for};
 use crate::ovf::OvfEnvironment;
 use crate::plan::appliance::Plan;
+use crate::retry;
+use crate::state::track;
 use crate::state::{self, State};
 
-use super::{COMPLETION_PATH, Completion, Phase, apply_host, completed};
+use super::{Phase, apply_host};
+use crate::state::completion::{self, Completion};
 
 /// What a `firstboot` run is asked to do.
 pub struct Request<'a> {
@@ -84,23 +88,23 @@ impl fmt::Display for Progress<'_> {
 pub fn run_phases(
     request: &Request<'_>,
     mut progress: impl FnMut(Progress<'_>),
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let root = request.root;
-    if let Some(done) = completed(root)? {
+    if let Some(done) = completion::load(root)? {
         progress(Progress::AlreadyCompleted {
             completion: &done,
-            record: root.join(COMPLETION_PATH.trim_start_matches('/')),
+            record: completion::path(root),
         });
         return Ok(());
     }
     let mut planned = None;
     if request.phase.runs_host() {
-        planned = Some(recorded(root, state::Phase::Host, |state| {
+        planned = Some(track(root, state::Phase::Host, |state| {
             host_phase(request, state, &mut progress)
         })?);
     }
     if request.phase.runs_cluster() {
-        recorded(root, state::Phase::Cluster, |state| {
+        track(root, state::Phase::Cluster, |state| {
             cluster_phase(planned.take(), request, state, &mut progress)
         })?;
     }
@@ -113,34 +117,39 @@ pub fn run_phases(
 /// `--phase all`.
 fn host_phase(
     request: &Request<'_>,
-    record: &mut State,
+    state: &mut State,
     progress: &mut impl FnMut(Progress<'_>),
-) -> anyhow::Result<(OvfEnvironment, Plan)> {
+) -> Result<(OvfEnvironment, Plan), Failure> {
     let root = request.root;
     let config = request.config.load()?;
     let started = Instant::now();
-    let (env, plan) = retry::until_deadline(
+    let hostname = RefCell::new(None);
+    let planned = retry::until_deadline(
         Duration::from_secs(config.host.retry_timeout_secs),
         || started.elapsed(),
-        is_transient,
+        Failure::is_transient,
         |err, delay| {
-            let line = one_line(err);
+            let line = err.one_line();
             tracing::warn!(
                 "{line}; trying again in {:.1} s (until host.retry_timeout_secs = {})",
                 delay.as_secs_f64(),
                 config.host.retry_timeout_secs
             );
-            record.waiting(&line);
-            state::record(root, record);
+            state.waiting(&line);
+            state::publish(root, state);
             std::thread::sleep(delay);
         },
-        || -> anyhow::Result<_> {
+        || -> Result<_, Failure> {
             let env = request.environment.read()?;
-            let plan = plan_for(&env, &config, root)?;
+            let plan = plan_noting_hostname(&env, &config, root, &mut hostname.borrow_mut())?;
             Ok((env, plan))
         },
-    )?;
-    appliance(record, &plan, root);
+    );
+    if planned.is_err() {
+        state.hostname = hostname.into_inner().or(state.hostname.take());
+    }
+    let (env, plan) = planned?;
+    appliance(state, &plan, root);
     let host = apply_host(&plan, root)?;
     progress(Progress::Host(&host));
     Ok((env, plan))
@@ -151,26 +160,32 @@ fn host_phase(
 fn cluster_phase(
     planned: Option<(OvfEnvironment, Plan)>,
     request: &Request<'_>,
-    record: &mut State,
+    state: &mut State,
     progress: &mut impl FnMut(Progress<'_>),
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     let root = request.root;
     let config = request.config.load()?;
     let (env, plan) = match planned {
         Some(planned) => planned,
         None => {
             let env = request.environment.read()?;
-            let plan = plan_for(&env, &config, root)?;
-            (env, plan)
+            let mut hostname = None;
+            match plan_noting_hostname(&env, &config, root, &mut hostname) {
+                Ok(plan) => (env, plan),
+                Err(err) => {
+                    state.hostname = hostname.or(state.hostname.take());
+                    return Err(err);
+                }
+            }
         }
     };
-    appliance(record, &plan, root);
+    appliance(state, &plan, root);
     let report = super::run(&plan, Phase::Cluster, root, &config.kube)?;
     if let Some(cluster) = &report.cluster {
         progress(Progress::Cluster(cluster));
     }
     if let Some(done) = &report.completion {
-        reconfigure::record(
+        reconfigure::store_digest(
             root,
             &env.properties,
             &plan,
@@ -181,12 +196,27 @@ fn cluster_phase(
     Ok(())
 }
 
+/// The plan for `env`, with the host name the properties give noted in
+/// `hostname` first: a plan refused later (a certificate that does not fit
+/// the name) still tells the console which appliance this is.
+fn plan_noting_hostname(
+    env: &OvfEnvironment,
+    config: &Config,
+    root: &Path,
+    hostname: &mut Option<String>,
+) -> Result<Plan, Failure> {
+    *hostname = crate::settings::hostname(&env.properties)
+        .ok()
+        .map(|name| name.fqdn().to_owned());
+    Ok(plan_for(env, config, root)?)
+}
+
 /// Records what the plan says the appliance is.
-fn appliance(record: &mut State, plan: &Plan, root: &Path) {
-    record.appliance(
+fn appliance(state: &mut State, plan: &Plan, root: &Path) {
+    state.appliance(
         &format!("https://{}/", plan.hostname.fqdn()),
         &plan.tls.leaf_sha256,
         plan.tls.source.into(),
     );
-    state::record(root, record);
+    state::publish(root, state);
 }

@@ -2,7 +2,7 @@
 //! change still plans when the certificate last applied is ovaboot's own and
 //! within `[tls] expiry_warning_days` of its notAfter (or past it).
 //!
-//! The digest record says so ([`crate::digest::RecordedCertificate`]), so the
+//! The applied digest says so ([`crate::state::digest::AppliedCertificate`]), so the
 //! check needs neither the config nor a plan, and an ordinary run stays as
 //! cheap as before. The plan then does what first boot's would: the installed
 //! pair is not reused this close to expiry, so a new one is made with the same
@@ -12,7 +12,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::digest::Record;
+use crate::state::digest::AppliedDigest;
 use crate::tls::{CERT_PROPERTY, CertSource};
 
 /// Why a run with unchanged properties plans anyway.
@@ -21,16 +21,16 @@ pub enum Renewal {
     /// ovaboot's self-signed certificate expires on `not_after`, within
     /// `expiry_warning_days` (or has expired): a new one replaces it.
     Due { not_after: String },
-    /// The record does not say when its certificate nears expiry (an older
+    /// The applied digest does not say when its certificate nears expiry (an older
     /// ovaboot wrote it): planned once, which keeps a pair still good and
     /// records the dates.
     Unrecorded,
 }
 
-/// Whether the certificate `record` describes is due for renewal at `now`.
+/// Whether the certificate `digest` describes is due for renewal at `now`.
 /// The admin's certificate never is; when it nears expiry, a warning says so.
-pub fn due(record: &Record, now: OffsetDateTime) -> Option<Renewal> {
-    let Some(certificate) = &record.certificate else {
+pub fn due(digest: &AppliedDigest, now: OffsetDateTime) -> Option<Renewal> {
+    let Some(certificate) = &digest.certificate else {
         return Some(Renewal::Unrecorded);
     };
     let Ok(from) = OffsetDateTime::parse(&certificate.expiry_warning_from, &Rfc3339) else {
@@ -76,15 +76,15 @@ impl std::fmt::Display for Renewal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::RecordedCertificate;
+    use crate::state::digest::AppliedCertificate;
 
-    fn record(source: CertSource, from: &str) -> Record {
-        let mut record = Record::new(
+    fn record(source: CertSource, from: &str) -> AppliedDigest {
+        let mut record = AppliedDigest::new(
             Default::default(),
             "hmac:x".into(),
             OffsetDateTime::UNIX_EPOCH,
         );
-        record.certificate = Some(RecordedCertificate {
+        record.certificate = Some(AppliedCertificate {
             source,
             not_after: "2028-03-01T00:00:00Z".into(),
             expiry_warning_from: from.into(),

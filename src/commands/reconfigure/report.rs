@@ -13,7 +13,7 @@ use super::{FileChanges, Renewal};
 pub enum Outcome {
     /// The properties are those last applied: nothing was done.
     Unchanged {
-        recorded_at: Option<String>,
+        digest_stored_at: Option<String>,
     },
     Applied(Applied),
     /// `--dry-run`: what would change; nothing was.
@@ -35,7 +35,7 @@ pub struct Applied {
     /// Who made the certificate now installed (`None` until a plan is made).
     pub certificate_source: Option<crate::tls::CertSource>,
     /// The new digest was recorded (the cluster phase ran to its end).
-    pub recorded: bool,
+    pub digest_stored: bool,
 }
 
 #[derive(Debug)]
@@ -85,10 +85,10 @@ fn certificate_line(
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Unchanged { recorded_at } => write!(
+            Outcome::Unchanged { digest_stored_at } => write!(
                 f,
                 "properties unchanged since {}; nothing to do",
-                recorded_at.as_deref().unwrap_or("first boot")
+                digest_stored_at.as_deref().unwrap_or("first boot")
             ),
             Outcome::Applied(applied) => applied.fmt(f),
             Outcome::DryRun(preview) => preview.fmt(f),
@@ -122,10 +122,12 @@ impl fmt::Display for Applied {
         )?;
         match &self.secret {
             Some((name, summary)) => writeln!(f, "cluster: Secret {name}: {summary}")?,
-            None if self.recorded => writeln!(f, "cluster: the Secret already holds this pair")?,
+            None if self.digest_stored => {
+                writeln!(f, "cluster: the Secret already holds this pair")?
+            }
             None => {}
         }
-        if self.recorded {
+        if self.digest_stored {
             write!(f, "reconfigured; the properties' digest is recorded")
         } else {
             write!(

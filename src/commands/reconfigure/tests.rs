@@ -1,4 +1,5 @@
 use super::*;
+use crate::failure::Transience;
 use crate::ovf::PropertyValue;
 
 fn completion(hostname: &str) -> Completion {
@@ -28,7 +29,7 @@ fn a_new_host_name_is_refused_naming_the_property_both_names_and_why() {
     )
     .unwrap_err();
     assert_eq!(err.property(), Some("guestinfo.hostname"));
-    assert!(err.is_permanent());
+    assert!(!err.is_transient());
     let line = err.to_string();
     assert!(
         line.starts_with(
@@ -53,7 +54,7 @@ fn without_a_completion_record_there_is_nothing_to_reconfigure() {
     let root = tempfile::tempdir().unwrap();
     let err = compare(root.path(), &Properties::new()).err().unwrap();
     assert!(matches!(err, ReconfigureError::NotCompleted { .. }));
-    assert!(err.is_permanent());
+    assert!(!err.is_transient());
     assert!(
         err.to_string().contains("firstboot.json is missing"),
         "{err}"

@@ -56,6 +56,7 @@ fn bind_helper() {
 /// bind 80/443 by default, and can once `sysctl -p` has read our drop-in.
 /// Needs root, `unshare`, `setpriv` (util-linux) and `sysctl` (procps).
 #[test]
+#[ignore = "needs root, unshare, setpriv and sysctl: a network namespace and another uid"]
 fn unprivileged_uid_binds_80_and_443_only_with_the_drop_in() {
     let missing: Vec<&str> = ["unshare", "setpriv", "sysctl"]
         .into_iter()
@@ -66,10 +67,11 @@ fn unprivileged_uid_binds_80_and_443_only_with_the_drop_in() {
                 .map_or(true, |o| !o.status.success())
         })
         .collect();
-    if !nix::unistd::Uid::effective().is_root() || !missing.is_empty() {
-        eprintln!("skipped: needs root and unshare/setpriv/sysctl (missing: {missing:?})");
-        return;
-    }
+    assert!(
+        nix::unistd::Uid::effective().is_root() && missing.is_empty(),
+        "needs root and unshare, setpriv and sysctl (not root: {}; missing: {missing:?})",
+        !nix::unistd::Uid::effective().is_root()
+    );
     let objects = transform(real_objects(), EnvoyExposure::HostNetwork).unwrap();
     let drop_in = privileged_port_sysctl(&objects).unwrap().unwrap();
 

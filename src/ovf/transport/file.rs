@@ -55,8 +55,7 @@ mod tests {
             .fetch()
             .unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("cannot read /nonexistent/ovf-env.xml: "),
+            err.to_string().starts_with("/nonexistent/ovf-env.xml: "),
             "{err}"
         );
     }

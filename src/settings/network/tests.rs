@@ -279,7 +279,10 @@ fn dns_servers_must_be_addresses() {
         e("224.0.0.1"),
         "guestinfo.dns: 224.0.0.1 cannot be a DNS server"
     );
-    let s = parse_static_ok(&with(&[("guestinfo.dns", "1.1.1.1,,1.1.1.1")]));
+    let s = parse_static_ok(&with(&[
+        ("guestinfo.gateway", "192.168.10.1"),
+        ("guestinfo.dns", "1.1.1.1,,1.1.1.1"),
+    ]));
     assert_eq!(
         s.dns,
         ["1.1.1.1".parse::<IpAddr>().unwrap()],
@@ -370,4 +373,46 @@ fn password_typed_values_are_not_quoted_in_errors() {
         e,
         "guestinfo.ipaddress: <redacted> is not an IPv4 or IPv6 address"
     );
+}
+
+#[test]
+fn without_a_gateway_a_server_off_the_subnet_is_refused_naming_its_property() {
+    assert_eq!(
+        error(&with(&[("guestinfo.dns", "192.168.10.2 10.0.0.53")])),
+        "guestinfo.dns: 10.0.0.53 is outside 192.168.10.0/24 and guestinfo.gateway is not set, so the \
+         appliance cannot reach it; set guestinfo.gateway, or give a server in 192.168.10.0/24"
+    );
+    assert_eq!(
+        error(&with(&[("guestinfo.ntp", "pool.ntp.org 10.0.0.123")])),
+        "guestinfo.ntp: 10.0.0.123 is outside 192.168.10.0/24 and guestinfo.gateway is not set, so the \
+         appliance cannot reach it; set guestinfo.gateway, or give a server in 192.168.10.0/24"
+    );
+    // Another family is off the subnet too.
+    assert!(
+        error(&with(&[("guestinfo.dns", "2001:db8::53")]))
+            .starts_with("guestinfo.dns: 2001:db8::53 is outside")
+    );
+}
+
+#[test]
+fn without_a_gateway_servers_on_the_subnet_or_by_name_are_kept() {
+    // An isolated network: the servers are on it (or named, resolved there).
+    let network = parse(&with(&[
+        ("guestinfo.dns", "192.168.10.2 127.0.0.1"),
+        ("guestinfo.ntp", "192.168.10.3 ntp.lab.example.com"),
+    ]))
+    .unwrap();
+    let s = network.static_network.unwrap();
+    assert_eq!(s.gateway, None);
+    assert_eq!(s.dns.len(), 2);
+    assert_eq!(network.ntp.len(), 2);
+    // With a gateway anything routable goes.
+    let routed = parse(&with(&[
+        ("guestinfo.gateway", "192.168.10.1"),
+        ("guestinfo.dns", "10.0.0.53"),
+        ("guestinfo.ntp", "10.0.0.123"),
+    ]));
+    assert!(routed.is_ok(), "{routed:?}");
+    // DHCP: no subnet known here, nothing to judge.
+    assert!(parse(&[("guestinfo.ntp", "10.0.0.123")]).is_ok());
 }

@@ -133,3 +133,32 @@ fn an_interrupted_phase_does_not_claim_to_run() {
     assert!(!text.contains("running since"), "{text}");
     let _ = Outcome::Running;
 }
+
+#[test]
+fn a_plan_refused_for_a_known_host_name_shows_the_name_not_an_unknown_address() {
+    let mut s = State::start(
+        None,
+        Phase::Host,
+        time::macros::datetime!(2026-11-27 10:00 UTC),
+    );
+    s.boot_id = Some("boot-1".into());
+    s.hostname = Some("veba01.lab.example.com".into());
+    s.failed(
+        "guestinfo.tls_cert: the certificate is not valid for veba01.lab.example.com",
+        true,
+        LATER,
+    );
+    let text = render(&s, Some("boot-1"));
+    assert!(
+        text.starts_with("\novaboot: veba01.lab.example.com (not serving yet)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("not known yet"), "{text}");
+    // Once a plan is made, the URL says it.
+    s.appliance(
+        "https://veba01.lab.example.com/",
+        "AB:CD",
+        CertificateSource::User,
+    );
+    assert_eq!(s.hostname, None);
+}

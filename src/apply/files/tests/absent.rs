@@ -9,7 +9,7 @@ const PROXY_ENV: &str = "/etc/ovaboot/proxy.env";
 
 /// Puts `contents` at the in-target `path` under `root`, creating parents.
 fn put(root: &Path, path: &str, contents: &str) -> PathBuf {
-    let real = root.join(path.trim_start_matches('/'));
+    let real = crate::root::under(root, path);
     fs::create_dir_all(real.parent().unwrap()).unwrap();
     fs::write(&real, contents).unwrap();
     real
@@ -85,7 +85,7 @@ fn a_symlink_planned_absent_is_removed_and_what_it_points_to_kept() {
     fs::create_dir_all(r.join("etc/ovaboot")).unwrap();
     symlink(&inside_target, r.join("etc/ovaboot/proxy.env")).unwrap();
     fs::create_dir_all(r.join("etc/systemd/network")).unwrap();
-    symlink(&outside_target, r.join(NETWORK.trim_start_matches('/'))).unwrap();
+    symlink(&outside_target, crate::root::under(r, NETWORK)).unwrap();
 
     let report = write_files(
         r,
@@ -94,7 +94,7 @@ fn a_symlink_planned_absent_is_removed_and_what_it_points_to_kept() {
     .unwrap();
     assert_eq!(report.removed, paths(&[PROXY_ENV, NETWORK]));
     assert!(fs::symlink_metadata(r.join("etc/ovaboot/proxy.env")).is_err());
-    assert!(fs::symlink_metadata(r.join(NETWORK.trim_start_matches('/'))).is_err());
+    assert!(fs::symlink_metadata(crate::root::under(r, NETWORK)).is_err());
     assert_eq!(fs::read_to_string(&inside_target).unwrap(), "inside\n");
     assert_eq!(fs::read_to_string(&outside_target).unwrap(), "outside\n");
 }

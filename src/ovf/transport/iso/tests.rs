@@ -7,11 +7,8 @@ fn have(program: &str) -> bool {
 }
 
 /// Builds a real ISO 9660 image with xorriso (CI installs it).
-fn make_iso(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> Option<PathBuf> {
-    if !have("xorriso") {
-        eprintln!("skipped: xorriso is not installed");
-        return None;
-    }
+fn make_iso(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    assert!(have("xorriso"), "needs xorriso: it is not installed");
     let content = dir.join(format!("content-{}", label.replace(' ', "_")));
     std::fs::create_dir_all(&content).unwrap();
     for (name, bytes) in files {
@@ -29,7 +26,7 @@ fn make_iso(dir: &Path, label: &str, files: &[(&str, &[u8])]) -> Option<PathBuf>
         "xorriso: {}",
         String::from_utf8_lossy(&status.stderr)
     );
-    Some(image)
+    image
 }
 
 /// Why a real mount cannot be done here, if it cannot.
@@ -88,14 +85,11 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "needs xorriso: builds a real ISO 9660 image"]
 fn volume_label_is_read_from_a_real_iso_image() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(ovf) = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]) else {
-        return;
-    };
-    let Some(other) = make_iso(dir.path(), "DEBIAN 12", &[("README", b"hi")]) else {
-        return;
-    };
+    let ovf = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]);
+    let other = make_iso(dir.path(), "DEBIAN 12", &[("README", b"hi")]);
     assert_eq!(read_volume_label(&ovf).unwrap().as_deref(), Some("OVF ENV"));
     assert_eq!(
         read_volume_label(&other).unwrap().as_deref(),
@@ -159,11 +153,10 @@ fn drive_without_iso_medium_is_skipped_without_mounting() {
 }
 
 #[test]
+#[ignore = "needs xorriso: builds a real ISO 9660 image"]
 fn labelled_medium_that_cannot_be_mounted_is_an_error_and_leaves_no_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(image) = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]) else {
-        return;
-    };
+    let image = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]);
     let base = dir.path().join("mounts");
     std::fs::create_dir(&base).unwrap();
     // A regular file is no block device: mount(2) refuses it (ENOTBLK, or
@@ -200,15 +193,13 @@ fn document_names_on_the_medium_are_found_and_symlinks_refused() {
 }
 
 #[test]
+#[ignore = "needs root, iso9660 loop mounts (losetup) and xorriso"]
 fn real_iso_on_a_loop_device_is_mounted_read_and_cleaned_up() {
     if let Some(why) = cannot_mount("iso9660") {
-        eprintln!("skipped: cannot mount an ISO here: {why}");
-        return;
+        panic!("needs root and iso9660 loop mounts: {why}");
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(image) = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]) else {
-        return;
-    };
+    let image = make_iso(dir.path(), "OVF ENV", &[("ovf-env.xml", b"<Environment/>")]);
     let device = Loop::attach(&image);
     let base = dir.path().join("mounts");
     std::fs::create_dir(&base).unwrap();
@@ -226,15 +217,15 @@ fn real_iso_on_a_loop_device_is_mounted_read_and_cleaned_up() {
 /// The mount guard with a real loop mount. ext2, because this sandbox's kernel
 /// lacks iso9660 (the guard does not care which file system it mounts).
 #[test]
+#[ignore = "needs root, ext2 loop mounts (losetup) and mkfs.ext2"]
 fn mount_guard_unmounts_and_removes_its_directory_on_success_error_and_panic() {
     if let Some(why) = cannot_mount("ext2") {
-        eprintln!("skipped: cannot loop-mount here: {why}");
-        return;
+        panic!("needs root and ext2 loop mounts: {why}");
     }
-    if !have("mkfs.ext2") {
-        eprintln!("skipped: mkfs.ext2 is not installed");
-        return;
-    }
+    assert!(
+        have("mkfs.ext2"),
+        "needs mkfs.ext2 (e2fsprogs): it is not installed"
+    );
     let dir = tempfile::tempdir().unwrap();
     let content = dir.path().join("content");
     std::fs::create_dir(&content).unwrap();

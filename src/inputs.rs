@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::host::{HostApplyError, read_host_facts};
 use crate::config::{Config, ConfigError};
+use crate::facts::{FactsError, read_host_facts};
+use crate::failure::Transience;
 use crate::ovf::transport::{SampleTransport, Transport, default_transports};
 use crate::ovf::{OvfEnvironment, OvfError};
 use crate::plan::appliance::{Plan, PlanError, build};
@@ -14,12 +15,12 @@ use crate::settings::{Settings, SettingsError};
 
 /// Why the inputs could not be read or planned. Each variant keeps its cause
 /// in the error chain, so the one line printed names the file or property at
-/// fault, and [`crate::commands::failure::is_transient`] finds an OVF
-/// environment not there yet.
+/// fault; an OVF environment not there yet is transient ([`Transience`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("reading the OVF environment")]
-    Environment(#[source] OvfError),
+    /// Its message names the OVF environment already.
+    #[error(transparent)]
+    Environment(OvfError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("OVABOOT_CONTOUR_MANIFEST={}", path.display())]
@@ -30,9 +31,19 @@ pub enum InputError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error(transparent)]
-    HostFacts(#[from] HostApplyError),
+    HostFacts(#[from] FactsError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+}
+
+impl Transience for InputError {
+    /// An OVF environment not delivered yet may come; nothing else here passes.
+    fn is_transient(&self) -> bool {
+        match self {
+            InputError::Environment(e) => e.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 /// Where the OVF environment comes from (`--ovf-env`, `--sample`, or neither).

@@ -25,7 +25,7 @@ fn the_key_is_made_once_0600_and_kept() {
     let root = tempfile::tempdir().unwrap();
     assert!(DigestKey::load(root.path()).unwrap().is_none());
     let key = DigestKey::load_or_create(root.path()).unwrap();
-    let path = root.path().join(KEY_PATH.trim_start_matches('/'));
+    let path = under(root.path(), KEY_PATH);
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
     assert_eq!(meta.len(), KEY_BYTES as u64);
@@ -95,13 +95,13 @@ fn the_record_holds_no_secret_nor_its_plain_hash() {
     assert!(digests["guestinfo.root_password"].starts_with("pbkdf2:"));
     assert!(digests["guestinfo.tls_key"].starts_with("pbkdf2:"));
     assert!(digests["guestinfo.hostname"].starts_with("hmac:"));
-    let record = Record::new(
+    let record = AppliedDigest::new(
         digests,
         key.tls_pair("chain", &Secret::new("key".into())),
         time::OffsetDateTime::now_utc(),
     );
     record.store(root.path()).unwrap();
-    let text = std::fs::read_to_string(root.path().join(RECORD_PATH.trim_start_matches('/')))
+    let text = std::fs::read_to_string(under(root.path(), DIGEST_PATH))
         .unwrap()
         .to_lowercase();
     for needle in [
@@ -112,14 +112,14 @@ fn the_record_holds_no_secret_nor_its_plain_hash() {
     ] {
         assert!(!text.contains(&needle.to_lowercase()), "{needle} in {text}");
     }
-    assert_eq!(Record::load(root.path()).unwrap(), Some(record));
+    assert_eq!(AppliedDigest::load(root.path()).unwrap(), Some(record));
 }
 
 #[test]
 fn a_damaged_record_counts_as_none() {
     let root = tempfile::tempdir().unwrap();
-    let path = root.path().join(RECORD_PATH.trim_start_matches('/'));
+    let path = under(root.path(), DIGEST_PATH);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, "{\"scheme\":").unwrap();
-    assert_eq!(Record::load(root.path()).unwrap(), None);
+    assert_eq!(AppliedDigest::load(root.path()).unwrap(), None);
 }

@@ -1,9 +1,14 @@
-//! Where first boot stands: `/var/lib/ovaboot/state.json` (under the root),
-//! the single source of the console banner ([`banner`]), the guestinfo keys
-//! vSphere shows ([`vsphere`]) and `ovaboot status`.
+//! Every record ovaboot keeps under `/var/lib/ovaboot` (under the root), all
+//! read and written one way ([`json`]): where the last phase stands (this
+//! module, `state.json`), first boot's completion ([`completion`],
+//! `firstboot.json`) and the digest of the properties last applied
+//! ([`digest`], `properties.json` and its key).
+//!
+//! `state.json` is the single source of the console banner ([`banner`]), the
+//! guestinfo keys vSphere shows ([`vsphere`]) and `ovaboot status`.
 //!
 //! Each phase records its start and its end (and each wait before a retry)
-//! with [`record`], which writes the state file and the banner atomically
+//! with [`publish`], which writes the state file and the banner atomically
 //! (the fsync'd writer of [`crate::apply::files`]) and, on the running system,
 //! publishes the guestinfo keys and asks agetty to redraw. The state is plain
 //! data: the URL, the certificate's public fingerprint, the one-line error
@@ -22,14 +27,14 @@
 //! let now = time::OffsetDateTime::now_utc();
 //! // At the start (carries the URL and certificate over from the last record):
 //! let mut state = State::start(state::load(root).ok().flatten(), Phase::Reconfigure, now);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! // Once the plan is known:
 //! state.appliance("https://veba01.example.com/", "AB:CD:…", state::CertificateSource::User);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! // At the end, one of:
 //! state.done(now);
 //! state.failed("guestinfo.hostname: cannot change ...", true, now);
-//! state::record(root, &state);
+//! state::publish(root, &state);
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -40,7 +45,13 @@ use crate::apply::files::{FilesError, write_files};
 use crate::plan::PlannedFile;
 
 pub mod banner;
+pub mod completion;
+pub mod digest;
+pub mod json;
+mod track;
 pub mod vsphere;
+
+pub use track::track;
 
 /// The state file, under the root.
 pub const STATE_PATH: &str = "/var/lib/ovaboot/state.json";
@@ -161,6 +172,10 @@ pub struct State {
     /// `https://<fqdn>/`, once a plan has been made (carried over between phases).
     #[serde(default)]
     pub url: Option<String>,
+    /// The host name the properties give, when no plan could be made with it
+    /// (a certificate that does not fit it, say); otherwise the URL says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     #[serde(default)]
     pub certificate: Option<Certificate>,
     /// The boot the phase ran in (`/proc/sys/kernel/random/boot_id`).
@@ -172,7 +187,9 @@ impl State {
     /// `phase` starts now, in this boot; the URL and certificate of `previous`
     /// (the last record) are kept until the phase knows its own.
     pub fn start(previous: Option<State>, phase: Phase, now: time::OffsetDateTime) -> State {
-        let (url, certificate) = previous.map(|p| (p.url, p.certificate)).unwrap_or_default();
+        let (url, hostname, certificate) = previous
+            .map(|p| (p.url, p.hostname, p.certificate))
+            .unwrap_or_default();
         State {
             ovaboot_version: env!("CARGO_PKG_VERSION").to_owned(),
             phase,
@@ -182,6 +199,7 @@ impl State {
             error: None,
             permanent: false,
             url,
+            hostname,
             certificate,
             boot_id: current_boot_id(),
         }
@@ -190,6 +208,7 @@ impl State {
     /// What the plan says the appliance is.
     pub fn appliance(&mut self, url: &str, sha256: &str, source: CertificateSource) {
         self.url = Some(url.to_owned());
+        self.hostname = None;
         self.certificate = Some(Certificate {
             sha256: sha256.to_owned(),
             source,
@@ -231,29 +250,17 @@ pub enum StateError {
 
 /// The state under `root`, `None` when no phase has run yet.
 pub fn load(root: &Path) -> Result<Option<State>, StateError> {
-    let path = under(root, STATE_PATH);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| StateError::Unreadable {
-                path,
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StateError::Unreadable {
-            path,
-            message: e.to_string(),
-        }),
-    }
+    json::read(root, STATE_PATH).map_err(|e| StateError::Unreadable {
+        path: e.path().to_owned(),
+        message: e.message(),
+    })
 }
 
 /// Writes the state file and the banner under `root`, atomically.
 pub fn write(root: &Path, state: &State) -> Result<(), StateError> {
-    let mut json = serde_json::to_string_pretty(state).expect("plain data serializes");
-    json.push('\n');
     let banner = banner::render(state, current_boot_id().as_deref());
     let files = [
-        PlannedFile::plain(STATE_PATH, json.into_bytes(), 0o644),
+        json::file(STATE_PATH, state, 0o644),
         PlannedFile::plain(BANNER_PATH, banner.into_bytes(), 0o644),
     ];
     // The writer logs each file at info level: on the console, two such
@@ -271,7 +278,7 @@ pub fn write(root: &Path, state: &State) -> Result<(), StateError> {
 /// [`write`], then on the running system (`root` is `/`) the guestinfo keys
 /// and an agetty redraw. Where first boot stands must never stop first boot:
 /// a failure is a warning (the journal has the run's log all the same).
-pub fn record(root: &Path, state: &State) {
+pub fn publish(root: &Path, state: &State) {
     if let Err(e) = write(root, state) {
         tracing::warn!(error = %e, "cannot record where first boot stands");
     }
@@ -396,7 +403,7 @@ pub fn remedy(error: Option<&str>) -> &'static str {
     }
 }
 
-fn rfc3339(now: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(now: time::OffsetDateTime) -> String {
     now.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
@@ -405,10 +412,6 @@ fn rfc3339(now: time::OffsetDateTime) -> String {
 /// the guestinfo RPC.
 fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
-}
-
-fn under(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
 }
 
 #[cfg(test)]

@@ -23,17 +23,20 @@ use serde::{Deserialize, Serialize};
 use crate::apply::files::{FilesError, write_files};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
+use crate::root::under;
 use crate::secret::Secret;
 use crate::settings::keys;
 
-/// The record, under the target root.
-pub const RECORD_PATH: &str = "/var/lib/ovaboot/properties.json";
+use super::json;
+
+/// The applied digest, under the target root.
+pub const DIGEST_PATH: &str = "/var/lib/ovaboot/properties.json";
 /// The per-appliance key the digests are made with (0600).
 pub const KEY_PATH: &str = "/var/lib/ovaboot/properties.key";
 /// PBKDF2 rounds for secret values: as many as the shadow hash's.
 pub const SECRET_ROUNDS: u32 = crate::plan::credentials::HASH_ROUNDS;
 const KEY_BYTES: usize = 32;
-/// What `scheme` says, so a later version can tell an older record.
+/// What `scheme` says, so a later version can tell an older digest file.
 const SCHEME: &str = "v1: hmac-sha256; secret values pbkdf2-hmac-sha256 100000 rounds";
 
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +140,7 @@ impl DigestKey {
 
 /// What `properties.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub struct AppliedDigest {
     pub scheme: String,
     /// RFC 3339, UTC.
     pub recorded_at: String,
@@ -147,14 +150,14 @@ pub struct Record {
     pub tls: String,
     /// That pair's certificate: who made it and when it nears expiry, so a
     /// later run can tell a self-signed one is due for renewal without
-    /// planning. `None` in a record from an older ovaboot.
+    /// planning. `None` in a digest from an older ovaboot.
     #[serde(default)]
-    pub certificate: Option<RecordedCertificate>,
+    pub certificate: Option<AppliedCertificate>,
 }
 
 /// Public facts about the certificate last applied (never key material).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedCertificate {
+pub struct AppliedCertificate {
     pub source: crate::tls::CertSource,
     /// The leaf's notAfter, RFC 3339 UTC.
     pub not_after: String,
@@ -163,10 +166,10 @@ pub struct RecordedCertificate {
     pub expiry_warning_from: String,
 }
 
-impl RecordedCertificate {
+impl AppliedCertificate {
     /// The certificate `tls` plans.
-    pub fn of(tls: &crate::tls::TlsPlan) -> RecordedCertificate {
-        RecordedCertificate {
+    pub fn of(tls: &crate::tls::TlsPlan) -> AppliedCertificate {
+        AppliedCertificate {
             source: tls.source,
             not_after: tls.not_after.clone(),
             expiry_warning_from: tls.expiry_warning_from.clone(),
@@ -174,54 +177,43 @@ impl RecordedCertificate {
     }
 }
 
-impl Record {
+impl AppliedDigest {
     pub fn new(
         properties: BTreeMap<String, String>,
         tls: String,
         now: time::OffsetDateTime,
-    ) -> Record {
-        Record {
+    ) -> AppliedDigest {
+        AppliedDigest {
             scheme: SCHEME.to_owned(),
-            recorded_at: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| now.unix_timestamp().to_string()),
+            recorded_at: super::rfc3339(now),
             properties,
             tls,
             certificate: None,
         }
     }
 
-    /// The record under `root`. Missing, damaged or of another scheme: `None`
+    /// The applied digest under `root`. Missing, damaged or of another scheme: `None`
     /// (with a warning), so every property counts as changed: applying is
     /// idempotent, so the cost is only work.
-    pub fn load(root: &Path) -> Result<Option<Record>, DigestError> {
-        let path = under(root, RECORD_PATH);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(DigestError::Read { path, source }),
-        };
-        match serde_json::from_str::<Record>(&text) {
-            Ok(record) if record.scheme == SCHEME => Ok(Some(record)),
-            Ok(_) => {
-                tracing::warn!(path = %path.display(), "the properties' digest was made another way; every property counts as changed");
+    pub fn load(root: &Path) -> Result<Option<AppliedDigest>, DigestError> {
+        match json::read::<AppliedDigest>(root, DIGEST_PATH) {
+            Ok(Some(digest)) if digest.scheme == SCHEME => Ok(Some(digest)),
+            Ok(Some(_)) => {
+                tracing::warn!(path = %under(root, DIGEST_PATH).display(), "the properties' digest was made another way; every property counts as changed");
                 Ok(None)
             }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "the properties' digest is unreadable; every property counts as changed");
+            Ok(None) => Ok(None),
+            Err(json::ReadError::Io { path, source }) => Err(DigestError::Read { path, source }),
+            Err(e @ json::ReadError::Json { .. }) => {
+                tracing::warn!(path = %e.path().display(), error = %e.message(), "the properties' digest is unreadable; every property counts as changed");
                 Ok(None)
             }
         }
     }
 
-    /// Writes the record under `root` (atomically, 0600).
+    /// Writes the applied digest under `root` (atomically, 0600).
     pub fn store(&self, root: &Path) -> Result<(), DigestError> {
-        let mut text = serde_json::to_string_pretty(self).expect("plain data serializes");
-        text.push('\n');
-        write_files(
-            root,
-            &[PlannedFile::plain(RECORD_PATH, text.into_bytes(), 0o600)],
-        )?;
+        json::write(root, DIGEST_PATH, self, 0o600)?;
         Ok(())
     }
 }
@@ -242,10 +234,6 @@ pub fn changed(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn under(root: &Path, absolute: &str) -> PathBuf {
-    root.join(absolute.trim_start_matches('/'))
 }
 
 #[cfg(test)]

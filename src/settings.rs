@@ -155,7 +155,8 @@ fn given<'a>(props: &'a Properties, key: &str) -> Option<&'a PropertyValue> {
     props.get(key).filter(|v| !v.expose().trim().is_empty())
 }
 
-fn hostname(props: &Properties) -> Result<Hostname, SettingsError> {
+/// `guestinfo.hostname`, validated alone (as [`Settings::from_properties`] does first).
+pub fn hostname(props: &Properties) -> Result<Hostname, SettingsError> {
     let value = props
         .get(keys::HOSTNAME)
         .ok_or(SettingsError::new(keys::HOSTNAME, Problem::Missing))?;

@@ -66,7 +66,8 @@ impl Delivery {
 /// Why a transport that applies could not deliver.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("cannot read {}: {source}", path.display())]
+    /// Said after "could not be read" ([`super::OvfError::Failed`]): the path and why.
+    #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("{} is not a regular file", path.display())]
     NotAFile { path: PathBuf },

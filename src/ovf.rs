@@ -39,10 +39,12 @@ impl PropertyValue {
         matches!(self, PropertyValue::Secret(_))
     }
 
-    /// What may be shown to a person: the value, or `<redacted>`.
+    /// What may be shown to a person: the value, or `<redacted>`. A blank
+    /// secret shows as empty: it counts as unset, and there is nothing to hide.
     pub fn display(&self) -> &str {
         match self {
             PropertyValue::Plain(v) => v,
+            PropertyValue::Secret(s) if s.expose().trim().is_empty() => "",
             PropertyValue::Secret(_) => crate::secret::REDACTED,
         }
     }

@@ -5,6 +5,7 @@
 pub mod appliance;
 pub mod credentials;
 pub mod host;
+pub mod summary;
 
 use std::fmt;
 use std::path::PathBuf;
