@@ -201,6 +201,59 @@ fn the_package_installs_each_file_with_its_mode() {
     }
 }
 
+/// What every page says beyond `--help`, as build.rs generates it for this
+/// build (target/<profile>/generated/man/): the sections, and SEE ALSO
+/// naming only ovaboot's pages and systemd's.
+#[test]
+fn man_pages_say_more_than_help() {
+    let man = Path::new(env!("CARGO_BIN_EXE_ovaboot"))
+        .parent()
+        .unwrap()
+        .join("generated/man");
+    let mut names = vec!["ovaboot".to_owned()];
+    names.extend(SUBCOMMANDS.iter().map(|sub| format!("ovaboot-{sub}")));
+    let reference = regex::Regex::new(r"\\fB([a-z\\-]+)\\fR\((\d)").unwrap();
+    for name in &names {
+        let page = run(Command::new("zcat").arg(man.join(format!("{name}.8.gz"))));
+        for section in [
+            ".SH DESCRIPTION",
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+            ".SH EXAMPLES",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(page.contains(section), "{name}(8) lacks {section}");
+        }
+        assert!(
+            !page.contains("ovaboot\\-help"),
+            "{name}(8) names ovaboot-help(8), which does not exist"
+        );
+        let see_also = &page[page.find(".SH \"SEE ALSO\"").unwrap()..];
+        let mut found = 0;
+        for captures in reference.captures_iter(see_also) {
+            let (page_name, section) = (captures[1].replace("\\-", "-"), &captures[2]);
+            let ours = section == "8" && names.contains(&page_name) && &page_name != name;
+            let systemds =
+                ["journalctl", "systemctl"].contains(&page_name.as_str()) && section == "1";
+            assert!(
+                ours || systemds,
+                "{name}(8): SEE ALSO {page_name}({section})"
+            );
+            found += 1;
+        }
+        assert!(found > 0, "{name}(8): SEE ALSO names no page");
+    }
+    let status = run(Command::new("zcat").arg(man.join("ovaboot-status.8.gz")));
+    let exit_status = &status[status.find("EXIT STATUS").unwrap()..];
+    for code in ["\\fB0\\fR", "\\fB1\\fR", "\\fB2\\fR"] {
+        assert!(
+            exit_status.contains(code),
+            "ovaboot-status(8) lacks exit {code}"
+        );
+    }
+}
+
 #[test]
 fn the_config_is_a_conffile_shipped_as_committed() {
     if !enabled("the_config_is_a_conffile_shipped_as_committed") {
