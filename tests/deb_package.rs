@@ -166,6 +166,9 @@ fn the_package_installs_each_file_with_its_mode() {
     for unit in UNITS {
         expected.push((format!("{unit_dir}/{unit}"), "-rw-r--r--"));
     }
+    for doc in documents() {
+        expected.push((format!("usr/share/doc/ovaboot/{doc}"), "-rw-r--r--"));
+    }
     for sub in SUBCOMMANDS {
         expected.push((
             format!("usr/share/man/man8/ovaboot-{sub}.8.gz"),
@@ -192,6 +195,120 @@ fn the_package_installs_each_file_with_its_mode() {
             std::fs::read(data.join(unit_dir).join(unit)).unwrap(),
             std::fs::read(repo().join("systemd").join(unit)).unwrap(),
             "{unit}"
+        );
+    }
+    for doc in documents() {
+        assert_eq!(
+            std::fs::read(data.join("usr/share/doc/ovaboot").join(&doc)).unwrap(),
+            std::fs::read(repo().join(&doc)).unwrap(),
+            "{doc}"
+        );
+    }
+}
+
+/// The documents the package ships in /usr/share/doc/ovaboot/, as paths
+/// relative to the repository (and to that folder): README.md and docs/*.md.
+fn documents() -> Vec<String> {
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    docs.sort();
+    docs.insert(0, "README.md".to_owned());
+    docs
+}
+
+/// The README and docs/ link to each other; installed side by side, every
+/// relative link must still land on a shipped document.
+#[test]
+fn shipped_documents_link_only_to_shipped_documents() {
+    let docs = documents();
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").unwrap();
+    let mut checked = 0;
+    for doc in &docs {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        let dir = Path::new(doc).parent().unwrap();
+        for target in link.captures_iter(&text).map(|c| c[1].to_owned()) {
+            if target.starts_with("http://") || target.starts_with("https://") {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            if file.is_empty() {
+                continue; // a link within the same document
+            }
+            let mut resolved = dir.to_path_buf();
+            for part in Path::new(file).components() {
+                match part {
+                    std::path::Component::ParentDir => assert!(
+                        resolved.pop(),
+                        "{doc}: {target} leaves /usr/share/doc/ovaboot"
+                    ),
+                    std::path::Component::Normal(name) => resolved.push(name),
+                    other => panic!("{doc}: {target}: {other:?} in a relative link"),
+                }
+            }
+            let resolved = resolved.to_str().unwrap().to_owned();
+            assert!(
+                docs.contains(&resolved),
+                "{doc} links to {target}, which the package does not ship beside it"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no links found: is the pattern right?");
+}
+
+/// What every page says beyond `--help`, as build.rs generates it for this
+/// build (target/<profile>/generated/man/): the sections, and SEE ALSO
+/// naming only ovaboot's pages and systemd's.
+#[test]
+fn man_pages_say_more_than_help() {
+    let man = Path::new(env!("CARGO_BIN_EXE_ovaboot"))
+        .parent()
+        .unwrap()
+        .join("generated/man");
+    let mut names = vec!["ovaboot".to_owned()];
+    names.extend(SUBCOMMANDS.iter().map(|sub| format!("ovaboot-{sub}")));
+    let reference = regex::Regex::new(r"\\fB([a-z\\-]+)\\fR\((\d)").unwrap();
+    for name in &names {
+        let page = run(Command::new("zcat").arg(man.join(format!("{name}.8.gz"))));
+        for section in [
+            ".SH DESCRIPTION",
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH FILES",
+            ".SH EXAMPLES",
+            ".SH \"SEE ALSO\"",
+        ] {
+            assert!(page.contains(section), "{name}(8) lacks {section}");
+        }
+        assert!(
+            !page.contains("ovaboot\\-help"),
+            "{name}(8) names ovaboot-help(8), which does not exist"
+        );
+        let see_also = &page[page.find(".SH \"SEE ALSO\"").unwrap()..];
+        let mut found = 0;
+        for captures in reference.captures_iter(see_also) {
+            let (page_name, section) = (captures[1].replace("\\-", "-"), &captures[2]);
+            let ours = section == "8" && names.contains(&page_name) && &page_name != name;
+            let systemds =
+                ["journalctl", "systemctl"].contains(&page_name.as_str()) && section == "1";
+            assert!(
+                ours || systemds,
+                "{name}(8): SEE ALSO {page_name}({section})"
+            );
+            found += 1;
+        }
+        assert!(found > 0, "{name}(8): SEE ALSO names no page");
+    }
+    let status = run(Command::new("zcat").arg(man.join("ovaboot-status.8.gz")));
+    let exit_status = &status[status.find("EXIT STATUS").unwrap()..];
+    for code in ["\\fB0\\fR", "\\fB1\\fR", "\\fB2\\fR"] {
+        assert!(
+            exit_status.contains(code),
+            "ovaboot-status(8) lacks exit {code}"
         );
     }
 }
