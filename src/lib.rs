@@ -26,6 +26,7 @@
 //! - [`failure`]: one line per error and its exit status ([`failure::Transience`]);
 //!   [`retry`]: backoff to a deadline.
 //! - [`root`]: paths under the system being configured; [`report`]: logging;
+//!   [`show`]: what of an outside value may be shown (escaped, credentials withheld);
 //!   [`secret`]: values that never show; [`systemd_syntax`], [`yaml`]: formats.
 
 pub mod apply;
@@ -44,6 +45,7 @@ pub mod root;
 pub mod routes;
 pub mod secret;
 pub mod settings;
+pub mod show;
 pub mod state;
 pub mod systemd_syntax;
 pub mod tls;

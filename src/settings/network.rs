@@ -87,12 +87,26 @@ pub(crate) fn value<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// How a value may be quoted in an error: never when the property is password-typed.
-fn shown(props: &Properties, key: &str, token: &str) -> String {
+/// How `token`, a piece of `key`'s value, may be quoted in an error: never
+/// when the property is password-typed, nor when its whole value looks like
+/// it carries a credential or holds another property's secret
+/// ([`crate::show::quoted_unless_credential`]).
+pub(crate) fn shown(props: &Properties, key: &str, token: &str) -> String {
     match props.get(key) {
         Some(PropertyValue::Secret(_)) => crate::secret::REDACTED.to_string(),
-        _ => format!("{token:?}"),
+        Some(value) => {
+            crate::show::quoted_unless_credential(value.expose(), token, secret_values(props))
+        }
+        None => crate::show::quoted(token),
     }
+}
+
+/// The values of the password-typed properties (never to be quoted anywhere).
+pub(crate) fn secret_values(props: &Properties) -> impl Iterator<Item = &str> {
+    props
+        .values()
+        .filter(|v| v.is_secret())
+        .map(PropertyValue::expose)
 }
 
 /// Splits a list typed as `a b`, `a,b` or `a, b`.
@@ -349,7 +363,7 @@ fn parse_netmask(text: &str, address: &IpAddr) -> Result<u8, String> {
             }
             let mask: Ipv4Addr = mask
                 .parse()
-                .map_err(|_| format!("{mask:?} is not a dotted netmask like 255.255.255.0"))?;
+                .map_err(|_| "the dotted mask is not a netmask like 255.255.255.0".to_owned())?;
             Some(mask_to_prefix(mask).ok_or_else(|| {
                 format!("{mask} is not a valid netmask (its one bits must be contiguous)")
             })?)

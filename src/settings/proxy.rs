@@ -15,7 +15,7 @@ use crate::secret::{REDACTED, Secret};
 /// rest stays readable, so the admin can see which proxy is set.
 pub const MASK: &str = "***";
 use crate::settings::hostname::dns_name;
-use crate::settings::network::{split_list, value};
+use crate::settings::network::{secret_values, split_list, value};
 
 pub const KEY_HTTP_PROXY: &str = "guestinfo.http_proxy";
 pub const KEY_HTTPS_PROXY: &str = "guestinfo.https_proxy";
@@ -46,9 +46,9 @@ impl ProxySettings {
         let https = proxy_property(props, KEY_HTTPS_PROXY)?;
         let mut no_proxy = Vec::new();
         let list = value(props, KEY_NO_PROXY).unwrap_or_default();
-        // '@' means credentials were pasted here: quote no entry of such a list.
-        let secret =
-            matches!(props.get(KEY_NO_PROXY), Some(PropertyValue::Secret(_))) || list.contains('@');
+        let password_typed = matches!(props.get(KEY_NO_PROXY), Some(PropertyValue::Secret(_)));
+        // Credentials pasted here: quote no entry of such a list.
+        let withheld = crate::show::withheld(list, secret_values(props));
         for (index, token) in split_list(list).enumerate() {
             let position = index + 1;
             if token.contains('@') {
@@ -60,10 +60,12 @@ impl ProxySettings {
                 });
             }
             let entry = no_proxy_entry(token).map_err(|problem| {
-                let shown = if secret {
+                let shown = if password_typed {
                     format!("entry {position} ({REDACTED})")
+                } else if withheld {
+                    format!("entry {position} ({})", crate::show::NOT_SHOWN)
                 } else {
-                    format!("{token:?}")
+                    crate::show::quoted(token)
                 };
                 ProxyError {
                     key: KEY_NO_PROXY,

@@ -149,7 +149,7 @@ fn netmask_errors_name_the_key_and_the_problem() {
     );
     assert_eq!(
         e("255.255.255"),
-        "guestinfo.netmask: \"255.255.255\": \"255.255.255\" is not a dotted netmask like 255.255.255.0"
+        "guestinfo.netmask: \"255.255.255\": the dotted mask is not a netmask like 255.255.255.0"
     );
     assert_eq!(
         error(&[("guestinfo.ipaddress", "192.168.10.20")]),
@@ -415,4 +415,55 @@ fn without_a_gateway_servers_on_the_subnet_or_by_name_are_kept() {
     assert!(routed.is_ok(), "{routed:?}");
     // DHCP: no subnet known here, nothing to judge.
     assert!(parse(&[("guestinfo.ntp", "10.0.0.123")]).is_ok());
+}
+
+/// A credential pasted into a field that is not a URL: the error names the
+/// property and the fault, never the value (it reaches state.json and the banner).
+#[test]
+fn a_value_that_carries_a_credential_is_never_quoted() {
+    for (key, value) in [
+        (KEY_NTP, "svc:Hunter2xyz@ntp.example.com"),
+        // The password's space splits the URL: neither half may show.
+        (KEY_NTP, "http://svc:Hunter2xyz pass@ntp.example.com"),
+        (KEY_DNS, "svc:Hunter2xyz@192.168.10.2"),
+        (KEY_DNS, "192.168.10.2 svc:Hunter2xyz"),
+        (KEY_DOMAIN, "svc:Hunter2xyz"),
+        (KEY_DOMAIN, "lab.example.com svc:Hunter2xyz@x"),
+        (KEY_GATEWAY, "svc:Hunter2xyz@192.168.10.1"),
+        (KEY_IPADDRESS, "svc:Hunter2xyz@192.168.10.20"),
+    ] {
+        let mut pairs = with(&[]);
+        pairs.retain(|(k, _)| *k != key);
+        pairs.push((key, value));
+        let e = error(&pairs);
+        assert!(e.starts_with(&format!("{key}: ")), "{e}");
+        assert!(
+            !e.contains("Hunter2") && !e.contains("svc"),
+            "{key} = {value:?} leaked: {e}"
+        );
+        assert!(e.contains(crate::show::WITHHELD), "{e}");
+    }
+}
+
+#[test]
+fn root_password_pasted_into_a_network_field_is_not_quoted() {
+    let mut properties = props(&with(&[("guestinfo.domain", "Correct_Horse9")]));
+    properties.insert(
+        "guestinfo.root_password".into(),
+        PropertyValue::Secret(Secret::new("Correct_Horse9".into())),
+    );
+    let e = NetworkSettings::from_properties(&properties)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("guestinfo.domain: "), "{e}");
+    assert!(!e.contains("Correct_Horse9"), "{e}");
+}
+
+#[test]
+fn an_ordinary_mistake_is_still_quoted_escaped() {
+    let e = error(&with(&[("guestinfo.ntp", "ntp.example.com:123")]));
+    assert!(e.contains("\"ntp.example.com:123\""), "{e}");
+    let e = error(&with(&[("guestinfo.domain", "lab\u{1b}[2J.example.com")]));
+    assert!(e.contains("\"lab\\u{1b}[2J.example.com\""), "{e}");
+    assert!(!e.contains('\u{1b}'), "{e}");
 }

@@ -221,8 +221,13 @@ fn no_proxy_entries_are_validated_and_normalised() {
         "guestinfo.no_proxy: \"10.0.0/8\" is not a valid CIDR range (the part before '/' is not an IP address)"
     );
     assert_eq!(
+        e("example.com, vcenter.corp:443"),
+        "guestinfo.no_proxy: \"vcenter.corp:443\" is not a host name, domain, IP address or CIDR range: it has the character ':'; only letters, digits, '-' and '.' are allowed"
+    );
+    // `name:digits` may as well be `user:PIN`: named by position, not quoted.
+    assert_eq!(
         e("example.com, vcenter:443"),
-        "guestinfo.no_proxy: \"vcenter:443\" is not a host name, domain, IP address or CIDR range: it has the character ':'; only letters, digits, '-' and '.' are allowed"
+        "guestinfo.no_proxy: entry 2 (not shown: it looks like it carries a credential) is not a host name, domain, IP address or CIDR range: it has the character ':'; only letters, digits, '-' and '.' are allowed"
     );
 }
 
@@ -268,7 +273,9 @@ fn a_no_proxy_entry_with_an_at_sign_is_named_by_position_never_quoted() {
     // Another bad entry of a list holding '@' is not quoted either.
     let line = e("bad_entry svc:Hunter2@x");
     assert!(
-        line.starts_with("guestinfo.no_proxy: entry 1 (<redacted>) is not"),
+        line.starts_with(
+            "guestinfo.no_proxy: entry 1 (not shown: it looks like it carries a credential) is not"
+        ),
         "{line}"
     );
     assert!(
