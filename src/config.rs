@@ -99,6 +99,7 @@ impl Config {
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
         config.kube.validate().map_err(invalid)?;
+        config.credentials.validate().map_err(invalid)?;
         Ok(config)
     }
 

@@ -119,6 +119,12 @@ impl From<network::NetworkError> for SettingsError {
     }
 }
 
+impl From<crate::secret::Unhashable> for SettingsError {
+    fn from(e: crate::secret::Unhashable) -> Self {
+        SettingsError::new(e.property, Problem::Invalid(e.problem))
+    }
+}
+
 impl From<proxy::ProxyError> for SettingsError {
     fn from(e: proxy::ProxyError) -> Self {
         SettingsError::new(e.key, Problem::Invalid(e.problem))

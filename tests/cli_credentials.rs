@@ -14,6 +14,8 @@ const PASSWORD: &str = "Tr0ub4dor&3-staple-battery";
 const SHADOW: &str = "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nadmin:$y$j9T$abc$def:19001:0:99999:7:::\n";
 const ED25519: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPm/PDBMxUaztCmCll//2zd74V8Kw5/e6UlpeTFku7BF admin@example.com";
 const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGJRZcjTxUnlgXNahUAgKfDwRrdLjj7Ktgi9XIJsAl4yf1qQJBSfwldQjB/Uq/8WSgmcAJQ1eix9Fhje7Os+riQ=";
+/// One byte more than Debian's crypt() can verify.
+static TOO_LONG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| "Lp".repeat(256));
 /// Group `shadow` on Debian.
 const SHADOW_GID: u32 = 42;
 
@@ -155,6 +157,10 @@ fn a_short_password_or_a_bad_key_is_refused_naming_it_and_nothing_is_written() {
             ),
             "guestinfo.ssh_authorized_keys: key 2 is not an OpenSSH public key",
         ),
+        (
+            ("guestinfo.root_password", TOO_LONG.as_str()),
+            "guestinfo.root_password: is 512 bytes long; SHA-512-crypt takes at most 511",
+        ),
     ];
     for ((key, value), says) in cases {
         let root = tempfile::tempdir().unwrap();
@@ -208,4 +214,50 @@ fn props_shows_the_password_redacted_and_refuses_a_short_one() {
         "{stderr}"
     );
     assert!(!stderr.contains("tooShort1"), "{stderr}");
+}
+
+/// The longest password ovaboot accepts is one the system's own crypt()
+/// (libxcrypt, what PAM and sshd call) verifies against the hash written.
+#[test]
+fn the_longest_password_accepted_verifies_with_the_systems_crypt() {
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    prepared_root(root.path());
+    let longest = "Lp".repeat(255) + "L";
+    assert_eq!(longest.len(), 511);
+    let env = environment(work.path(), &[("guestinfo.root_password", &longest)]);
+    let out = host_phase(root.path(), &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shadow = std::fs::read_to_string(root.path().join("etc/shadow")).unwrap();
+    let hash = shadow.lines().next().unwrap().split(':').nth(1).unwrap();
+    assert_eq!(system_crypt(&longest, hash), hash);
+    // And the system's crypt() cannot verify one byte more (what the refusal is for).
+    assert_eq!(system_crypt(&format!("{longest}L"), hash), "*0");
+}
+
+/// crypt(3) of libcrypt.so.1 on `password` with `setting`, through python3's
+/// ctypes (its `crypt` module is gone from Python 3.13).
+fn system_crypt(password: &str, setting: &str) -> String {
+    use std::io::Write as _;
+    const SCRIPT: &str = "import ctypes, sys\n\
+        lib = ctypes.CDLL('libcrypt.so.1')\n\
+        lib.crypt.restype = ctypes.c_char_p\n\
+        lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]\n\
+        password, setting = sys.stdin.buffer.read().split(b'\\n')[:2]\n\
+        out = lib.crypt(password, setting)\n\
+        sys.stdout.write(out.decode() if out else '(null)')\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (it calls the system's crypt() through ctypes)");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{password}\n{setting}\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python3 calling crypt() failed");
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -100,6 +100,14 @@ fn every_table_is_checked_when_the_file_is_read() {
             "[kube]\napi_server_timeout_secs = 0\n",
             "kube.api_server_timeout_secs",
         ),
+        (
+            "[credentials]\nmin_password_length = 0\n",
+            "credentials.min_password_length: 0 is below 8",
+        ),
+        (
+            "[credentials]\nmin_password_length = 512\n",
+            "credentials.min_password_length: 512 is over 511",
+        ),
     ] {
         let err = parse(text).unwrap_err().to_string();
         assert!(

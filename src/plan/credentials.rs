@@ -51,6 +51,8 @@ pub enum CredentialsError {
     Shadow { reason: String },
     #[error("{KEY_ROOT_PASSWORD}: hashing failed: {0}")]
     Hash(String),
+    #[error(transparent)]
+    Unhashable(#[from] crate::secret::Unhashable),
 }
 
 /// The files for `credentials`: `/etc/shadow` with root's hash (when a
@@ -84,7 +86,8 @@ pub fn plan(
     Ok(files)
 }
 
-/// The rules that need no file: the password's length.
+/// The rules that need no file: the password's length, at least the
+/// config's minimum and at most what the system's crypt() verifies.
 pub fn check(
     credentials: &Credentials,
     config: &CredentialsConfig,
@@ -92,6 +95,12 @@ pub fn check(
     let Some(password) = &credentials.root_password else {
         return Ok(());
     };
+    // The settings refused it already; checked again before any hashing.
+    crate::secret::check_hashable(
+        KEY_ROOT_PASSWORD,
+        password.expose(),
+        &crate::secret::SHA512_CRYPT,
+    )?;
     let length = password.expose().chars().count();
     if length < config.min_password_length {
         return Err(CredentialsError::TooShort {

@@ -4,7 +4,7 @@
 //! planning (`crate::plan::credentials`).
 
 use crate::ovf::Properties;
-use crate::secret::Secret;
+use crate::secret::{SHA512_CRYPT, Secret, check_hashable};
 
 use super::{Problem, SettingsError, given};
 
@@ -25,6 +25,11 @@ impl Credentials {
     pub fn from_properties(props: &Properties) -> Result<Credentials, SettingsError> {
         let root_password = given(props, KEY_ROOT_PASSWORD)
             .map(|v| Secret::new(v.expose().trim_end_matches(['\r', '\n']).to_owned()));
+        if let Some(password) = &root_password {
+            // Here, before anything hashes it (the credentials plan, a check
+            // of the hash already in /etc/shadow): the time grows with the length.
+            check_hashable(KEY_ROOT_PASSWORD, password.expose(), &SHA512_CRYPT)?;
+        }
         let ssh_authorized_keys = match given(props, KEY_SSH_AUTHORIZED_KEYS) {
             Some(value) => parse_authorized_keys(value.expose())?,
             None => Vec::new(),

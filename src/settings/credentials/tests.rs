@@ -98,3 +98,24 @@ fn settings_consume_both_properties() {
     assert!(!settings.other.contains_key(KEY_SSH_AUTHORIZED_KEYS));
     assert!(!format!("{settings:?}").contains("horse"));
 }
+
+/// Debian's crypt() cannot verify a SHA-512-crypt hash of 512 bytes or more
+/// (root could never log in), and hashing grows with the length: refused
+/// here, where the value is first read, before any hashing.
+#[test]
+fn a_root_password_too_long_to_verify_is_refused_before_any_hashing() {
+    let fits = "p".repeat(511);
+    let c = Credentials::from_properties(&props(&[(KEY_ROOT_PASSWORD, &fits)])).unwrap();
+    assert_eq!(c.root_password.unwrap().expose().len(), 511);
+    for length in [512, 64 * 1024] {
+        let long = "Pw".repeat(length / 2);
+        let err = Credentials::from_properties(&props(&[(KEY_ROOT_PASSWORD, &long)])).unwrap_err();
+        assert_eq!(err.key(), KEY_ROOT_PASSWORD);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "guestinfo.root_password: is {length} bytes long; SHA-512-crypt takes at most 511 (the system's crypt() refuses longer ones, so the account could never log in)"
+            )
+        );
+    }
+}
