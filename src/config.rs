@@ -113,27 +113,61 @@ impl Config {
     }
 }
 
-/// toml's message, on one line, prefixed with the table the error is in
-/// (serde only says "unknown field `x`", not where).
+/// toml's message, on one line and escaped, prefixed with where it is:
+/// `table.key` for a value serde refused (`routes[1].port` in the second
+/// `[[routes]]`), `in [table]` for an unknown key (serde names the key but
+/// not the table).
 fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-    let table = e.span().and_then(|span| {
-        text[..span.start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|line| line.starts_with('['))
-            .map(|header| {
-                header
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .trim()
-                    .to_owned()
-            })
-    });
-    match table {
-        Some(table) => format!("in [{table}]: {message}"),
-        None => message,
+    let message = crate::show::escaped(&message);
+    let Some(span) = e.span() else {
+        return message.into_owned();
+    };
+    let before = &text[..span.start];
+    let table = table_at(before);
+    let key = (!message.starts_with("unknown field"))
+        .then(|| key_at(before))
+        .flatten();
+    match (table, key) {
+        (Some(table), Some(key)) => format!("{table}.{key}: {message}"),
+        (None, Some(key)) => format!("{key}: {message}"),
+        (Some(table), None) => format!("in [{table}]: {message}"),
+        (None, None) => message.into_owned(),
     }
+}
+
+/// The table `before` (the text up to an error) ends in: its last header,
+/// `routes[N]` for the N-th (0-based) `[[routes]]`.
+fn table_at(before: &str) -> Option<String> {
+    let header = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))?;
+    let name = header.trim_matches(|c| c == '[' || c == ']').trim();
+    if !header.starts_with("[[") {
+        return Some(name.to_owned());
+    }
+    let index = before
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("[[") && line.trim_matches(['[', ']']).trim() == name)
+        .count()
+        - 1;
+    Some(format!("{name}[{index}]"))
+}
+
+/// The bare key whose value the error is in: `key = ` at the start of the
+/// error's line (a value on one line, as every ovaboot key's is).
+fn key_at(before: &str) -> Option<String> {
+    let line = before.rsplit('\n').next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    bare.then(|| key.to_owned())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `[host]` in the agent's config: the host files' paths and the proxy
 //! drop-ins, pinned by whoever builds the appliance.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -62,6 +62,96 @@ impl Default for HostConfig {
     }
 }
 
+/// Where a host file key may point: only at a file of ovaboot's own, in
+/// one of its directories and named as it names them. A file planned absent
+/// is removed (a proxy cleared, DHCP again), so a key naming `/etc/passwd`
+/// or an image's own networkd file would delete it; two keys can never name
+/// one file, since each has directories of its own.
+pub struct OwnFile {
+    pub key: &'static str,
+    /// The directories the file may be directly in.
+    pub dirs: &'static [&'static str],
+    /// What its name must end in, and why.
+    pub suffix: &'static str,
+    pub suffix_why: &'static str,
+    /// Why only plain characters (what reads the path).
+    pub plain_why: &'static str,
+    /// Its name must hold "ovaboot" (in a directory other programs share).
+    pub named_ovaboot: bool,
+}
+
+/// `host.proxy_env_file`: in ovaboot's own directories.
+pub const PROXY_ENV_FILE: OwnFile = OwnFile {
+    key: "proxy_env_file",
+    dirs: &["/etc/ovaboot", "/run/ovaboot"],
+    suffix: ".env",
+    suffix_why: "an environment file",
+    plain_why: "systemd reads other characters specially in EnvironmentFile=",
+    named_ovaboot: false,
+};
+
+/// `host.network_file`: beside the image's own networkd files.
+pub const NETWORK_FILE: OwnFile = OwnFile {
+    key: "network_file",
+    dirs: &["/etc/systemd/network"],
+    suffix: ".network",
+    suffix_why: "or systemd ignores it",
+    plain_why: "no other characters name a file ovaboot writes",
+    named_ovaboot: true,
+};
+
+/// `host.timesyncd_file`: a timesyncd drop-in.
+pub const TIMESYNCD_FILE: OwnFile = OwnFile {
+    key: "timesyncd_file",
+    dirs: &["/etc/systemd/timesyncd.conf.d"],
+    suffix: ".conf",
+    suffix_why: "or systemd ignores it",
+    plain_why: "no other characters name a file ovaboot writes",
+    named_ovaboot: true,
+};
+
+impl OwnFile {
+    /// `path` is a normalised absolute path (no `.`, `..` or `//`, only
+    /// characters systemd reads literally), directly in one of the
+    /// directories, named as the rule says.
+    pub fn check(&self, path: &Path) -> Result<(), HostConfigError> {
+        let bad = |problem: String| {
+            Err(HostConfigError {
+                key: self.key,
+                problem,
+            })
+        };
+        let text = path.to_string_lossy();
+        let shown = crate::show::escaped(&text);
+        if !systemd_syntax::is_plain_absolute_path(&text) {
+            return bad(format!(
+                "{shown} must be a normalised absolute path of letters, digits and / . _ + @ - ({})",
+                self.plain_why
+            ));
+        }
+        let (dir, name) = text.rsplit_once('/').unwrap_or_default();
+        if !name.ends_with(self.suffix) || name.len() == self.suffix.len() {
+            return bad(format!(
+                "{shown} must end in {} ({})",
+                self.suffix, self.suffix_why
+            ));
+        }
+        let ovaboots = !self.named_ovaboot || name.contains("ovaboot");
+        if !self.dirs.contains(&dir) || !ovaboots {
+            let named = if self.named_ovaboot {
+                " with \"ovaboot\" in its name"
+            } else {
+                ""
+            };
+            return bad(format!(
+                "{shown} is not a file of ovaboot's own: it must be directly in {}{named} (a file planned absent is removed)",
+                self.dirs.join(" or ")
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A refused `[host]` config value: `host.<key>: <problem>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("host.{key}: {problem}")]
@@ -87,15 +177,6 @@ impl HostConfig {
                 return bad("no_proxy_defaults", format!("{entry:?} {problem}"));
             }
         }
-        if !systemd_syntax::is_plain_absolute_path(&self.proxy_env_file.to_string_lossy()) {
-            return bad(
-                "proxy_env_file",
-                format!(
-                    "{} must be a normalised absolute path of letters, digits and / . _ + @ - (systemd reads other characters specially in EnvironmentFile=)",
-                    self.proxy_env_file.display()
-                ),
-            );
-        }
         if self.retry_timeout_secs > MAX_RETRY_TIMEOUT_SECS {
             return bad(
                 "retry_timeout_secs",
@@ -105,22 +186,12 @@ impl HostConfig {
                 ),
             );
         }
-        for (key, path, suffix) in [
-            ("network_file", &self.network_file, ".network"),
-            ("timesyncd_file", &self.timesyncd_file, ".conf"),
+        for (own, path) in [
+            (&PROXY_ENV_FILE, &self.proxy_env_file),
+            (&NETWORK_FILE, &self.network_file),
+            (&TIMESYNCD_FILE, &self.timesyncd_file),
         ] {
-            if !path.is_absolute() {
-                return bad(key, format!("{} must be an absolute path", path.display()));
-            }
-            if !path.to_string_lossy().ends_with(suffix) {
-                return bad(
-                    key,
-                    format!(
-                        "{} must end in {suffix} or systemd ignores it",
-                        path.display()
-                    ),
-                );
-            }
+            own.check(path)?;
         }
         Ok(())
     }

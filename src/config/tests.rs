@@ -85,7 +85,7 @@ fn a_bad_value_is_refused_naming_the_key() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("line 2") && err.contains("in [tls]") && err.contains("dsa"),
+        err.contains("line 2: tls.key_algorithm: unknown variant `dsa`"),
         "{err}"
     );
 }
@@ -233,4 +233,100 @@ fn the_host_retry_deadline_is_read_and_bounded_by_the_units_timeout() {
         err.contains("host.retry_timeout_secs: 600 is over 240"),
         "{err}"
     );
+}
+
+/// A host file planned absent is removed: a key naming a system file (or an
+/// image's own networkd file, or another key's file) would delete it. Refused
+/// when the config is read, naming the key.
+#[test]
+fn a_host_file_key_names_only_a_file_of_ovaboots_own() {
+    for (key, path) in [
+        ("proxy_env_file", "/etc/passwd"),
+        ("proxy_env_file", "/etc/shadow"),
+        ("proxy_env_file", "/etc/ovaboot/ovaboot.toml"),
+        ("proxy_env_file", "/etc/systemd/network/10-ovaboot.network"),
+        ("network_file", "/etc/systemd/network/99-dhcp-en.network"),
+        (
+            "network_file",
+            "/etc/systemd/timesyncd.conf.d/ovaboot.network",
+        ),
+        ("network_file", "/etc/systemd/network/../../passwd.network"),
+        ("network_file", "/etc/systemd/network/sub/ovaboot.network"),
+        ("timesyncd_file", "/etc/systemd/timesyncd.conf"),
+        ("timesyncd_file", "/etc/systemd/network/10-ovaboot.network"),
+        (
+            "timesyncd_file",
+            "/etc/systemd/timesyncd.conf.d/./ovaboot.conf",
+        ),
+    ] {
+        let err = parse(&format!("[host]\n{key} = \"{path}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "the config /etc/ovaboot/ovaboot.toml: host.{key}: "
+            )),
+            "{key} = {path}: {err}"
+        );
+    }
+    let err = parse("[host]\nproxy_env_file = \"/etc/passwd\"\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "the config /etc/ovaboot/ovaboot.toml: host.proxy_env_file: /etc/passwd must end in .env (an environment file)"
+    );
+    let err = parse("[host]\nnetwork_file = \"/etc/systemd/network/99-dhcp-en.network\"\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "the config /etc/ovaboot/ovaboot.toml: host.network_file: /etc/systemd/network/99-dhcp-en.network is not a file of ovaboot's own: it must be directly in /etc/systemd/network with \"ovaboot\" in its name (a file planned absent is removed)"
+    );
+    // Its own names in its own directories pass.
+    let config = parse(
+        "[host]\nproxy_env_file = \"/run/ovaboot/proxy-v2.env\"\n\
+         network_file = \"/etc/systemd/network/05-ovaboot-static.network\"\n\
+         timesyncd_file = \"/etc/systemd/timesyncd.conf.d/50-ovaboot.conf\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.host.network_file,
+        Path::new("/etc/systemd/network/05-ovaboot-static.network")
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key_not_only_its_table() {
+    let err = parse("[host]\nproxy_units = []\nretry_timeout_secs = \"soon\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "the config /etc/ovaboot/ovaboot.toml line 3: host.retry_timeout_secs: invalid type"
+        ),
+        "{err}"
+    );
+    let err = parse(
+        "[[routes]]\nprefix = \"/\"\nservice = \"a\"\nport = 80\n\n[[routes]]\nprefix = \"/b\"\nservice = \"b\"\nport = \"eighty\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("line 9: routes[1].port: invalid type"),
+        "{err}"
+    );
+    let err = parse("[kube]\nrequest_timeout_secs = -1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("kube.request_timeout_secs: "), "{err}");
+}
+
+#[test]
+fn a_parsers_message_reaches_the_terminal_escaped() {
+    let err = parse("[tls]\nkey_algorithm = \"rsa\\u001b[2J\\u0085\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(!err.chars().any(crate::show::is_unsafe), "{err:?}");
+    assert!(err.contains("rsa\\u{1b}[2J"), "{err}");
 }

@@ -99,7 +99,12 @@ pub fn environment_with(path: &Path, properties: &[(&str, &str)]) -> String {
 /// `firstboot --phase host` on `root` with the environment file `env` and
 /// the default config.
 pub fn firstboot_host(root: &Path, env: &str) -> Output {
-    let config = fixture("defaults-only.toml");
+    firstboot_host_with_config(root, env, &fixture("defaults-only.toml"))
+}
+
+/// `firstboot --phase host` on `root` with the environment file `env` and
+/// the config file `config`.
+pub fn firstboot_host_with_config(root: &Path, env: &str, config: &str) -> Output {
     ovaboot_with_manifest(
         &[
             "firstboot",
@@ -108,7 +113,7 @@ pub fn firstboot_host(root: &Path, env: &str) -> Output {
             "--root",
             root.to_str().unwrap(),
             "--config",
-            &config,
+            config,
             "--ovf-env",
             env,
         ],

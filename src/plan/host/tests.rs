@@ -449,7 +449,7 @@ fn host_config_validation_names_the_key() {
     );
     assert_eq!(
         check("network_file = \"etc/systemd/network/x.network\""),
-        "host.network_file: etc/systemd/network/x.network must be an absolute path"
+        "host.network_file: etc/systemd/network/x.network must be a normalised absolute path of letters, digits and / . _ + @ - (no other characters name a file ovaboot writes)"
     );
     for bad in [
         "etc/ovaboot/proxy.env",
@@ -474,7 +474,7 @@ fn host_config_validation_names_the_key() {
     }
     assert_eq!(
         check("timesyncd_file = \"/etc/systemd/timesyncd.conf.d/ntp\""),
-        "host.timesyncd_file: /etc/systemd/timesyncd.conf.d/ntp must end in .conf or systemd ignores it"
+        "host.timesyncd_file: /etc/systemd/timesyncd.conf.d/ntp must end in .conf (or systemd ignores it)"
     );
     // And plan_host refuses to plan with it.
     let config = HostConfig {
@@ -491,7 +491,7 @@ fn host_config_validation_names_the_key() {
 fn every_optional_file_a_full_plan_writes_an_empty_plan_takes_back() {
     let config = HostConfig {
         proxy_units: vec!["k3s.service".into(), "containerd.service".into()],
-        timesyncd_file: "/etc/systemd/timesyncd.conf.d/50-veba.conf".into(),
+        timesyncd_file: "/etc/systemd/timesyncd.conf.d/50-ovaboot.conf".into(),
         ..HostConfig::default()
     };
     let p = proxy(&[("guestinfo.https_proxy", "http://u:pw@proxy:3128")]);
