@@ -10,7 +10,7 @@ use super::{Problem, SettingsError, given};
 
 /// root's password; password-typed in the descriptor, secret by its name anyway.
 pub const KEY_ROOT_PASSWORD: &str = "guestinfo.root_password";
-/// OpenSSH public keys for root, newline- or comma-separated.
+/// OpenSSH public keys for root, one per line (any line-break form) or comma-separated.
 pub const KEY_SSH_AUTHORIZED_KEYS: &str = "guestinfo.ssh_authorized_keys";
 
 /// What the admin asked for; a blank property leaves that part of the image alone.
@@ -41,9 +41,20 @@ impl Credentials {
     }
 }
 
-/// Splits on newlines and commas, skips blank pieces, and parses each as an
+/// What separates keys: a comma, and every line break a paste can carry
+/// (LF, CR alone or before LF, NEL, the Unicode line and paragraph
+/// separators, vertical tab, form feed). A lone CR once made two keys one
+/// line, the second hidden in the first one's comment.
+const SEPARATORS: [char; 8] = [
+    ',', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}', '\u{0b}', '\u{0c}',
+];
+
+/// Splits on [`SEPARATORS`], skips blank pieces, and parses each as an
 /// OpenSSH public key. Errors say which key (1-based) and never quote it: a
-/// private key pasted into the wrong field must not reach a log.
+/// private key pasted into the wrong field must not reach a log. A DSA key
+/// (which OpenSSH no longer accepts) and a comment holding a control
+/// character (written to `authorized_keys` and shown by every tool that
+/// lists keys) are refused.
 fn parse_authorized_keys(value: &str) -> Result<Vec<String>, SettingsError> {
     let refuse =
         |problem: String| SettingsError::new(KEY_SSH_AUTHORIZED_KEYS, Problem::Invalid(problem));
@@ -53,7 +64,7 @@ fn parse_authorized_keys(value: &str) -> Result<Vec<String>, SettingsError> {
         ));
     }
     value
-        .split(['\n', ','])
+        .split(SEPARATORS)
         .map(str::trim)
         .filter(|piece| !piece.is_empty())
         .enumerate()
@@ -61,9 +72,20 @@ fn parse_authorized_keys(value: &str) -> Result<Vec<String>, SettingsError> {
             let position = index + 1;
             let key = ssh_key::PublicKey::from_openssh(piece).map_err(|e| {
                 refuse(format!(
-                    "key {position} is not an OpenSSH public key (`<type> <base64> [comment]`, e.g. ssh-ed25519 AAAA... admin@example.com): {e}"
+                    "key {position} is not an OpenSSH public key (`<type> <base64> [comment]`, e.g. ssh-ed25519 AAAA... admin@example.com): {}",
+                    crate::show::escaped(&e.to_string())
                 ))
             })?;
+            if key.algorithm() == ssh_key::Algorithm::Dsa {
+                return Err(refuse(format!(
+                    "key {position} is an ssh-dss (DSA) key, which OpenSSH no longer accepts; use an ed25519, ECDSA or RSA key"
+                )));
+            }
+            if key.comment().chars().any(|c| c != '\t' && crate::show::is_unsafe(c)) {
+                return Err(refuse(format!(
+                    "key {position}'s comment has a control character; write the comment in plain text"
+                )));
+            }
             key.to_openssh()
                 .map_err(|e| refuse(format!("key {position} cannot be written back: {e}")))
         })

@@ -119,3 +119,66 @@ fn a_root_password_too_long_to_verify_is_refused_before_any_hashing() {
         );
     }
 }
+
+/// A DSA key (`ssh-keygen -t dsa`): OpenSSH has refused them by default since
+/// 7.0 and dropped them in 9.8.
+const DSA: &str = "ssh-dss AAAAB3NzaC1kc3MAAACBANBf16K1MQJvnZvJgP3qJaBvr5eiqxt3p60zlX2dsmAPCNdGu5qozkel+7auqEmCX72pl5IM6A8YWFexH4mrEKTHtyQlcA6wVxPBcVkYMtpfOz3TmDLsphcbwhFyJd/H4/+TMH2qYRaDfNxvtpz/HXwFouZtjUiFfA75GRlqC0RLAAAAFQCFE3q00eddlDZzoCPrfDg8t9+FuQAAAIB2V1uTlyXO6HFtxaIMv3dUdNyTJpriXkRfte05j5wyY2ohT2LO26H853oRqt/EeCQlDHRUjgnopY0QYD0MZeU7FgJZgUEYLkt8+azJ8uxyLfLIPZ1x188Izx/Xv2kbkrCgKV5V4xluFUiJGhLxskB4NrnDEMtcl94/im5gmwRPlgAAAIAessTynYs5FHryBs+pEOReY/82urqTJY14PD4Zk0t3op6OE7R1sL51qe3zEWku54g1FKsEvxN1IE3zEEmzJFO49metFWT5IsGGHwUfN2ybgHKPvRNj3HZMCr72z4YbAh+s3bJTEHQ0m3L+4D011EwkMmOC6UEpJskBEozECgg+lQ== dsa@example.com";
+
+/// Every line-break form a paste can carry separates keys: a lone CR used to
+/// make two keys one line, the second in the first one's comment.
+#[test]
+fn keys_split_on_every_line_break_form_and_none_is_dropped() {
+    for separator in [
+        "\r", "\r\n", "\n", "\u{85}", "\u{2028}", "\u{2029}", "\u{0b}", "\u{0c}",
+    ] {
+        let value = format!("{ED25519}{separator}{ECDSA}{separator}{RSA}");
+        let c = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &value)]))
+            .unwrap_or_else(|e| panic!("{separator:?}: {e}"));
+        assert_eq!(
+            c.ssh_authorized_keys,
+            vec![ED25519.to_owned(), ECDSA.to_owned(), RSA.to_owned()],
+            "{separator:?}"
+        );
+    }
+}
+
+#[test]
+fn a_comment_with_a_control_character_is_refused_by_its_position() {
+    for comment in [
+        "ops\u{1b}[2Jkey",
+        "ops\u{7f}",
+        "ops\u{9b}31m",
+        "ops\u{202e}yek",
+    ] {
+        let value = format!(
+            "{ECDSA}\n{} {comment}",
+            &ED25519[..ED25519.rfind(' ').unwrap()]
+        );
+        let err = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "guestinfo.ssh_authorized_keys: key 2's comment has a control character"
+            ),
+            "{comment:?}: {err}"
+        );
+        assert!(!err.contains("ops"), "{err}");
+    }
+    // A tab is whitespace, kept as written.
+    let tabbed = format!("{} ops\tkey", &ED25519[..ED25519.rfind(' ').unwrap()]);
+    let c = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &tabbed)])).unwrap();
+    assert_eq!(c.ssh_authorized_keys.len(), 1);
+}
+
+#[test]
+fn a_dsa_key_is_refused_naming_its_type() {
+    let value = format!("{ED25519}\n{DSA}");
+    let err = Credentials::from_properties(&props(&[(KEY_SSH_AUTHORIZED_KEYS, &value)]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "guestinfo.ssh_authorized_keys: key 2 is an ssh-dss (DSA) key, which OpenSSH no longer accepts; use an ed25519, ECDSA or RSA key"
+    );
+}
