@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::cluster::KubeConfig;
 use crate::contour::ContourConfig;
+use crate::root::{Links, read_local};
 use crate::routes::{RootProxyConfig, RouteConfig, RoutesConfig, TlsSecretConfig};
 use crate::tls::TlsConfig;
 
@@ -16,6 +17,9 @@ mod host;
 
 pub use credentials::CredentialsConfig;
 pub use host::{HostConfig, HostConfigError};
+
+/// The most a config file may hold (never blocking, capped: [`read_local`]).
+pub const CONFIG_LIMIT: u64 = 1024 * 1024;
 
 /// Where the config is read from when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/ovaboot/ovaboot.toml";
@@ -62,16 +66,23 @@ impl Config {
     /// Reads `explicit` (which must exist), else [`DEFAULT_CONFIG_PATH`] if it
     /// exists, else the compiled-in defaults.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let path = match explicit {
-            Some(path) => path.to_owned(),
-            None if Path::new(DEFAULT_CONFIG_PATH).exists() => PathBuf::from(DEFAULT_CONFIG_PATH),
-            None => return Ok(Config::default()),
-        };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
+        let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG_PATH));
+        let unreadable = |source| ConfigError::Read {
+            path: path.to_owned(),
             source,
+        };
+        let bytes = match read_local(path, CONFIG_LIMIT, Links::Follow) {
+            Ok(Some(file)) => file.bytes,
+            Ok(None) if explicit.is_none() => return Ok(Config::default()),
+            Ok(None) => return Err(unreadable(std::io::ErrorKind::NotFound.into())),
+            Err(e) => return Err(unreadable(e.into_io_error())),
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: None,
+            message: "it is not UTF-8 text".to_owned(),
         })?;
-        Config::parse(&text, &path)
+        Config::parse(text, path)
     }
 
     /// Parses and checks a config text; `path` is only for messages.

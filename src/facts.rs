@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::appliance::{HostFacts, TLS_CERT_PATH, TLS_KEY_PATH};
 use crate::plan::credentials::{SHADOW_PATH, ShadowFacts};
-use crate::root::under;
+use crate::root::{ReadFileError, read_file, under};
 use crate::secret::Secret;
 use crate::tls::InstalledPair;
+use zeroize::Zeroizing;
 
 /// Where the kernel lists network interfaces.
 pub const SYS_CLASS_NET: &str = "/sys/class/net";
@@ -20,23 +21,32 @@ pub const SYS_CLASS_NET: &str = "/sys/class/net";
 /// `ARPHRD_ETHER` in `/sys/class/net/<iface>/type`.
 const ARPHRD_ETHER: &str = "1";
 
+/// The most a host file read here may hold (`/etc/hosts`, `/etc/passwd`,
+/// `/etc/shadow`): far more than any appliance's, far less than memory.
+pub const HOST_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+/// The most an installed certificate chain or key may hold.
+pub const TLS_FILE_LIMIT: u64 = 1024 * 1024;
+
 /// Why the facts could not be read (the path at fault).
 #[derive(Debug, thiserror::Error)]
 pub enum FactsError {
     #[error("{}: {source}", path.display())]
     Sysfs { path: PathBuf, source: io::Error },
-    #[error("reading {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
+    #[error("reading {}: {}", .0.path().display(), .0.message())]
+    Read(ReadFileError),
+    #[error("{}: is not UTF-8 text", path.display())]
+    NotText { path: PathBuf },
 }
 
 /// What the plan needs to know about the system under `root`: its
 /// `/etc/hosts`, its first Ethernet interface (from the running kernel's
-/// `/sys/class/net`) and the TLS pair a previous run installed.
+/// `/sys/class/net`) and the TLS pair a previous run installed. Every file
+/// is read inside the root, never blocking and capped ([`read_file`]).
 pub fn read_host_facts(root: &Path) -> Result<HostFacts, FactsError> {
-    let existing_hosts = read_optional(&under(root, "/etc/hosts"))?.unwrap_or_default();
+    let existing_hosts = read_text(root, "/etc/hosts")?.unwrap_or_default();
     let interface = first_ethernet_interface(Path::new(SYS_CLASS_NET))?;
     let installed_tls = installed_tls(root)?;
-    let root_home = read_optional(&under(root, "/etc/passwd"))?
+    let root_home = read_text(root, "/etc/passwd")?
         .as_deref()
         .and_then(root_home);
     Ok(HostFacts {
@@ -63,17 +73,16 @@ pub fn root_home(passwd: &str) -> Option<PathBuf> {
 /// the credentials plan refuses, naming the property, only when a password
 /// needs the file (`render` by a user who cannot read it plans the rest).
 pub fn read_shadow(root: &Path) -> ShadowFacts {
-    use std::os::unix::fs::PermissionsExt;
-    let path = under(root, SHADOW_PATH);
-    let read = fs::read_to_string(&path)
-        .and_then(|text| Ok((text, fs::metadata(&path)?.permissions().mode() & 0o7777)));
-    match read {
-        Ok((text, mode)) => ShadowFacts::Present {
-            text: Secret::new(text),
-            mode,
+    match read_file(root, SHADOW_PATH, HOST_FILE_LIMIT) {
+        Ok(Some(read)) => match std::str::from_utf8(&read.bytes) {
+            Ok(text) => ShadowFacts::Present {
+                text: Secret::new(text.to_owned()),
+                mode: read.mode,
+            },
+            Err(_) => ShadowFacts::Unreadable("it is not UTF-8 text".into()),
         },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => ShadowFacts::Missing,
-        Err(e) => ShadowFacts::Unreadable(e.to_string()),
+        Ok(None) => ShadowFacts::Missing,
+        Err(e) => ShadowFacts::Unreadable(e.message()),
     }
 }
 
@@ -82,25 +91,26 @@ pub fn read_shadow(root: &Path) -> ShadowFacts {
 /// for `render` run without root) is planned as absent: the TLS step then
 /// makes a new pair, and a damaged one never stops a boot.
 pub fn installed_tls(root: &Path) -> Result<Option<InstalledPair>, FactsError> {
-    let read = |path: &str| -> Result<Option<Vec<u8>>, FactsError> {
-        let path = under(root, path);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                tracing::warn!(path = %path.display(), "cannot read the installed TLS file; planning a new pair");
+    let read = |path: &str| -> Result<Option<Zeroizing<Vec<u8>>>, FactsError> {
+        match read_file(root, path, TLS_FILE_LIMIT) {
+            Ok(read) => Ok(read.map(|r| r.bytes)),
+            Err(e) if e.io_kind() == Some(io::ErrorKind::PermissionDenied) => {
+                tracing::warn!(path = %e.path().display(), "cannot read the installed TLS file; planning a new pair");
                 Ok(None)
             }
-            Err(source) => Err(FactsError::Read { path, source }),
+            Err(e @ (ReadFileError::NotRegular { .. } | ReadFileError::TooLarge { .. })) => {
+                tracing::warn!(error = %e, "the installed TLS file cannot be used; planning a new pair");
+                Ok(None)
+            }
+            Err(e) => Err(FactsError::Read(e)),
         }
     };
     let (Some(cert), Some(key)) = (read(TLS_CERT_PATH)?, read(TLS_KEY_PATH)?) else {
         return Ok(None);
     };
-    let key = zeroize::Zeroizing::new(key);
-    match (String::from_utf8(cert), std::str::from_utf8(&key)) {
+    match (std::str::from_utf8(&cert), std::str::from_utf8(&key)) {
         (Ok(cert_pem), Ok(key_pem)) => Ok(Some(InstalledPair {
-            cert_pem,
+            cert_pem: cert_pem.to_owned(),
             key_pem: Secret::new(key_pem.to_owned()),
         })),
         _ => {
@@ -110,16 +120,16 @@ pub fn installed_tls(root: &Path) -> Result<Option<InstalledPair>, FactsError> {
     }
 }
 
-/// A file's text, or `None` when it does not exist.
-fn read_optional(path: &Path) -> Result<Option<String>, FactsError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(FactsError::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
+/// A file's text under `root`, or `None` when it does not exist.
+fn read_text(root: &Path, path: &str) -> Result<Option<String>, FactsError> {
+    let Some(read) = read_file(root, path, HOST_FILE_LIMIT).map_err(FactsError::Read)? else {
+        return Ok(None);
+    };
+    String::from_utf8(read.bytes.to_vec())
+        .map(Some)
+        .map_err(|_| FactsError::NotText {
+            path: under(root, path),
+        })
 }
 
 /// The first Ethernet interface by name under `sys_class_net` (normally

@@ -1,9 +1,17 @@
 //! The system ovaboot configures or reads: `/` on the appliance, a folder
 //! standing for it for `render`, a test's temporary directory. Every path the
 //! agent plans is absolute, as on the running system; [`under`] is where it is
-//! under a given root.
+//! under a given root, and [`read_file`] the one way to read a file there
+//! ([`read_local`] for a file named on the running system): never blocking,
+//! capped, inside the root.
 
 use std::path::{Path, PathBuf};
+
+mod read;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use read::{FileRead, Links, ReadFileError, open_file, open_local, read_file, read_local};
 
 /// Where the absolute path `absolute` is under `root` (`/etc/hosts` under
 /// `/tmp/r` is `/tmp/r/etc/hosts`; under `/` it is itself).

@@ -44,3 +44,120 @@ fn a_config_key_naming_a_system_file_is_refused_and_the_file_stays() {
     );
     assert!(!root.join("etc/hostname").exists(), "nothing written");
 }
+
+/// `ovaboot args` with the manifest `manifest`; its output, or a panic if it
+/// has not exited within a minute (it hung on a FIFO). A watchdog for a
+/// hang, not a measure of speed.
+fn ovaboot_returning(args: &[&str], manifest: &Path) -> Output {
+    use std::process::{Command, Stdio};
+    let child = Command::new(env!("CARGO_BIN_EXE_ovaboot"))
+        .args(args)
+        .env_remove("OVABOOT_LOG")
+        .env("OVABOOT_CONTOUR_MANIFEST", manifest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("ovaboot {args:?} hung");
+        }
+    }
+}
+
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+}
+
+/// A FIFO in place of the config or the Contour manifest, or a symlink to
+/// /dev/zero, used to block forever or read until memory ran out.
+#[test]
+fn a_fifo_or_device_in_place_of_the_config_or_manifest_is_refused_at_once() {
+    let work = tempfile::tempdir().unwrap();
+    let env = environment(work.path(), &[]);
+    let fifo = work.path().join("fifo.toml");
+    mkfifo(&fifo);
+    let zero = work.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for (config, kind) in [(&fifo, "a FIFO"), (&zero, "a character device")] {
+        let config = config.to_str().unwrap();
+        let out = ovaboot_returning(
+            &["props", "--ovf-env", &env, "--config", config],
+            &cli_support::contour_manifest(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let line = error_line(&out);
+        assert!(
+            line.contains(&format!(
+                "cannot read the config {config}: is {kind}, not a regular file"
+            )),
+            "{line}"
+        );
+    }
+    let manifest = work.path().join("contour.yaml");
+    mkfifo(&manifest);
+    let out = ovaboot_returning(&["images"], &manifest);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let line = error_line(&out);
+    assert!(line.contains("is a FIFO, not a regular file"), "{line}");
+}
+
+/// A FIFO in place of a record under /var/lib/ovaboot used to block `status`
+/// (and every phase) forever.
+#[test]
+fn a_fifo_in_place_of_a_record_never_hangs_status() {
+    let root = tempfile::tempdir().unwrap();
+    for record in ["state.json", "firstboot.json"] {
+        let path = root.path().join("var/lib/ovaboot").join(record);
+        mkfifo(&path);
+        let out = ovaboot_returning(
+            &["status", "--root", root.path().to_str().unwrap()],
+            &cli_support::contour_manifest(),
+        );
+        assert!(out.status.code().is_some(), "{record}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Under --root, a symlinked /etc/shadow pointing outside used to be
+/// followed: the outside file's other accounts were copied into the root's
+/// shadow, with its mode.
+#[test]
+fn a_shadow_symlinked_out_of_the_root_is_never_read_nor_copied() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let outside = work.path().join("outside-shadow");
+    let outside_text = "root:*:1::::::\nintruder:$6$outside$hash:1::::::\n";
+    std::fs::write(&outside, outside_text).unwrap();
+    std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/passwd"), PASSWD).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("etc/shadow")).unwrap();
+    let env = environment(
+        work.path(),
+        &[("guestinfo.root_password", "Tr0ub4dor&3-staple-battery")],
+    );
+    let out = cli_support::firstboot_host(&root, &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let line = error_line(&out);
+    assert!(
+        line.contains("guestinfo.root_password: cannot be set: /etc/shadow does not exist"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), outside_text);
+    assert!(
+        std::fs::symlink_metadata(root.join("etc/shadow"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the root's shadow is as it was"
+    );
+}

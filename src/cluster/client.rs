@@ -8,6 +8,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::time::Instant;
 
+use crate::root::{Links, read_local};
+
 use super::config::KubeConfig;
 use super::error::ApplyError;
 use super::failure;
@@ -210,6 +212,9 @@ async fn wait_for_kubeconfig(
     }
 }
 
+/// The most a kubeconfig may hold (read never blocking, capped).
+pub const KUBECONFIG_LIMIT: u64 = 1024 * 1024;
+
 async fn from_file(path: &Path, request_timeout: Duration) -> Result<Connection, ApplyError> {
     let err = |message: String| ApplyError::Kubeconfig {
         path: path.to_owned(),
@@ -217,8 +222,17 @@ async fn from_file(path: &Path, request_timeout: Duration) -> Result<Connection,
     };
     // Parsed here rather than by Kubeconfig::read_from, whose errors quote the
     // file around the fault, and a kubeconfig holds the admin's private key.
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let kubeconfig: Kubeconfig = crate::yaml::from_str(&text).map_err(err)?;
+    let bytes = match read_local(path, KUBECONFIG_LIMIT, Links::Follow) {
+        Ok(Some(file)) => file.bytes,
+        Ok(None) => {
+            return Err(err(
+                std::io::Error::from(std::io::ErrorKind::NotFound).to_string()
+            ));
+        }
+        Err(e) => return Err(err(e.message())),
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| err("it is not UTF-8 text".into()))?;
+    let kubeconfig: Kubeconfig = crate::yaml::from_str(text).map_err(err)?;
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| err(e.to_string()))?;

@@ -20,6 +20,20 @@ pub enum ManifestError {
     Empty { path: PathBuf },
 }
 
+/// The most one manifest file may hold (Contour's CRDs are 570 KB in all).
+pub const MANIFEST_FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// A manifest file's text: never blocking, capped ([`crate::root::read_local`]).
+fn read_text(path: &Path) -> std::io::Result<String> {
+    use crate::root::{Links, read_local};
+    let bytes = read_local(path, MANIFEST_FILE_LIMIT, Links::Follow)
+        .map_err(crate::root::ReadFileError::into_io_error)?
+        .ok_or(std::io::ErrorKind::NotFound)?
+        .bytes;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// Every object of `dir/manifests/*.yaml` (multi-document files allowed; empty
 /// documents skipped), files in name order, documents in file order.
 pub fn load_manifests(dir: &Path) -> Result<Vec<Value>, ManifestError> {
@@ -40,7 +54,7 @@ pub fn load_manifests(dir: &Path) -> Result<Vec<Value>, ManifestError> {
     }
     let texts: Vec<String> = files
         .iter()
-        .map(|path| std::fs::read_to_string(path).map_err(read_err(path)))
+        .map(|path| read_text(path).map_err(read_err(path)))
         .collect::<Result<_, _>>()?;
     // Parsing is most of the load (~20 ms for Contour's 570 KB of CRDs): the files are
     // split by size between this thread and one more, while the machine's second core

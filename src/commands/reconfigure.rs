@@ -36,7 +36,6 @@ use crate::failure::{Failure, Transience};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, PlanError, TLS_CERT_PATH, TLS_KEY_PATH, build};
-use crate::root::under;
 use crate::settings::{Settings, SettingsError, keys};
 use crate::state;
 use crate::state::completion::{self, Completion, CompletionError};
@@ -430,7 +429,9 @@ fn secret_name(plan: &Plan) -> String {
 
 /// The SHA-256 fingerprint of the leaf installed under `root`, if readable.
 pub fn installed_fingerprint(root: &Path) -> Option<String> {
-    let pem = std::fs::read(under(root, TLS_CERT_PATH)).ok()?;
+    let pem = crate::root::read_file(root, TLS_CERT_PATH, crate::facts::TLS_FILE_LIMIT)
+        .ok()??
+        .bytes;
     let block = x509_parser::pem::Pem::iter_from_buffer(&pem).next()?.ok()?;
     Some(crate::tls::sha256_fingerprint(&block.contents))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{ContourError, Object, describe};
+use crate::root::{Links, read_local};
 
 /// The Contour release this ovaboot build was tested with.
 pub const DEFAULT_VERSION: &str = "v1.33.6";
@@ -106,15 +107,23 @@ fn is_release_tag(version: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Read the configured manifest, check its sha256, then parse it into objects
+/// The most the Contour manifest may hold (v1.33.6's is 570 KB).
+pub const MANIFEST_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Read the configured manifest (never blocking, capped), check its sha256, then parse it into objects
 /// in file order (which is Contour's apply order: namespace, CRDs, RBAC, workloads).
 pub fn load_manifest(config: &ContourConfig) -> Result<Vec<Object>, ContourError> {
     config.validate()?;
     let path = config.manifest_path();
-    let bytes = std::fs::read(&path).map_err(|source| ContourError::Read {
+    let read = |source| ContourError::Read {
         path: path.clone(),
         source,
-    })?;
+    };
+    let bytes = match read_local(&path, MANIFEST_LIMIT, Links::Follow) {
+        Ok(Some(file)) => file.bytes,
+        Ok(None) => return Err(read(std::io::ErrorKind::NotFound.into())),
+        Err(e) => return Err(read(e.into_io_error())),
+    };
     let objects = parse_manifest(&bytes, &path, &config.sha256)?;
     tracing::debug!(path = %path.display(), objects = objects.len(), "loaded the pinned Contour manifest");
     Ok(objects)

@@ -1,6 +1,7 @@
 use std::os::unix::fs::symlink;
 
 use super::*;
+use crate::root::test_support::returns;
 
 /// A fake /sys/class/net laid out as the kernel does: entries are symlinks
 /// into devices/, physical ones have a `device` link.
@@ -104,5 +105,57 @@ fn half_a_pair_is_no_pair() {
             .unwrap()
             .installed_tls
             .is_none()
+    );
+}
+
+/// Under --root, a symlinked /etc/shadow or /etc/hosts pointing outside used
+/// to be followed: other accounts' lines from the outside file were copied
+/// into the root's shadow, with the outside file's mode.
+#[test]
+fn symlinks_out_of_the_root_are_not_followed_for_shadow_hosts_or_passwd() {
+    let outside = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = outside.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+    let shadow = file("shadow", "root:*:1::::::\nintruder:$6$outside:1::::::\n");
+    let hosts = file("hosts", "10.9.9.9 outside.example\n");
+    let passwd = file("passwd", "root:x:0:0::/outside-home:/bin/sh\n");
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("etc")).unwrap();
+    symlink(&shadow, root.path().join("etc/shadow")).unwrap();
+    symlink(&hosts, root.path().join("etc/hosts")).unwrap();
+    symlink(&passwd, root.path().join("etc/passwd")).unwrap();
+    assert!(matches!(read_shadow(root.path()), ShadowFacts::Missing));
+    let facts = read_host_facts(root.path()).unwrap();
+    assert_eq!(facts.existing_hosts, "");
+    assert_eq!(facts.root_home, None);
+}
+
+#[test]
+fn a_fifo_or_device_in_a_host_files_place_never_blocks_the_read() {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("etc")).unwrap();
+    nix::unistd::mkfifo(
+        &root.path().join("etc/shadow"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let path = root.path().to_owned();
+    match returns("reading a FIFO /etc/shadow", move || read_shadow(&path)) {
+        ShadowFacts::Unreadable(reason) => assert!(reason.contains("is a FIFO"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    nix::unistd::mkfifo(
+        &root.path().join("etc/hosts"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let path = root.path().to_owned();
+    let err = returns("reading a FIFO /etc/hosts", move || read_host_facts(&path)).unwrap_err();
+    assert!(
+        err.to_string().contains("is a FIFO, not a regular file"),
+        "{err}"
     );
 }

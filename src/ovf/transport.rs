@@ -89,24 +89,30 @@ pub enum TransportError {
 }
 
 /// Reads at most one byte more than the document limit, so that an oversized
-/// source is refused by the parser without being read whole.
+/// source is refused by the parser without being read whole. Opened without
+/// blocking and refused unless a regular file ([`crate::root::open_local`]):
+/// a FIFO on an ISO (Rock Ridge has them) or in `--ovf-env` never hangs the boot.
 pub(crate) fn read_capped(path: &Path, follow_symlinks: bool) -> Result<Vec<u8>, TransportError> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use crate::root::{Links, ReadFileError, open_local};
+    let links = if follow_symlinks {
+        Links::Follow
+    } else {
+        Links::Refuse
+    };
     let err = |source| TransportError::Read {
         path: path.to_owned(),
         source,
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    if !follow_symlinks {
-        options.custom_flags(nix::libc::O_NOFOLLOW);
-    }
-    let file = options.open(path).map_err(err)?;
-    if !file.metadata().map_err(err)?.is_file() {
-        return Err(TransportError::NotAFile {
-            path: path.to_owned(),
-        });
-    }
+    let file = match open_local(path, links) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Err(err(io::ErrorKind::NotFound.into())),
+        Err(ReadFileError::NotRegular { .. }) => {
+            return Err(TransportError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(err(e.into_io_error())),
+    };
     let limit = super::document::MAX_DOCUMENT_BYTES as u64 + 1;
     let mut bytes = Vec::new();
     file.take(limit).read_to_end(&mut bytes).map_err(err)?;
@@ -170,6 +176,20 @@ mod tests {
             Err(TransportError::Read { .. })
         ));
         assert_eq!(read_capped(&link, true).unwrap(), b"<x/>");
+    }
+
+    #[test]
+    fn capped_read_refuses_a_fifo_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ovf-env.xml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = crate::root::test_support::returns("reading a FIFO ovf-env.xml", move || {
+            read_capped(&fifo, true)
+        });
+        assert!(
+            matches!(err, Err(TransportError::NotAFile { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::files::{FilesError, write_files};
 use crate::ovf::Properties;
 use crate::plan::PlannedFile;
-use crate::root::under;
+use crate::root::{ReadFileError, read_file, under};
 use crate::secret::Secret;
 use crate::settings::keys;
 
@@ -58,15 +58,17 @@ pub struct DigestKey(Secret<Vec<u8>>);
 impl DigestKey {
     /// The key already under `root`, if there is one of the right size.
     pub fn load(root: &Path) -> Result<Option<DigestKey>, DigestError> {
-        let path = under(root, KEY_PATH);
-        match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() == KEY_BYTES => Ok(Some(DigestKey(Secret::new(bytes)))),
-            Ok(_) => {
-                tracing::warn!(path = %path.display(), "the digest key has the wrong size; a new one is made when the digest is recorded");
+        match read_file(root, KEY_PATH, KEY_BYTES as u64) {
+            Ok(Some(read)) if read.bytes.len() == KEY_BYTES => {
+                Ok(Some(DigestKey(Secret::new(read.bytes.to_vec()))))
+            }
+            Ok(None) => Ok(None),
+            Err(ReadFileError::Io { path, source }) => Err(DigestError::Read { path, source }),
+            // Too short, too long, not a file: made anew when the digest is recorded.
+            Ok(Some(_)) | Err(_) => {
+                tracing::warn!(path = %under(root, KEY_PATH).display(), "the digest key is not a key of the right size; a new one is made when the digest is recorded");
                 Ok(None)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(DigestError::Read { path, source }),
         }
     }
 
@@ -204,7 +206,7 @@ impl AppliedDigest {
             }
             Ok(None) => Ok(None),
             Err(json::ReadError::Io { path, source }) => Err(DigestError::Read { path, source }),
-            Err(e @ json::ReadError::Json { .. }) => {
+            Err(e) => {
                 tracing::warn!(path = %e.path().display(), error = %e.message(), "the properties' digest is unreadable; every property counts as changed");
                 Ok(None)
             }

@@ -123,3 +123,21 @@ fn a_damaged_record_counts_as_none() {
     std::fs::write(&path, "{\"scheme\":").unwrap();
     assert_eq!(AppliedDigest::load(root.path()).unwrap(), None);
 }
+
+/// A non-UTF-8 properties.json used to stop reconfigure with exit 2; it is
+/// damage like any other (documented: every property counts as changed).
+#[test]
+fn a_record_that_is_not_utf8_or_not_a_file_counts_as_none_too() {
+    let root = tempfile::tempdir().unwrap();
+    let path = under(root.path(), DIGEST_PATH);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"{\"scheme\": \"\xff\xfe\"}").unwrap();
+    assert_eq!(AppliedDigest::load(root.path()).unwrap(), None);
+    std::fs::remove_file(&path).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let root_path = root.path().to_owned();
+    let loaded = crate::root::test_support::returns("loading a FIFO digest", move || {
+        AppliedDigest::load(&root_path).unwrap()
+    });
+    assert_eq!(loaded, None);
+}
