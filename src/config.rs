@@ -74,7 +74,7 @@ impl Config {
         let bytes = match read_local(path, CONFIG_LIMIT, Links::Follow) {
             Ok(Some(file)) => file.bytes,
             Ok(None) if explicit.is_none() => return Ok(Config::default()),
-            Ok(None) => return Err(unreadable(std::io::ErrorKind::NotFound.into())),
+            Ok(None) => return Err(unreadable(crate::root::not_found())),
             Err(e) => return Err(unreadable(e.into_io_error())),
         };
         let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {

@@ -123,7 +123,10 @@ impl Failure {
     }
 
     /// The whole cause chain on one line (it names the property or file at
-    /// fault), skipping a cause whose text an outer message already quotes.
+    /// fault), skipping a cause whose text an outer message already quotes;
+    /// line breaks become spaces and every other control character an
+    /// escape ([`crate::show::escaped`]): a value from a record or a
+    /// property can neither drive the terminal nor break the line.
     pub fn one_line(&self) -> String {
         let mut line = String::new();
         for cause in self.error.chain() {
@@ -136,7 +139,7 @@ impl Failure {
             }
             line.push_str(&text);
         }
-        line.replace(['\n', '\r'], " ")
+        crate::show::escaped(&line.replace(['\n', '\r'], " ")).into_owned()
     }
 
     /// The error itself (to look for a particular cause).
@@ -189,6 +192,12 @@ mod tests {
         assert_eq!(err.one_line(), "writing /etc/hosts: disk full");
         assert!(!err.is_transient());
         assert_eq!(err.exit_code(), EXIT_PERMANENT);
+    }
+
+    #[test]
+    fn control_characters_in_a_cause_are_escaped() {
+        let err = Failure::from(std::io::Error::other("name \u{1b}[2J\u{85}\u{2028}x"));
+        assert_eq!(err.one_line(), "name \\u{1b}[2J\\u{85}\\u{2028}x");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn init_logging(verbosity: u8, hold: bool) -> HeldLog {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(EscapedFields)
         .with_writer(held.clone())
         .with_target(false);
     if under_systemd {
@@ -42,6 +43,27 @@ pub fn init_logging(verbosity: u8, hold: bool) -> HeldLog {
             .init();
     }
     held
+}
+
+/// Every event's message and fields as `tracing-subscriber` writes them,
+/// then [`crate::show::escaped`]: a value from outside (a property, a
+/// record, a parser's message) can neither drive the terminal nor, with a
+/// CR or LF, make a line of its own in the journal.
+pub struct EscapedFields;
+
+impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: tracing_subscriber::fmt::format::Writer<'writer>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut text = String::new();
+        tracing_subscriber::fmt::format::DefaultFields::new().format_fields(
+            tracing_subscriber::fmt::format::Writer::new(&mut text),
+            fields,
+        )?;
+        writer.write_str(&crate::show::escaped(&text))
+    }
 }
 
 /// Log output: straight to stderr, or held until the command has succeeded.
@@ -142,5 +164,33 @@ mod tests {
         // Dropping a clone discards nothing the original still holds.
         drop(held.clone());
         assert!(held.held_text().contains("no_proxy"));
+    }
+
+    /// A value from outside in a message or a field: one line in the
+    /// journal, nothing a terminal acts on.
+    #[test]
+    fn messages_and_fields_are_escaped_into_one_line() {
+        let held = HeldLog::holding();
+        let subscriber = fmt()
+            .fmt_fields(EscapedFields)
+            .with_writer(held.clone())
+            .with_ansi(false)
+            .with_target(false)
+            .without_time()
+            .finish();
+        let key = "guestinfo.x\r\nFAKE: root logged in\u{2028}\u{202e}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(key = %key, "property {key} set\u{85}");
+        });
+        let text = held.held_text();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            !text
+                .trim_end_matches('\n')
+                .chars()
+                .any(crate::show::is_unsafe),
+            "{text:?}"
+        );
+        assert!(text.contains("guestinfo.x\\r\\nFAKE"), "{text}");
     }
 }

@@ -11,7 +11,9 @@ mod read;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-pub use read::{FileRead, Links, ReadFileError, open_file, open_local, read_file, read_local};
+pub use read::{
+    FileRead, Links, ReadFileError, not_found, open_file, open_local, read_file, read_local,
+};
 
 /// Where the absolute path `absolute` is under `root` (`/etc/hosts` under
 /// `/tmp/r` is `/tmp/r/etc/hosts`; under `/` it is itself).

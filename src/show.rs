@@ -66,6 +66,28 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// `value` as pretty-printed JSON with every [`is_unsafe`] character inside a
+/// string written `\uXXXX`: serde_json escapes the C0 controls itself but
+/// writes DEL, the C1 controls, U+2028/9 and the bidirectional overrides as
+/// they are. Still the same JSON value.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let text = serde_json::to_string_pretty(value).expect("plain data serializes");
+    if !text.chars().any(|c| c > '\u{7e}' && is_unsafe(c)) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        // All of these are in the BMP and, in serde_json's output, only
+        // inside strings (structure is ASCII).
+        if c > '\u{7e}' && is_unsafe(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether `value` looks like it carries a credential, anywhere in it: an
 /// `@` (the userinfo of a URL, `user:pass@host`), a `user:password` pair (a
 /// colon that is neither part of an IPv6 address nor before a port number), a

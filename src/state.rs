@@ -409,9 +409,10 @@ pub(crate) fn rfc3339(now: time::OffsetDateTime) -> String {
 }
 
 /// Errors are one line already; a stray newline would break the banner and
-/// the guestinfo RPC.
+/// the guestinfo RPC, and a control character from a tampered record would
+/// reach every terminal that shows the state.
 fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
+    crate::show::escaped(&text.replace(['\n', '\r'], " ")).into_owned()
 }
 
 #[cfg(test)]

@@ -161,3 +161,75 @@ fn a_shadow_symlinked_out_of_the_root_is_never_read_nor_copied() {
         "the root's shadow is as it was"
     );
 }
+
+/// A properties.json that is not UTF-8 is damage like any other (documented:
+/// every property then counts as changed); it used to stop reconfigure with
+/// exit 2.
+#[test]
+fn a_properties_digest_that_is_not_utf8_counts_as_no_digest() {
+    let appliance = cli_support::appliance::Appliance::new();
+    let env = appliance.env(
+        "a.xml",
+        &[
+            ("guestinfo.hostname", cli_support::FQDN),
+            ("guestinfo.ntp", "ntp.example.net"),
+        ],
+    );
+    appliance.first_boot(&env);
+    std::fs::write(
+        appliance.root.join("var/lib/ovaboot/properties.json"),
+        b"{\"scheme\": \"\xff\xfe\"}\n",
+    )
+    .unwrap();
+    let out = appliance.reconfigure(&env, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("properties changed: unknown"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// The host-name refusal quotes the name a record holds: from a tampered
+/// completion record, it reaches the terminal, the state file and the banner
+/// escaped.
+#[test]
+fn a_tampered_record_reaches_terminal_state_and_banner_escaped() {
+    let appliance = cli_support::appliance::Appliance::new();
+    let env = appliance.env("a.xml", &[("guestinfo.hostname", cli_support::FQDN)]);
+    appliance.first_boot(&env);
+    let record = appliance.root.join("var/lib/ovaboot/firstboot.json");
+    let mut completion: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    completion["hostname"] = "old\u{1b}]0;owned\u{7}\r\u{85}\u{2028}.example.com".into();
+    std::fs::write(&record, serde_json::to_vec(&completion).unwrap()).unwrap();
+    // A changed property, so the plan (and its host-name check) is made.
+    let changed = appliance.env(
+        "b.xml",
+        &[
+            ("guestinfo.hostname", cli_support::FQDN),
+            ("guestinfo.ntp", "ntp.example.net"),
+        ],
+    );
+    let out = appliance.reconfigure(&changed, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let unsafe_in = |s: &str| {
+        s.trim_end()
+            .chars()
+            .any(|c| c != '\n' && ovaboot::show::is_unsafe(c))
+    };
+    assert!(!unsafe_in(&stderr), "{stderr:?}");
+    assert!(
+        stderr.contains("cannot change from old\\u{1b}]0;owned"),
+        "{stderr}"
+    );
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(appliance.root.join("var/lib/ovaboot/state.json")).unwrap(),
+    )
+    .unwrap();
+    let error = state["error"].as_str().unwrap();
+    assert!(!unsafe_in(error), "{error:?}");
+    let banner = text(&std::fs::read(appliance.root.join("etc/issue.d/ovaboot.issue")).unwrap());
+    assert!(!unsafe_in(&banner), "{banner:?}");
+}

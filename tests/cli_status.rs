@@ -28,6 +28,16 @@ fn put(root: &Path, path: &str, value: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(value).unwrap()).unwrap();
 }
 
+/// The completion record as the cluster phase writes it.
+fn put_completion(root: &Path) {
+    put(
+        root,
+        RECORD,
+        &json!({"ovaboot_version": "0.1.0", "completed_at": "2026-11-27T10:01:00Z",
+                "hostname": "veba01.lab.example.com", "certificate_sha256": "AB:CD:EF"}),
+    );
+}
+
 /// A state record as a phase writes it.
 fn state(phase: &str, outcome: &str, boot_id: &str, error: Option<&str>, permanent: bool) -> Value {
     json!({
@@ -199,12 +209,7 @@ fn done_when_the_completion_record_exists_exit_0() {
         STATE,
         &state("cluster", "done", &this_boot(), None, false),
     );
-    put(
-        root.path(),
-        RECORD,
-        &json!({"ovaboot_version": "0.1.0", "completed_at": "2026-11-27T10:01:00Z",
-                "hostname": "veba01.lab.example.com", "certificate_sha256": "AB:CD:EF"}),
-    );
+    put_completion(root.path());
     let (code, human, json) = both(root.path());
     assert_eq!(code, 0);
     assert!(
@@ -215,17 +220,101 @@ fn done_when_the_completion_record_exists_exit_0() {
     assert_eq!(json["completion"]["hostname"], "veba01.lab.example.com");
 }
 
+/// status prints no error line; 2 only for a failure the admin must fix. A
+/// damaged state file is not one (the next phase rewrites it): it used to
+/// print an error line and exit 2.
 #[test]
-fn a_damaged_state_file_is_one_error_line_naming_it() {
+fn a_damaged_state_file_is_unknown_exit_1_without_an_error_line() {
     let root = tempfile::tempdir().unwrap();
     let path = root.path().join(STATE);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, "{").unwrap();
-    let out = status(root.path(), false);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("state.json is unreadable"), "{stderr}");
+    for damage in [&b"{"[..], b"\xff\xfe{}", b"{\"phase\": \"\x1b[2J\"}"] {
+        std::fs::write(&path, damage).unwrap();
+        let (code, human, json) = both(root.path());
+        assert_eq!(code, 1, "{human}");
+        assert!(human.starts_with("first boot:   unknown\n"), "{human}");
+        assert!(
+            human.contains(&format!(
+                "unreadable:   the state file {} is unreadable (",
+                path.display()
+            )),
+            "{human}"
+        );
+        assert!(
+            human.contains("the next phase to run rewrites the state file"),
+            "{human}"
+        );
+        assert!(!human.contains('\u{1b}'), "{human:?}");
+        assert_eq!(json["status"], "unknown");
+        assert_eq!(json["state"], Value::Null);
+        assert!(
+            json["unreadable"].as_str().unwrap().contains("state.json"),
+            "{json}"
+        );
+    }
+    // With the completion record, first boot is done whatever the state says.
+    put_completion(root.path());
+    let (code, human, json) = both(root.path());
+    assert_eq!(code, 0, "{human}");
+    assert_eq!(json["status"], "done");
+}
+
+/// A damaged completion record stops every later firstboot and reconfigure
+/// until it is removed: the admin must act, so 2, still without an error line.
+#[test]
+fn a_damaged_completion_record_is_failed_exit_2_saying_to_remove_it() {
+    let root = tempfile::tempdir().unwrap();
+    put(
+        root.path(),
+        STATE,
+        &state("cluster", "done", &this_boot(), None, false),
+    );
+    let path = root.path().join(RECORD);
+    std::fs::write(&path, "{\"completed_at\":").unwrap();
+    let (code, human, json) = both(root.path());
+    assert_eq!(code, 2, "{human}");
+    assert_eq!(json["status"], "failed");
+    assert_eq!(
+        json["advice"],
+        format!("remove {} to run first boot again", path.display())
+    );
+    assert!(human.contains(&path.display().to_string()), "{human}");
+}
+
+/// Every value `status` shows from the records is escaped: a tampered state
+/// file cannot drive the terminal.
+#[test]
+fn a_tampered_state_file_reaches_the_terminal_escaped() {
+    let root = tempfile::tempdir().unwrap();
+    let mut record = state(
+        "host",
+        "failed",
+        &this_boot(),
+        Some("guestinfo.x: \u{1b}]0;owned\u{7}bad\r\u{85}\u{2028}\u{202e}"),
+        true,
+    );
+    record["url"] = json!("https://veba01\u{1b}[31m.example.com/");
+    record["started"] = json!("2026\u{1b}[2J");
+    record["certificate"]["sha256"] = json!("AB\u{9b}31m");
+    put(root.path(), STATE, &record);
+    let (code, human, json) = both(root.path());
+    assert_eq!(code, 2);
+    assert!(
+        !human.chars().any(|c| c.is_control() && c != '\n'),
+        "{human:?}"
+    );
+    for c in ['\u{2028}', '\u{202e}'] {
+        assert!(!human.contains(c), "{human:?}");
+    }
+    assert!(human.contains("veba01\\u{1b}[31m"), "{human}");
+    // JSON escapes them itself: the value round-trips.
+    assert_eq!(
+        json["state"]["url"],
+        "https://veba01\u{1b}[31m.example.com/"
+    );
+    let raw = text(&status(root.path(), true).stdout);
+    assert!(!raw.chars().any(|c| c.is_control() && c != '\n'), "{raw:?}");
+    assert!(!raw.contains('\u{2028}'), "{raw:?}");
 }
 
 /// The host phase with a root password and the admin's key: the state file

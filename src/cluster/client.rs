@@ -225,9 +225,7 @@ async fn from_file(path: &Path, request_timeout: Duration) -> Result<Connection,
     let bytes = match read_local(path, KUBECONFIG_LIMIT, Links::Follow) {
         Ok(Some(file)) => file.bytes,
         Ok(None) => {
-            return Err(err(
-                std::io::Error::from(std::io::ErrorKind::NotFound).to_string()
-            ));
+            return Err(err(crate::root::not_found().to_string()));
         }
         Err(e) => return Err(err(e.message())),
     };

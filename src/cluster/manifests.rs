@@ -28,7 +28,7 @@ fn read_text(path: &Path) -> std::io::Result<String> {
     use crate::root::{Links, read_local};
     let bytes = read_local(path, MANIFEST_FILE_LIMIT, Links::Follow)
         .map_err(crate::root::ReadFileError::into_io_error)?
-        .ok_or(std::io::ErrorKind::NotFound)?
+        .ok_or_else(crate::root::not_found)?
         .bytes;
     String::from_utf8(bytes.to_vec())
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))

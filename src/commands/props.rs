@@ -13,6 +13,7 @@ use crate::ovf::OvfEnvironment;
 use crate::plan::appliance::{self, HostFacts, PlanError};
 use crate::settings::proxy::{KEY_HTTP_PROXY, KEY_HTTPS_PROXY};
 use crate::settings::{Settings, SettingsError};
+use crate::show::escaped;
 
 /// Why `props` refused: the errors `render` would give, so the same line.
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +62,19 @@ fn shown<'a>(env: &'a OvfEnvironment, settings: &'a Settings) -> BTreeMap<&'a st
         .collect()
 }
 
-/// One `key = value` line per property, after a line naming the transport.
+/// One `key = value` line per property, after a line naming the transport;
+/// keys and values escaped ([`crate::show::escaped`]): a CR, NEL or U+2028
+/// in a value cannot break or overwrite the line.
 pub fn text(env: &OvfEnvironment, settings: &Settings) -> String {
     let mut out = format!("transport: {}\n", env.transport);
     for (key, value) in shown(env, settings) {
-        out.push_str(&format!("{key} = {value}\n"));
+        out.push_str(&format!("{} = {}\n", escaped(key), escaped(value)));
     }
     out
 }
 
-/// One JSON object: `{"transport": "...", "properties": {"key": "value", ...}}`.
+/// One JSON object: `{"transport": "...", "properties": {"key": "value", ...}}`,
+/// every control character escaped ([`crate::show::json`]).
 pub fn json(env: &OvfEnvironment, settings: &Settings) -> String {
     #[derive(Serialize)]
     struct Output<'a> {
@@ -81,8 +85,7 @@ pub fn json(env: &OvfEnvironment, settings: &Settings) -> String {
         transport: &env.transport,
         properties: shown(env, settings),
     };
-    let mut out =
-        serde_json::to_string_pretty(&output).expect("a map of strings always serializes");
+    let mut out = crate::show::json(&output);
     out.push('\n');
     out
 }
@@ -131,6 +134,40 @@ mod tests {
             "transport: file\nguestinfo.hostname = veba01.lab.example.com\nguestinfo.http_proxy = http://svc:***@proxy.example.com:3128\nguestinfo.tls_key = <redacted>\n"
         );
         assert!(!out.contains("Pa%2Fss"));
+    }
+
+    /// An accepted value (or a key) holding CR, NEL, U+2028 or an escape
+    /// sequence used to reach the terminal raw.
+    #[test]
+    fn keys_and_values_reach_the_terminal_escaped() {
+        let mut env = env();
+        env.properties.insert(
+            "guestinfo.note".into(),
+            PropertyValue::Plain("a\rb\u{85}c\u{2028}d\u{1b}[2J".into()),
+        );
+        env.properties.insert(
+            "guestinfo.k\u{1b}]0;x\u{7}".into(),
+            PropertyValue::Plain("v".into()),
+        );
+        let settings = settings(&env);
+        let out = text(&env, &settings);
+        assert!(
+            out.contains("guestinfo.note = a\\rb\\u{85}c\\u{2028}d\\u{1b}[2J\n"),
+            "{out}"
+        );
+        assert!(out.contains("guestinfo.k\\u{1b}]0;x\\u{7} = v\n"), "{out}");
+        let json_text = json(&env, &settings);
+        for out in [out, json_text.clone()] {
+            assert!(
+                !out.chars().any(|c| c != '\n' && crate::show::is_unsafe(c)),
+                "{out:?}"
+            );
+        }
+        let value: serde_json::Value = serde_json::from_str(&json_text).unwrap();
+        assert_eq!(
+            value["properties"]["guestinfo.note"],
+            "a\rb\u{85}c\u{2028}d\u{1b}[2J"
+        );
     }
 
     #[test]

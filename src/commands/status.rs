@@ -5,14 +5,16 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::show::escaped;
 use crate::state::completion::{self, Completion, CompletionError};
-use crate::state::{self, State, StateError, Verdict};
+use crate::state::{self, State, Verdict};
 
 /// What `status` reads and concludes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     /// `done`, `not run`, `running`, `waiting to retry`, `interrupted`,
-    /// `pending`, `stopped` or `failed`.
+    /// `pending`, `stopped`, `failed`, or `unknown` (the state file is
+    /// unreadable and first boot has not completed).
     pub status: &'static str,
     /// The phase the verdict is about, if any.
     pub phase: Option<&'static str>,
@@ -24,6 +26,9 @@ pub struct Status {
     pub state: Option<State>,
     /// The completion record (`/var/lib/ovaboot/firstboot.json`).
     pub completion: Option<Completion>,
+    /// A record that could not be read, and why (escaped): `status` says so
+    /// here, never as an error line.
+    pub unreadable: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,21 +36,41 @@ pub enum StatusError {
     /// Not "not run yet": there is no such system to look at.
     #[error("--root {}: no such directory", root.display())]
     NoRoot { root: std::path::PathBuf },
-    #[error(transparent)]
-    State(#[from] StateError),
-    #[error(transparent)]
-    Completion(#[from] CompletionError),
 }
 
-/// Reads the records under `root` and judges them against this boot.
+/// Reads the records under `root` and judges them against this boot. A
+/// record that cannot be read is part of the answer, not an error: a damaged
+/// state file is `unknown` (exit 1; the next phase to run rewrites it) unless
+/// first boot completed; a damaged completion record is `failed` (exit 2:
+/// firstboot and reconfigure refuse until it is removed).
 pub fn read(root: &Path) -> Result<Status, StatusError> {
     if !root.is_dir() {
         return Err(StatusError::NoRoot {
             root: root.to_owned(),
         });
     }
-    let state = state::load(root)?;
-    let completion = completion::load(root)?;
+    let completion = match completion::load(root) {
+        Ok(completion) => completion,
+        Err(e) => return Ok(completion_unreadable(e)),
+    };
+    let (state, unreadable) = match state::load(root) {
+        Ok(state) => (state, None),
+        Err(e) => (None, Some(escaped(&e.to_string()).into_owned())),
+    };
+    if unreadable.is_some() && completion.is_none() {
+        return Ok(Status {
+            status: "unknown",
+            phase: None,
+            exit_code: 1,
+            advice: Some(
+                "nothing: the next phase to run rewrites the state file (journalctl -u ovaboot-host -u ovaboot-cluster says what ran)"
+                    .to_owned(),
+            ),
+            state: None,
+            completion: None,
+            unreadable,
+        });
+    }
     let boot_id = state::current_boot_id();
     let verdict = state::verdict(state.as_ref(), completion.is_some(), boot_id.as_deref());
     let phase = match &verdict {
@@ -81,15 +106,34 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
         advice,
         state,
         completion,
+        unreadable,
     })
 }
 
-/// One screen for a person.
+/// The completion record is there but unreadable: first boot's end cannot be
+/// told, and every later run refuses until the admin removes it.
+fn completion_unreadable(error: CompletionError) -> Status {
+    let path = match &error {
+        CompletionError::Unreadable { path, .. } => path.display().to_string(),
+        CompletionError::Files(e) => e.to_string(),
+    };
+    Status {
+        status: "failed",
+        phase: None,
+        exit_code: 2,
+        advice: Some(format!("remove {} to run first boot again", escaped(&path))),
+        state: None,
+        completion: None,
+        unreadable: Some(escaped(&error.to_string()).into_owned()),
+    }
+}
+
+/// One screen for a person; every value from a record escaped.
 pub fn text(status: &Status) -> String {
     let mut out = String::new();
     let headline = match (status.status, status.phase) {
         ("done", _) => match &status.completion {
-            Some(c) => format!("done at {}", c.completed_at),
+            Some(c) => format!("done at {}", escaped(&c.completed_at)),
             None => "done".to_owned(),
         },
         ("not run", _) => "not run yet".to_owned(),
@@ -99,41 +143,47 @@ pub fn text(status: &Status) -> String {
     out.push_str(&format!("first boot:   {headline}\n"));
     if let Some(state) = &status.state {
         if let Some(url) = &state.url {
-            out.push_str(&format!("url:          {url}\n"));
+            out.push_str(&format!("url:          {}\n", escaped(url)));
         } else if let Some(name) = &state.hostname {
-            out.push_str(&format!("hostname:     {name} (not serving yet)\n"));
+            out.push_str(&format!(
+                "hostname:     {} (not serving yet)\n",
+                escaped(name)
+            ));
         }
         if let Some(cert) = &state.certificate {
             let source = cert.source.label();
             out.push_str(&format!(
                 "certificate:  {source}, SHA-256 {}\n",
-                cert.sha256
+                escaped(&cert.sha256)
             ));
         }
         out.push_str(&format!(
             "last record:  {} phase {}, started {}{}\n",
             state.phase.as_str(),
             state.outcome.as_str(),
-            state.started,
+            escaped(&state.started),
             state
                 .finished
                 .as_deref()
-                .map(|f| format!(", finished {f}"))
+                .map(|f| format!(", finished {}", escaped(f)))
                 .unwrap_or_default()
         ));
         if let Some(error) = &state.error {
-            out.push_str(&format!("error:        {error}\n"));
+            out.push_str(&format!("error:        {}\n", escaped(error)));
         }
     }
+    if let Some(why) = &status.unreadable {
+        out.push_str(&format!("unreadable:   {why}\n"));
+    }
     if let Some(advice) = &status.advice {
-        out.push_str(&format!("what to do:   {advice}\n"));
+        out.push_str(&format!("what to do:   {}\n", escaped(advice)));
     }
     out
 }
 
 /// One JSON object for automation.
 pub fn json(status: &Status) -> String {
-    let mut text = serde_json::to_string_pretty(status).expect("plain data serializes");
+    let mut text = crate::show::json(status);
     text.push('\n');
     text
 }

@@ -121,7 +121,7 @@ pub fn load_manifest(config: &ContourConfig) -> Result<Vec<Object>, ContourError
     };
     let bytes = match read_local(&path, MANIFEST_LIMIT, Links::Follow) {
         Ok(Some(file)) => file.bytes,
-        Ok(None) => return Err(read(std::io::ErrorKind::NotFound.into())),
+        Ok(None) => return Err(read(crate::root::not_found())),
         Err(e) => return Err(read(e.into_io_error())),
     };
     let objects = parse_manifest(&bytes, &path, &config.sha256)?;

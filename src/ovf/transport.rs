@@ -105,7 +105,7 @@ pub(crate) fn read_capped(path: &Path, follow_symlinks: bool) -> Result<Vec<u8>,
     };
     let file = match open_local(path, links) {
         Ok(Some(file)) => file,
-        Ok(None) => return Err(err(io::ErrorKind::NotFound.into())),
+        Ok(None) => return Err(err(crate::root::not_found())),
         Err(ReadFileError::NotRegular { .. }) => {
             return Err(TransportError::NotAFile {
                 path: path.to_owned(),

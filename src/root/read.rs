@@ -99,6 +99,12 @@ impl ReadFileError {
     }
 }
 
+/// The error a missing file gives (`No such file or directory`), for a
+/// caller that needs one where [`read_file`] and [`read_local`] say `None`.
+pub fn not_found() -> io::Error {
+    io::Error::from_raw_os_error(nix::libc::ENOENT)
+}
+
 /// Whether [`read_local`] follows a symlink at the path itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Links {

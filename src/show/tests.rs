@@ -77,3 +77,16 @@ fn a_token_is_quoted_unless_its_whole_value_or_a_secret_says_otherwise() {
     // Too short to be told from ordinary text.
     assert_eq!(quoted_unless_credential("ab_c", "ab_c", ["ab"]), "\"ab_c\"");
 }
+
+#[test]
+fn json_escapes_what_serde_json_leaves_raw_and_stays_the_same_value() {
+    let value =
+        serde_json::json!({"v": "a\u{7f}b\u{85}c\u{9b}d\u{2028}e\u{202e}f\u{1b}g", "w": "zürich"});
+    let text = json(&value);
+    assert!(!text.chars().any(|c| c != '\n' && is_unsafe(c)), "{text:?}");
+    assert!(text.contains("zürich"), "{text}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        value
+    );
+}

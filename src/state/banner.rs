@@ -71,13 +71,14 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
 }
 
 /// `text` as agetty prints it literally: backslashes doubled, control
-/// characters (escape sequences, newlines) replaced by `?`.
+/// characters (escape sequences, newlines), line separators and
+/// bidirectional overrides ([`crate::show::is_unsafe`]) replaced by `?`.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push('?'),
+            c if crate::show::is_unsafe(c) => out.push('?'),
             c => out.push(c),
         }
     }

@@ -111,10 +111,16 @@ fn inserted_text_cannot_make_agetty_escapes_or_drive_the_terminal() {
     // \n is agetty's host name, \e{red} a colour, ESC starts a terminal sequence.
     assert_eq!(escape(r"a\nb\e{red}"), r"a\\nb\\e{red}");
     assert_eq!(escape("x\u{1b}[2Jy\nz"), "x?[2Jy?z");
+    // Line separators and bidirectional overrides too.
+    assert_eq!(escape("a\u{2028}b\u{202e}c\u{85}d"), "a?b?c?d");
     let mut s = state(Phase::Host);
     s.failed("CN=\\n\u{1b}]0;evil\u{7}", true, LATER);
     let text = render(&s, Some("boot-1"));
-    assert!(text.contains("FAILED: CN=\\\\n?]0;evil?"), "{text}");
+    // The state holds the error escaped already; the banner doubles the backslashes.
+    assert!(
+        text.contains("FAILED: CN=\\\\n\\\\u{1b}]0;evil\\\\u{7}"),
+        "{text}"
+    );
     assert!(!text.contains('\u{1b}'));
     // Every backslash in the file starts an escape agetty prints literally.
     let mut chars = text.chars();
