@@ -314,17 +314,17 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot-status",
         description: &[
-            "Reads the state file and the completion record under --root and judges them against this boot: done, not run, running, waiting to retry, pending (the host phase done, the cluster phase not started), interrupted (the boot it ran in ended before it finished), stopped (it gave up on a cause that may pass; the next boot runs it again), or failed. It prints one screen (the status, the URL, the certificate's fingerprint, the last record, the error line and what to do) or, with --json, one object with the keys status, phase, exit_code, advice, state and completion.",
+            "Reads the state file and the completion record under --root and judges them against this boot: done, not run, running, waiting to retry, pending (the host phase done, the cluster phase not started), interrupted (the boot it ran in ended before it finished), stopped (it gave up on a cause that may pass; the next boot runs it again), failed, or unknown (the state file cannot be read and first boot has not completed; the next phase to run rewrites it). It prints one screen (the status, the URL, the certificate's fingerprint, the last record, the error line, a record it could not read, and what to do) or, with --json, one object with the keys status, phase, exit_code, advice, state, completion and unreadable. Every value from a record is shown escaped.",
         ],
         exit_status: &[
             ("0", "First boot is done."),
             (
                 "1",
-                "Not done yet: not run, running, waiting to retry, pending, interrupted or stopped.",
+                "Not done yet: not run, running, waiting to retry, pending, interrupted, stopped or unknown.",
             ),
             (
                 "2",
-                "Failed: only the admin can fix it (a day-2 refusal included). Also when a record cannot be read, with one error line.",
+                "Failed: only the admin can fix it (a day-2 refusal included, and a completion record that cannot be read: remove it). Also --root naming no directory, the only case with an error line.",
             ),
         ],
         environment: &[LOG],
