@@ -138,21 +138,29 @@ fn shadow_file(
             });
         }
     };
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // Split on LF alone: every other line keeps its bytes, a CR included.
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
     let Some(root) = lines.iter().position(|l| l.starts_with("root:")) else {
         return Err(CredentialsError::Shadow {
             reason: "has no line for root".into(),
         });
     };
-    let mut fields: Vec<String> = lines[root].split(':').map(str::to_owned).collect();
+    let (body, line_end) = match lines[root].strip_suffix('\r') {
+        Some(body) => (body.to_owned(), "\r"),
+        None => (lines[root].clone(), ""),
+    };
+    let mut fields: Vec<String> = body.split(':').map(str::to_owned).collect();
     if fields.len() < 3 {
         return Err(CredentialsError::Shadow {
             reason: "has a malformed line for root".into(),
         });
     }
-    let verifies = ShaCrypt::default()
-        .verify_password(password.expose().as_bytes(), fields[1].as_str())
-        .is_ok();
+    // A hash of more rounds than ovaboot makes is never checked: its cost is
+    // the hash's to choose (up to 999 999 999 rounds, minutes of work).
+    let verifies = rounds(&fields[1]).is_some_and(|rounds| rounds <= HASH_ROUNDS)
+        && ShaCrypt::default()
+            .verify_password(password.expose().as_bytes(), fields[1].as_str())
+            .is_ok();
     if !verifies {
         let params = Params::new(HASH_ROUNDS).expect("HASH_ROUNDS is within SHA-crypt's range");
         let hash = ShaCrypt::SHA512
@@ -160,12 +168,11 @@ fn shadow_file(
             .map_err(|e| CredentialsError::Hash(e.to_string()))?;
         fields[1] = hash.as_str().to_owned();
         fields[2] = days_since_epoch.to_string();
-        lines[root] = fields.join(":");
+        lines[root] = fields.join(":") + line_end;
     }
-    let mut contents = lines.join("\n");
-    if text.ends_with('\n') || text.is_empty() {
-        contents.push('\n');
-    }
+    let contents = lines.join("\n");
+    let mut body = body;
+    zeroize::Zeroize::zeroize(&mut body);
     for field in &mut fields {
         zeroize::Zeroize::zeroize(field);
     }
@@ -173,6 +180,16 @@ fn shadow_file(
         zeroize::Zeroize::zeroize(line);
     }
     Ok(PlannedFile::secret(SHADOW_PATH, Secret::new(contents.into_bytes()), mode).keeping_owner())
+}
+
+/// The rounds a SHA-512-crypt hash names (`$6$rounds=N$...`; 5 000 when it
+/// names none); `None` for another scheme.
+fn rounds(hash: &str) -> Option<u32> {
+    let rest = hash.strip_prefix("$6$")?;
+    match rest.strip_prefix("rounds=") {
+        Some(rest) => rest.split('$').next()?.parse().ok(),
+        None => Some(5_000),
+    }
 }
 
 /// From the OS's RNG (aws-lc-rs, the project's one crypto backend).

@@ -163,3 +163,36 @@ fn keys_go_to_roots_authorized_keys_0600_in_a_0700_directory() {
         Some(&b"ssh-ed25519 AAAA a\nssh-ed25519 BBBB b\n"[..])
     );
 }
+
+/// Every other line stays byte for byte, CRs included: a CRLF shadow file
+/// used to lose them.
+#[test]
+fn a_crlf_shadow_keeps_every_other_lines_bytes_and_its_own_line_end() {
+    let crlf = "daemon:*:19000:0:99999:7:::\r\nroot:*:19000:0:99999:7:::\r\nadmin:$y$j9T$abc$def:19001:0:99999:7:::\r\nlast-without-end";
+    let text = shadow_text(&plan_one(PASSWORD, &present(crlf)));
+    let lines: Vec<&str> = text.split('\n').collect();
+    let before: Vec<&str> = crlf.split('\n').collect();
+    assert_eq!(lines.len(), before.len(), "{text:?}");
+    for index in [0, 2, 3] {
+        assert_eq!(lines[index], before[index], "line {index}");
+    }
+    assert!(lines[1].starts_with("root:$6$rounds=100000$"), "{text:?}");
+    assert!(lines[1].ends_with(":20000:0:99999:7:::\r"), "{text:?}");
+    // And the same password again changes no byte.
+    let again = shadow_text(&plan_one(PASSWORD, &present(&text)));
+    assert_eq!(again, text);
+}
+
+/// The hash already in /etc/shadow names its own cost: one of more rounds
+/// than ovaboot makes is replaced, never checked (up to 999 999 999 rounds).
+#[test]
+fn an_existing_hash_of_more_rounds_than_ours_is_replaced_unchecked() {
+    let costly = "root:$6$rounds=999999999$saltsalt$3wzSWZfbq6rdZ6p5CqzqvBVQnPB3Z.94Xr0s1j8I5jT1xnRcPhD7lVGD45xCHT4J4X9CnmN1uGzjOGMgpCjl6.:19000:0:99999:7:::\n";
+    let shadow = present(costly);
+    let text = crate::root::test_support::returns("checking a costly hash", move || {
+        shadow_text(&plan_one(PASSWORD, &shadow))
+    });
+    assert!(text.starts_with("root:$6$rounds=100000$"), "{text}");
+    assert_eq!(rounds("$6$saltsalt$x"), Some(5_000));
+    assert_eq!(rounds("$y$j9T$abc$def"), None);
+}
