@@ -164,11 +164,17 @@ impl HostConfig {
     /// Checks what serde cannot: unit names, `NO_PROXY` entries, paths.
     pub fn validate(&self) -> Result<(), HostConfigError> {
         let bad = |key, problem: String| Err(HostConfigError { key, problem });
-        for unit in &self.proxy_units {
+        for (index, unit) in self.proxy_units.iter().enumerate() {
             if !systemd_syntax::is_service_unit_name(unit) {
                 return bad(
                     "proxy_units",
                     format!("{unit:?} is not a systemd service unit name (e.g. k3s.service)"),
+                );
+            }
+            if self.proxy_units[..index].contains(unit) {
+                return bad(
+                    "proxy_units",
+                    format!("{unit:?} is named twice (each unit gets one drop-in)"),
                 );
             }
         }

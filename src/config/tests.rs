@@ -330,3 +330,30 @@ fn a_parsers_message_reaches_the_terminal_escaped() {
     assert!(!err.chars().any(crate::show::is_unsafe), "{err:?}");
     assert!(err.contains("rsa\\u{1b}[2J"), "{err}");
 }
+
+/// Two keys naming one file used to pass load and fail at write time with
+/// only "planned twice": each host file key has directories of its own, and
+/// a unit named twice in proxy_units is refused by name.
+#[test]
+fn no_two_host_file_keys_can_name_one_file() {
+    use super::host::{NETWORK_FILE, PROXY_ENV_FILE, TIMESYNCD_FILE};
+    let rules = [&PROXY_ENV_FILE, &NETWORK_FILE, &TIMESYNCD_FILE];
+    for (i, a) in rules.iter().enumerate() {
+        for b in &rules[i + 1..] {
+            assert!(
+                a.dirs.iter().all(|dir| !b.dirs.contains(dir)),
+                "{} and {} share a directory",
+                a.key,
+                b.key
+            );
+        }
+    }
+    let err =
+        parse("[host]\nproxy_units = [\"k3s.service\", \"containerd.service\", \"k3s.service\"]\n")
+            .unwrap_err()
+            .to_string();
+    assert_eq!(
+        err,
+        "the config /etc/ovaboot/ovaboot.toml: host.proxy_units: \"k3s.service\" is named twice (each unit gets one drop-in)"
+    );
+}
