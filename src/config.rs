@@ -16,7 +16,9 @@ mod credentials;
 mod host;
 
 pub use credentials::CredentialsConfig;
-pub use host::{HostConfig, HostConfigError};
+pub use host::{
+    HostConfig, HostConfigError, NETWORK_FILE, OwnFile, PROXY_ENV_FILE, TIMESYNCD_FILE,
+};
 
 /// The most a config file may hold (never blocking, capped: [`read_local`]).
 pub const CONFIG_LIMIT: u64 = 1024 * 1024;

@@ -67,6 +67,10 @@ pub struct Settings {
     pub other: Properties,
 }
 
+/// What a refusal says when its reason would quote another property's secret.
+pub const WITHHELD_REASON: &str =
+    "is refused; the reason is not shown, as it would quote another property's secret";
+
 /// A property that was refused: `<key>: <what is wrong>`, one line, no secret in it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key}: {problem}")]
@@ -132,8 +136,22 @@ impl From<proxy::ProxyError> for SettingsError {
 }
 
 impl Settings {
-    /// Validates the properties. The first property found wrong is reported.
+    /// Validates the properties. The first property found wrong is reported;
+    /// an error that would quote another property's secret (a password
+    /// pasted where a parser shows what it read, such as a PEM label) says
+    /// only which property is refused.
     pub fn from_properties(props: &Properties) -> Result<Settings, SettingsError> {
+        Settings::validate(props).map_err(|e| {
+            let secrets = network::secret_values(props);
+            if crate::show::holds_secret(&e.to_string(), secrets) {
+                SettingsError::new(e.key, Problem::Invalid(WITHHELD_REASON.to_owned()))
+            } else {
+                e
+            }
+        })
+    }
+
+    fn validate(props: &Properties) -> Result<Settings, SettingsError> {
         let hostname = hostname(props)?;
         let network = network::NetworkSettings::from_properties(props)?;
         let proxy = proxy::ProxySettings::from_properties(props)?;

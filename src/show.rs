@@ -141,14 +141,18 @@ pub const WITHHELD: &str = "the value (not shown: it looks like it carries a cre
 /// value is judged, never a piece alone: a password with a space in it
 /// splits into pieces that each look harmless.
 pub fn withheld<'a>(whole: &str, secrets: impl IntoIterator<Item = &'a str>) -> bool {
-    /// Shorter secrets would match ordinary text by chance.
+    looks_like_credential(whole) || holds_secret(whole, secrets)
+}
+
+/// Whether `text` holds one of `secrets` (of six characters or more:
+/// shorter ones would match ordinary text by chance).
+pub fn holds_secret<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> bool {
     const MIN_SECRET_CHARS: usize = 6;
-    looks_like_credential(whole)
-        || secrets
-            .into_iter()
-            .map(str::trim)
-            .filter(|secret| secret.chars().count() >= MIN_SECRET_CHARS)
-            .any(|secret| whole.contains(secret))
+    secrets
+        .into_iter()
+        .map(str::trim)
+        .filter(|secret| secret.chars().count() >= MIN_SECRET_CHARS)
+        .any(|secret| text.contains(secret))
 }
 
 /// `token` (a piece of `whole`) [`quoted`] for an error, or [`WITHHELD`]

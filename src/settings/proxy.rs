@@ -113,9 +113,13 @@ fn proxy_property(props: &Properties, key: &'static str) -> Result<Option<ProxyU
         }
         _ => false,
     };
-    ProxyUrl::parse(text, password_typed)
-        .map(Some)
-        .map_err(|problem| ProxyError { key, problem })
+    let url =
+        ProxyUrl::parse(text, password_typed).map_err(|problem| ProxyError { key, problem })?;
+    // Another property's secret pasted as the user name: mask the user too.
+    if crate::show::withheld(url.user(), secret_values(props)) && !url.user().is_empty() {
+        return Ok(Some(url.user_masked()));
+    }
+    Ok(Some(url))
 }
 
 /// A validated proxy URL, normalised to `scheme://[userinfo@]host[:port]`.
@@ -194,6 +198,28 @@ impl ProxyUrl {
             url: UrlText::Secret(Secret::new(format!("{scheme}://{userinfo}@{host_port}"))),
             shown,
         })
+    }
+
+    /// The user part of the URL's credentials, empty without them.
+    fn user(&self) -> &str {
+        let Some((_, rest)) = self.expose().split_once("://") else {
+            return "";
+        };
+        match rest.rsplit_once('@') {
+            Some((userinfo, _)) => userinfo.split(':').next().unwrap_or_default(),
+            None => "",
+        }
+    }
+
+    /// The same URL, shown with the whole user part masked
+    /// (`http://***@proxy:3128`) unless it is hidden already.
+    fn user_masked(mut self) -> ProxyUrl {
+        if let Some((scheme, rest)) = self.shown.split_once("://")
+            && let Some((_, host)) = rest.rsplit_once('@')
+        {
+            self.shown = format!("{scheme}://{MASK}@{host}");
+        }
+        self
     }
 
     /// The URL itself, credentials included: only for writing it to its target.

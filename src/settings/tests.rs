@@ -268,3 +268,33 @@ fn every_secret_key_is_password_typed_and_no_other() {
         assert!(descriptor.is_declared(key), "{key}");
     }
 }
+
+/// Found by the fuzzer: root's password typed as a PEM label in the public
+/// certificate field was quoted in the refusal (public labels are shown).
+#[test]
+fn a_refusal_that_would_quote_another_propertys_secret_names_only_the_property() {
+    let mut p = Properties::new();
+    for (key, value) in [
+        ("guestinfo.hostname", "veba01.example.com"),
+        ("guestinfo.tls_cert", "-----BEGIN Correct-Horse9-----\nAAAA"),
+        (
+            "guestinfo.tls_key",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+        ),
+    ] {
+        p.insert(key.into(), PropertyValue::Plain(value.into()));
+    }
+    p.insert(
+        "guestinfo.root_password".into(),
+        PropertyValue::Secret(crate::secret::Secret::new("Correct-Horse9".into())),
+    );
+    let err = Settings::from_properties(&p).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("guestinfo.tls_cert: {WITHHELD_REASON}")
+    );
+    // Without the password set, the label is shown as before.
+    p.remove("guestinfo.root_password");
+    let err = Settings::from_properties(&p).unwrap_err().to_string();
+    assert!(err.contains("Correct-Horse9"), "{err}");
+}

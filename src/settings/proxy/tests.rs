@@ -316,3 +316,26 @@ fn a_url_secret_for_its_credentials_is_shown_masked_one_secret_by_its_key_is_not
         .unwrap();
     assert_eq!(url.redacted(), REDACTED);
 }
+
+/// Found by the fuzzer: root's password pasted as a proxy URL's user name
+/// was shown in the masked URL (only the password part was masked).
+#[test]
+fn another_propertys_secret_as_the_user_name_is_masked_too() {
+    let mut p = props(&[("guestinfo.http_proxy", "http://Correct-Horse9:@proxy:3128")]);
+    p.insert(
+        "guestinfo.root_password".into(),
+        PropertyValue::Secret(Secret::new("Correct-Horse9".into())),
+    );
+    let proxy = ProxySettings::from_properties(&p).unwrap().unwrap();
+    let url = proxy.http.unwrap();
+    assert_eq!(url.redacted(), "http://***@proxy:3128");
+    assert_eq!(url.expose(), "http://Correct-Horse9:@proxy:3128");
+    // An ordinary user name stays readable.
+    let p = props(&[("guestinfo.http_proxy", "http://svc:pw@proxy:3128")]);
+    let url = ProxySettings::from_properties(&p)
+        .unwrap()
+        .unwrap()
+        .http
+        .unwrap();
+    assert_eq!(url.redacted(), "http://svc:***@proxy:3128");
+}
