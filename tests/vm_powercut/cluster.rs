@@ -74,20 +74,15 @@ pub fn remove_objects(cp: &ControlPlane, names: &Names) {
 }
 
 /// The TLS Secret holds exactly the pair on `disk`, and Contour calls the
-/// root HTTPProxy for the round's host name valid. Returns when ovaboot
-/// last changed the Secret (its managed fields' time).
-pub fn assert_cluster_holds_the_pair(
-    cp: &ControlPlane,
-    names: &Names,
-    disk: &Disk,
-) -> OffsetDateTime {
+/// root HTTPProxy for the round's host name valid.
+pub fn assert_cluster_holds_the_pair(cp: &ControlPlane, names: &Names, disk: &Disk) {
     block_on(async {
         let c = client(&cp.kubeconfig).await;
         let secret = Api::<Secret>::namespaced(c.clone(), NAMESPACE)
             .get(&names.secret)
             .await
             .unwrap_or_else(|e| panic!("Secret {NAMESPACE}/{}: {e}", names.secret));
-        let data = secret.data.clone().unwrap_or_default();
+        let data = secret.data.unwrap_or_default();
         let field = |key: &str| data.get(key).map(|b| b.0.clone()).unwrap_or_default();
         assert!(
             field("tls.crt") == disk.file(TLS_CERT).unwrap().into_bytes(),
@@ -101,25 +96,14 @@ pub fn assert_cluster_holds_the_pair(
         let proxy = serde_json::to_value(proxy).unwrap();
         assert_eq!(proxy["spec"]["virtualhost"]["fqdn"], names.fqdn.as_str());
         assert_eq!(current_status(&proxy), Some("valid"), "{proxy:#}");
-        let applied = secret
-            .metadata
-            .managed_fields
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m.manager.as_deref() == Some("ovaboot"))
-            .filter_map(|m| m.time)
-            .map(|t| t.0.as_second())
-            .max()
-            .expect("ovaboot manages the Secret");
-        OffsetDateTime::from_unix_timestamp(applied).unwrap()
     })
 }
 
 /// The completion record was written once, and only after everything: if
 /// the cut left it, everything first boot does was already done then (its
 /// files final, the Secret the pair) and the next boot left it alone;
-/// otherwise the next boot wrote it once, after its last host file, the
-/// Secret and the cluster's objects.
+/// otherwise the next boot wrote it once, after the cluster's objects and
+/// the host files.
 pub fn assert_completed_once(
     cut: &Cut,
     next: &Boot,
@@ -148,20 +132,18 @@ pub fn assert_completed_once(
         "{}: {completions} completion lines",
         next.name
     );
+    assert_cluster_holds_the_pair(cp, names, &disk);
+    // Its time against the files' (both the guest's clock; the API server's
+    // is the host's, which the guest's is not exactly).
     let completed_at = json_object(&disk, RECORD)["completed_at"]
         .as_str()
         .map(|t| OffsetDateTime::parse(t, &Rfc3339).expect("completed_at is RFC 3339"))
         .expect("the record says when");
-    let secret_applied = assert_cluster_holds_the_pair(cp, names, &disk);
-    assert!(
-        completed_at >= secret_applied,
-        "the record ({completed_at}) predates the Secret ({secret_applied})"
-    );
-    for path in disk
+    let first_boot_files = disk
         .stat
         .keys()
-        .filter(|p| !p.starts_with("var/lib/ovaboot") && !p.starts_with("etc/issue.d"))
-    {
+        .filter(|p| !p.starts_with("var/lib/ovaboot") && !p.starts_with("etc/issue.d"));
+    for path in first_boot_files {
         let mtime = disk.mtime(path);
         assert!(
             completed_at.unix_timestamp() >= mtime,
@@ -171,23 +153,29 @@ pub fn assert_completed_once(
     assert_journal_order(next);
 }
 
-/// In the next boot's journal, ovaboot's completion line comes after its
-/// cluster summary and after every file it wrote.
+/// In the next boot's journal (one clock, the guest's), ovaboot wrote the
+/// completion record after it applied the last object and after every host
+/// file it wrote; after the record come only the digest, the state record
+/// and the banner that shows it.
 fn assert_journal_order(next: &Boot) {
     let lines: Vec<&str> = next
         .journal
         .lines()
         .filter(|l| l.contains("ovaboot["))
         .collect();
-    let position = |needle: &str| lines.iter().rposition(|l| l.contains(needle));
-    let completed = position(COMPLETED)
-        .unwrap_or_else(|| panic!("{}: no completion line in the journal", next.name));
-    let cluster = position("cluster: ").expect("the cluster phase's summary in the journal");
+    let record = lines
+        .iter()
+        .rposition(|l| l.contains("wrote path=/var/lib/ovaboot/firstboot.json"))
+        .unwrap_or_else(|| panic!("{}: the journal has no write of the record", next.name));
+    let applied = lines
+        .iter()
+        .rposition(|l| is_apply_line(l))
+        .expect("the cluster phase's objects in the journal");
     assert!(
-        cluster < completed,
-        "the completion line precedes the cluster summary"
+        applied < record,
+        "the record was written before: {}",
+        lines[applied]
     );
-    // After it come only the digest, the state record and the banner it shows.
     let host_file = |l: &&str| {
         l.contains("wrote path=")
             && !l.contains("path=/var/lib/ovaboot/")
@@ -195,9 +183,31 @@ fn assert_journal_order(next: &Boot) {
     };
     if let Some(last) = lines.iter().rposition(host_file) {
         assert!(
-            last < completed,
-            "a file written after the completion record: {}",
+            last < record,
+            "a file written after the record: {}",
             lines[last]
         );
     }
+}
+
+/// An apply progress line: `... [3/24] Namespace ovaboot: changed`.
+fn is_apply_line(line: &str) -> bool {
+    line.split_once(" [").is_some_and(|(_, rest)| {
+        rest.split_once("] ").is_some_and(|(count, _)| {
+            count
+                .split_once('/')
+                .is_some_and(|(n, of)| n.parse::<u32>().is_ok() && of.parse::<u32>().is_ok())
+        })
+    })
+}
+
+#[test]
+fn apply_lines_are_told_from_other_lines() {
+    assert!(is_apply_line(
+        "[   51.2] pc.vmtest.example.org ovaboot[369]:  INFO [3/24] Namespace ovaboot: changed"
+    ));
+    assert!(!is_apply_line(
+        "[   51.4] pc.vmtest.example.org ovaboot[369]:  INFO wrote path=/etc/hosts mode=644"
+    ));
+    assert!(!is_apply_line("[   51.4] x ovaboot[369]: cluster: [a/b] c"));
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Boots the appliance image (packer/build-image) in QEMU for
-# tests/vm_appliance.rs, and reads its disk afterwards.
+# tests/vm_appliance/ and tests/vm_powercut/, and reads its disk afterwards.
 #
 #   vm.sh prepare --image BASE.raw --out TEST.raw
 #       A sparse copy of the image with the test-only units of this folder in
