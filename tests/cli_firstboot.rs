@@ -8,7 +8,7 @@ use std::process::Output;
 use cli_support::{contour_manifest, fixture, mode, ovaboot_with_manifest, text};
 
 const RECORD: &str = "var/lib/ovaboot/firstboot.json";
-/// Where first boot stands, rewritten by every run (README: Where first boot shows).
+/// Where first boot stands, rewritten by every run (docs/first-boot.md).
 const STATE: &str = "var/lib/ovaboot/state.json";
 const BANNER: &str = "etc/issue.d/ovaboot.issue";
 
@@ -304,7 +304,7 @@ fn the_systemd_units_commands_parse() {
 
 /// `systemd-analyze verify` finds nothing to say about the units (nor the
 /// renewal timer), and `systemd-analyze security` scores their sandboxing
-/// where the README says.
+/// where docs/first-boot.md says.
 #[test]
 #[ignore = "needs systemd-analyze (systemd)"]
 fn the_systemd_units_verify_and_their_sandboxing_scores() {
@@ -320,7 +320,7 @@ fn the_systemd_units_verify_and_their_sandboxing_scores() {
         out.status.success() && stderr.trim().is_empty(),
         "systemd-analyze verify: {stderr}"
     );
-    // The sandboxing holds the exposure the README states (systemd 252,
+    // The sandboxing holds the exposure docs/first-boot.md states (systemd 252,
     // bookworm); the issue's ceilings are 7 (host, reconfigure) and 4 (cluster).
     for (unit, at_most) in [
         ("ovaboot-host.service", 3.3),

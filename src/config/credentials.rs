@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialsConfig {
-    /// The fewest characters `guestinfo.root_password` may have (README: Credentials).
+    /// The fewest characters `guestinfo.root_password` may have (docs/credentials.md).
     pub min_password_length: usize,
 }
 

@@ -17,7 +17,7 @@
 //!
 //! Slow (an image build and six boots), so every test is ignored unless run
 //! with `--ignored`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or the one
-//! `cargo deb` builds (see README "VM tests"). With `OVABOOT_TEST_KUBECONFIG`
+//! `cargo deb` builds (see docs/testing.md, "VM tests"). With `OVABOOT_TEST_KUBECONFIG`
 //! (tests/controlplane/up) the first boot's cluster phase applies to that
 //! control plane through QEMU's user network.
 
