@@ -20,6 +20,7 @@
 //! run while the services are up (the daily renewal timer): a property change
 //! whose host files the host phase has not written is left to the next boot.
 
+mod invocation;
 mod renewal;
 mod report;
 
@@ -43,6 +44,7 @@ use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::digest::{AppliedCertificate, AppliedDigest, DigestError, DigestKey, changed};
 
 pub use crate::commands::firstboot::Phase;
+pub use invocation::{Invocation, run_invocation};
 pub use renewal::Renewal;
 pub use report::{Applied, Outcome, Preview};
 
@@ -267,14 +269,15 @@ pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
 /// `ovaboot reconfigure`: [`run`], recorded where the admin looks (state
 /// file, console banner, guestinfo) only when it does something. An ordinary
 /// boot (nothing changed) leaves first boot's "done" showing, and a dry run
-/// changes nothing at all; a change, a renewal or a refusal is recorded.
-pub fn run_tracked(request: &Request<'_>) -> Result<Outcome, Failure> {
+/// changes nothing at all; a change, a renewal or a refusal is recorded, its
+/// failures as `retry` says who runs it again.
+pub fn run_tracked(request: &Request<'_>, retry: state::Retry) -> Result<Outcome, Failure> {
     // Compared once: digests of password-typed values are slow by design.
     let comparison = compare(request.root, request.properties)?;
     if request.dry_run || comparison.unchanged() {
         return Ok(run_compared(request, comparison)?);
     }
-    state::track(request.root, state::Phase::Reconfigure, |state| {
+    state::track_retried(request.root, state::Phase::Reconfigure, retry, |state| {
         let outcome = run_compared(request, comparison)?;
         if let Outcome::Applied(applied) = &outcome
             && let Some(made_by) = applied.certificate_source
