@@ -175,3 +175,68 @@ fn a_boots_day_2_and_the_timers_renewal_at_once_agree_on_the_renewed_pair() {
         );
     }
 }
+
+#[test]
+fn a_run_that_waits_past_lock_wait_secs_exits_1_naming_the_holder_and_writes_nothing() {
+    // A completed appliance for reconfigure, a fresh one for firstboot.
+    let completed = Appliance::new();
+    let env = completed.env("a.xml", &properties());
+    completed.first_boot(&env);
+    let fresh = Appliance::new();
+    for (appliance, command, extra) in [
+        (
+            &completed,
+            "reconfigure",
+            &["--phase", "cluster", "--from-timer"][..],
+        ),
+        (&fresh, "firstboot", &["--phase", "host"][..]),
+    ] {
+        // The holder: this test, as another run would hold it.
+        let held = ovaboot::run_lock::acquire(
+            &appliance.root,
+            "ovaboot reconfigure --phase host",
+            std::time::Duration::ZERO,
+        )
+        .unwrap();
+        let before = cli_support::files_under(&appliance.root);
+        let snapshot = cli_support::appliance::snapshot(&appliance.root);
+        let records = || {
+            cli_support::appliance::STATE_RECORD.map(|r| std::fs::read(appliance.root.join(r)).ok())
+        };
+        let records_before = records();
+        let config = appliance.work.join("no-wait.toml");
+        std::fs::write(&config, "[lock]\nwait_secs = 0\n").unwrap();
+        let root = appliance.root.to_str().unwrap();
+        let mut args = vec![
+            command,
+            "--root",
+            root,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        args.extend(["--ovf-env", &env]);
+        args.extend(extra);
+        let out = cli_support::ovaboot(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{command}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "ovaboot: error: another ovaboot run is working on this system (pid {}, `ovaboot reconfigure --phase host`, since ",
+                std::process::id()
+            )) && stderr.contains("(lock.wait_secs = 0)"),
+            "{command}: {stderr}"
+        );
+        assert_eq!(
+            cli_support::files_under(&appliance.root),
+            before,
+            "{command}: no file added (no state recorded without the lock)"
+        );
+        assert!(
+            cli_support::appliance::snapshot(&appliance.root) == snapshot,
+            "{command}: no file changed"
+        );
+        assert!(records() == records_before, "{command}: no state recorded");
+        drop(held);
+    }
+}
