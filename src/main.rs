@@ -47,7 +47,8 @@ fn main() -> ExitCode {
             log.release();
             ExitCode::SUCCESS
         }
-        // `status` says everything on stdout; its exit status is the answer.
+        // `status` says everything on stdout, and so does a reconfigure that
+        // left a property change to the next boot: the exit status is the answer.
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("ovaboot: error: {}", err.one_line());
@@ -160,6 +161,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             };
             let outcome = reconfigure::run_invocation(&invocation)?;
             println!("{outcome}");
+            return Ok(outcome.exit_code());
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;

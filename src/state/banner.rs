@@ -71,6 +71,9 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
         Verdict::NotRun => unreachable!("a state is given"),
     };
     out.push_str(&line);
+    if let Some(pending) = &state.pending {
+        out.push_str(&format!("\nPending: {}", escape(pending)));
+    }
     out.push_str("\n\n");
     out
 }
