@@ -378,10 +378,9 @@ fn run_compared_with(
         ..Applied::default()
     };
     if phase.runs_host() {
-        let host = write_files(root, &plan.files)?;
-        // A proxy drop-in for k3s came or went: systemd reloads before k3s
+        // A proxy drop-in for k3s comes or goes: systemd reloads before k3s
         // starts (the unit's ExecStartPost=).
-        crate::apply::units::request_reload(root, &host)?;
+        let (host, _) = crate::apply::units::write_files_flagging_reload(root, &plan.files)?;
         written(&plan.tls, pending.as_ref());
         applied.host = Some(host);
     }
