@@ -11,6 +11,8 @@ const RECORD: &str = "var/lib/ovaboot/firstboot.json";
 /// Where first boot stands, rewritten by every run (docs/first-boot.md).
 const STATE: &str = "var/lib/ovaboot/state.json";
 const BANNER: &str = "etc/issue.d/ovaboot.issue";
+/// The run lock (on /run, a tmpfs on the appliance): empty between runs.
+const RUN_LOCK: &str = "run/ovaboot/lock";
 
 fn firstboot(root: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["firstboot", "--root", root.to_str().unwrap(), "--config"];
@@ -21,11 +23,12 @@ fn firstboot(root: &Path, extra: &[&str]) -> Output {
 }
 
 /// Every regular file under `root` but the state file and the banner (each
-/// run records its times there), with its bytes, for before/after comparisons.
+/// run records its times there) and the run lock, with its bytes, for
+/// before/after comparisons.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = cli_support::files_under(root)
         .into_iter()
-        .filter(|p| !p.ends_with(STATE) && !p.ends_with(BANNER))
+        .filter(|p| !p.ends_with(STATE) && !p.ends_with(BANNER) && !p.ends_with(RUN_LOCK))
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect::<Vec<_>>();
     files.sort();

@@ -124,6 +124,9 @@ pub fn text(status: &Status) -> String {
         if let Some(error) = &state.error {
             out.push_str(&format!("error:        {error}\n"));
         }
+        if let Some(pending) = &state.pending {
+            out.push_str(&format!("pending:      {pending}\n"));
+        }
     }
     if let Some(advice) = &status.advice {
         out.push_str(&format!("what to do:   {advice}\n"));
