@@ -1,4 +1,5 @@
 use super::*;
+use crate::failure::Transience as _;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -164,7 +165,7 @@ async fn k3s_kubeconfig_that_stays_truncated_fails_naming_it_at_the_deadline() {
         "{text}"
     );
     // k3s writes it anew when it starts: the next try may find it whole.
-    assert!(!err.is_permanent(), "{text}");
+    assert!(err.is_transient(), "{text}");
 }
 
 /// As a power cut in the middle of k3s writing it leaves it (seen in
@@ -183,7 +184,7 @@ async fn k3s_kubeconfig_that_stays_empty_fails_for_now_at_the_deadline() {
         text.starts_with(&format!("kubeconfig {}: is empty", path.display())),
         "{text}"
     );
-    assert!(!err.is_permanent(), "{text}");
+    assert!(err.is_transient(), "{text}");
 }
 
 #[tokio::test(start_paused = true)]
