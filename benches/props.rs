@@ -261,7 +261,7 @@ fn benches(c: &mut Criterion) {
         "leaf, issuing CA and root"
     );
 
-    // A copy to measure by hand (peak RSS with /usr/bin/time -v, see the README).
+    // A copy to measure by hand (peak RSS with /usr/bin/time -v, see docs/performance.md).
     if let Some(copy) = std::env::var_os("OVABOOT_BENCH_SAVE_OVF_ENV") {
         std::fs::write(&copy, &xml).expect("write OVABOOT_BENCH_SAVE_OVF_ENV");
     }

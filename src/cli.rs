@@ -129,6 +129,10 @@ pub enum Command {
         /// Print what would change (files, the certificate's fingerprints, the Secret) and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run by ovaboot-renew.timer: nothing retries a failure before the timer's next daily run,
+        /// so one that may pass is recorded as failed (naming that run), not as waiting to retry.
+        #[arg(long)]
+        from_timer: bool,
         #[command(flatten)]
         target: Target,
         /// The system to reconfigure (where first boot left its records).

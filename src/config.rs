@@ -46,6 +46,8 @@ pub struct Config {
     pub kube: KubeConfig,
     /// `[credentials]`: the rules for root's password.
     pub credentials: CredentialsConfig,
+    /// `[lock]`: how long a run waits for another to finish.
+    pub lock: crate::run_lock::LockConfig,
 }
 
 /// Why the config cannot be used; one line naming the file and the key.

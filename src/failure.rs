@@ -23,6 +23,11 @@ pub const EXIT_TRANSIENT: u8 = 1;
 /// systemd units do not restart on it (`RestartPreventExitStatus=2`).
 pub const EXIT_PERMANENT: u8 = 2;
 
+/// Exit status of a day-2 run that did what it could and left a property
+/// change to the next boot (`reconfigure --phase cluster` at runtime: the
+/// certificate renewed, the change's host files not written).
+pub const EXIT_PENDING_REBOOT: u8 = 3;
+
 /// Whether an error may pass by itself.
 pub trait Transience {
     /// Running again later may succeed: the cluster (or the OVF

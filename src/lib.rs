@@ -25,6 +25,7 @@
 //! - [`commands`]: one module per subcommand; [`inputs`] is what they start from.
 //! - [`failure`]: one line per error and its exit status ([`failure::Transience`]);
 //!   [`retry`]: backoff to a deadline.
+//! - [`run_lock`]: one run at a time on one system.
 //! - [`root`]: paths under the system being configured; [`report`]: logging;
 //!   [`show`]: what of an outside value may be shown (escaped, credentials withheld);
 //!   [`secret`]: values that never show; [`systemd_syntax`], [`yaml`]: formats.
@@ -43,6 +44,7 @@ pub mod report;
 pub mod retry;
 pub mod root;
 pub mod routes;
+pub mod run_lock;
 pub mod secret;
 pub mod settings;
 pub mod show;

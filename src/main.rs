@@ -47,7 +47,8 @@ fn main() -> ExitCode {
             log.release();
             ExitCode::SUCCESS
         }
-        // `status` says everything on stdout; its exit status is the answer.
+        // `status` says everything on stdout, and so does a reconfigure that
+        // left a property change to the next boot: the exit status is the answer.
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("ovaboot: error: {}", err.one_line());
@@ -143,20 +144,24 @@ fn run(command: Command) -> Result<u8, Failure> {
         Command::Reconfigure {
             phase,
             dry_run,
+            from_timer,
             target,
             root,
         } => {
-            reconfigure::require_completion(&root)?;
-            let config = config_source(&target.config, &target.kubeconfig).load()?;
-            let env = environment(&target.source).read()?;
-            let request = reconfigure::Request {
-                properties: &env.properties,
-                config: &config,
+            let invocation = reconfigure::Invocation {
+                environment: &environment(&target.source),
+                config: &config_source(&target.config, &target.kubeconfig),
                 root: &root,
                 phase: phase.into(),
                 dry_run,
+                retry: match from_timer {
+                    true => ovaboot::state::Retry::NextTimerRun,
+                    false => ovaboot::state::Retry::Soon,
+                },
             };
-            println!("{}", reconfigure::run_tracked(&request)?);
+            let outcome = reconfigure::run_invocation(&invocation)?;
+            println!("{outcome}");
+            return Ok(outcome.exit_code());
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;

@@ -51,7 +51,7 @@ pub mod json;
 mod track;
 pub mod vsphere;
 
-pub use track::track;
+pub use track::{Retry, record_failure, track, track_retried};
 
 /// The state file, under the root.
 pub const STATE_PATH: &str = "/var/lib/ovaboot/state.json";
@@ -181,6 +181,10 @@ pub struct State {
     /// The boot the phase ran in (`/proc/sys/kernel/random/boot_id`).
     #[serde(default)]
     pub boot_id: Option<String>,
+    /// A property change the run left to the next boot (day 2 at runtime:
+    /// its host files are written before the services that read them start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 impl State {
@@ -202,6 +206,7 @@ impl State {
             hostname,
             certificate,
             boot_id: current_boot_id(),
+            pending: None,
         }
     }
 

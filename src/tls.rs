@@ -36,7 +36,7 @@ use crate::secret::Secret;
 use crate::settings::{Hostname, TlsMaterial};
 
 pub use config::{KeyAlgorithm, TlsConfig};
-pub use installed::{InstalledPair, NotReused};
+pub use installed::{InstalledPair, NotReused, renewal};
 pub use key_kind::{KeyKind, RSA_MAX_BITS, RSA_MIN_BITS, SUPPORTED};
 pub use kube_secret::{ZeroizingJson, kubernetes_secret};
 pub use names::san_covers;

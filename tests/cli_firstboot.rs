@@ -8,9 +8,11 @@ use std::process::Output;
 use cli_support::{contour_manifest, fixture, mode, ovaboot_with_manifest, text};
 
 const RECORD: &str = "var/lib/ovaboot/firstboot.json";
-/// Where first boot stands, rewritten by every run (README: Where first boot shows).
+/// Where first boot stands, rewritten by every run (docs/first-boot.md).
 const STATE: &str = "var/lib/ovaboot/state.json";
 const BANNER: &str = "etc/issue.d/ovaboot.issue";
+/// The run lock (on /run, a tmpfs on the appliance): empty between runs.
+const RUN_LOCK: &str = "run/ovaboot/lock";
 
 fn firstboot(root: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["firstboot", "--root", root.to_str().unwrap(), "--config"];
@@ -21,11 +23,12 @@ fn firstboot(root: &Path, extra: &[&str]) -> Output {
 }
 
 /// Every regular file under `root` but the state file and the banner (each
-/// run records its times there), with its bytes, for before/after comparisons.
+/// run records its times there) and the run lock, with its bytes, for
+/// before/after comparisons.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = cli_support::files_under(root)
         .into_iter()
-        .filter(|p| !p.ends_with(STATE) && !p.ends_with(BANNER))
+        .filter(|p| !p.ends_with(STATE) && !p.ends_with(BANNER) && !p.ends_with(RUN_LOCK))
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect::<Vec<_>>();
     files.sort();
@@ -304,7 +307,7 @@ fn the_systemd_units_commands_parse() {
 
 /// `systemd-analyze verify` finds nothing to say about the units (nor the
 /// renewal timer), and `systemd-analyze security` scores their sandboxing
-/// where the README says.
+/// where docs/first-boot.md says.
 #[test]
 #[ignore = "needs systemd-analyze (systemd)"]
 fn the_systemd_units_verify_and_their_sandboxing_scores() {
@@ -320,7 +323,7 @@ fn the_systemd_units_verify_and_their_sandboxing_scores() {
         out.status.success() && stderr.trim().is_empty(),
         "systemd-analyze verify: {stderr}"
     );
-    // The sandboxing holds the exposure the README states (systemd 252,
+    // The sandboxing holds the exposure docs/first-boot.md states (systemd 252,
     // bookworm); the issue's ceilings are 7 (host, reconfigure) and 4 (cluster).
     for (unit, at_most) in [
         ("ovaboot-host.service", 3.3),

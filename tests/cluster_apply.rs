@@ -342,12 +342,48 @@ async fn a_crds_group_served_without_the_kind_yet_is_retried() {
     .await;
 }
 
+#[tokio::test]
+async fn a_typed_patch_500_right_after_its_crd_changed_is_retried() {
+    // The CRD is created in this run; the API server's schema for its kind
+    // lags a moment (argo-cd#25064): the first applies of the HTTPProxy are
+    // answered 500 "field not declared in schema", the next one as recorded.
+    let proxy = contour::HTTPPROXY;
+    let lagging = Exchange::apply_answered_by_fixture(
+        &contour::object_path(proxy),
+        &format!("{proxy}.request.json"),
+        500,
+        &[],
+        "500-typed-patch-new-field.json",
+    );
+    applies_crd_then_proxy(
+        vec![Exchange::recorded(
+            "discovery/after-crds/apis-projectcontour.io-v1.json",
+        )],
+        vec![lagging.clone(), lagging],
+    )
+    .await;
+}
+
 /// The HTTPProxy CRD and an HTTPProxy, where discovery of projectcontour.io/v1
 /// first answers `lagging`, then the recorded list: the apply retries and succeeds.
 async fn applies_after_lagging_discovery(lagging: Exchange) {
+    applies_crd_then_proxy(
+        vec![
+            lagging,
+            Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
+        ],
+        Vec::new(),
+    )
+    .await;
+}
+
+/// The HTTPProxy CRD (created), `discovery`'s answers, `refusals` of the
+/// HTTPProxy's apply, then its recorded apply and a watch to valid: the apply
+/// retries through them and succeeds, every request as scripted.
+async fn applies_crd_then_proxy(discovery: Vec<Exchange>, refusals: Vec<Exchange>) {
     let crd = "apply-contour/07-customresourcedefinition-httpproxies.projectcontour.io";
     let proxy = contour::HTTPPROXY;
-    let tc = TestCluster::start(vec![
+    let mut script = vec![
         Exchange::recorded(&format!("{crd}.response.json")),
         contour::watch(
             crd,
@@ -355,8 +391,10 @@ async fn applies_after_lagging_discovery(lagging: Exchange) {
             contour::CRD_WATCH_SECS,
             cluster_support::recorded_text("watch/crd-httpproxies.watch.jsonl"),
         ),
-        lagging,
-        Exchange::recorded("discovery/after-crds/apis-projectcontour.io-v1.json"),
+    ];
+    script.extend(discovery);
+    script.extend(refusals);
+    script.extend([
         Exchange::recorded(&format!("{proxy}.response.json")),
         contour::watch(
             proxy,
@@ -367,15 +405,15 @@ async fn applies_after_lagging_discovery(lagging: Exchange) {
                 &cluster_support::recorded("tls-httpproxy/06-httpproxy-veba01.get-valid.json"),
             ),
         ),
-    ])
-    .await;
+    ]);
+    let tc = TestCluster::start(script).await;
     let plan: Vec<_> = [crd, proxy]
         .iter()
         .map(|s| cluster_support::recorded(&format!("{s}.request.json")))
         .collect();
     let summary = apply_plan(tc.client(), &plan, &options())
         .await
-        .expect("applied once the group serves the kind");
+        .expect("applied once the server has caught up");
     assert_eq!(
         names(&summary),
         [

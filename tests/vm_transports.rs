@@ -4,12 +4,11 @@
 //! on the build host: the real `qemu_fw_cfg` sysfs, a real CD-ROM mounted as
 //! iso9660, and the kernel host name and sysctl set by `firstboot`.
 //!
-//! Slow (a VM boot each), so it runs only with `OVABOOT_VM_TESTS=1`.
+//! Slow (a VM boot each), so ignored unless run with `--ignored`.
 //! Needs qemu-system-x86, xorriso, cpio and apt-get (the guest kernel and
 //! busybox are fetched with `apt-get download`, never installed).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -103,16 +102,27 @@ fn parse_console(log: &str) -> (BTreeMap<String, Step>, bool) {
     (steps, done)
 }
 
-fn vm_tests_enabled(test: &str) -> bool {
-    if std::env::var("OVABOOT_VM_TESTS").as_deref() == Ok("1") {
-        return true;
-    }
-    // Straight to stderr, past libtest's capture, so the skip shows in every run.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipping {test}: set OVABOOT_VM_TESTS=1 to boot QEMU VMs (needs qemu-system-x86, xorriso, cpio, apt-get)"
+/// What these tests need on the host, checked first: a run with
+/// `--ignored` without it fails naming each missing tool, never passes.
+fn require_vm_parts() {
+    let missing: Vec<String> = [
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("xorriso", "xorriso"),
+        ("cpio", "cpio"),
+        ("apt-get", "apt"),
+    ]
+    .into_iter()
+    .filter(|(tool, _)| {
+        !std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    })
+    .map(|(tool, package)| format!("{tool} ({package})"))
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "the VM transport tests need what is missing here: {}",
+        missing.join(", ")
     );
-    false
 }
 
 fn contour_manifest() -> PathBuf {
@@ -203,10 +213,9 @@ fn props_json(vm: &Vm) -> Value {
 }
 
 #[test]
+#[ignore = "needs QEMU: boots a Debian kernel under TCG (qemu-system-x86, xorriso, cpio, apt-get)"]
 fn fw_cfg_item_delivers_the_environment_in_a_qemu_guest() {
-    if !vm_tests_enabled("fw_cfg_item_delivers_the_environment_in_a_qemu_guest") {
-        return;
-    }
+    require_vm_parts();
     let vm = boot("fw_cfg");
     let props = props_json(&vm);
     assert_eq!(props["transport"], "fw_cfg", "{props}");
@@ -228,10 +237,9 @@ fn fw_cfg_item_delivers_the_environment_in_a_qemu_guest() {
 }
 
 #[test]
+#[ignore = "needs QEMU: boots a Debian kernel under TCG (qemu-system-x86, xorriso, cpio, apt-get)"]
 fn ovf_env_cd_is_mounted_read_and_unmounted_in_a_qemu_guest() {
-    if !vm_tests_enabled("ovf_env_cd_is_mounted_read_and_unmounted_in_a_qemu_guest") {
-        return;
-    }
+    require_vm_parts();
     let vm = boot("iso");
     let props = props_json(&vm);
     assert_eq!(props["transport"], "iso", "{props}");
@@ -258,10 +266,9 @@ fn ovf_env_cd_is_mounted_read_and_unmounted_in_a_qemu_guest() {
 }
 
 #[test]
+#[ignore = "needs QEMU: boots a Debian kernel under TCG (qemu-system-x86, xorriso, cpio, apt-get)"]
 fn no_transport_in_a_qemu_guest_fails_with_every_reason() {
-    if !vm_tests_enabled("no_transport_in_a_qemu_guest_fails_with_every_reason") {
-        return;
-    }
+    require_vm_parts();
     let vm = boot("none");
     let step = vm.step("props");
     assert_eq!(step.rc, Some(1), "{}", step.stderr());
@@ -295,12 +302,9 @@ fn no_transport_in_a_qemu_guest_fails_with_every_reason() {
 }
 
 #[test]
+#[ignore = "needs QEMU: boots a Debian kernel under TCG (qemu-system-x86, xorriso, cpio, apt-get)"]
 fn firstboot_host_phase_sets_kernel_host_name_and_port_sysctl_in_a_qemu_guest() {
-    if !vm_tests_enabled(
-        "firstboot_host_phase_sets_kernel_host_name_and_port_sysctl_in_a_qemu_guest",
-    ) {
-        return;
-    }
+    require_vm_parts();
     let vm = boot("firstboot");
     // The kernel's defaults before ovaboot ran.
     assert_eq!(vm.step("hostname-before").stdout(), "(none)");

@@ -19,18 +19,24 @@
 //!
 //! A crash or power loss between the phases leaves temporary files that no
 //! `Drop` removes (one may hold a private key), so phase 1 first deletes any
-//! left by earlier runs for each planned target: regular files named exactly
-//! as [`temp_name`] names them. This assumes one writer per root at a time.
+//! left by earlier runs for each planned target, and only those that are
+//! provably stale: another writer's live staged files are never touched, even
+//! one that does not hold the run lock ([`temps`] says how).
 
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::plan::PlannedFile;
+
+mod temps;
+
+#[cfg(test)]
+use temps::is_temp_name_for;
+use temps::{lock_staged, remove_stale_temps, temp_name};
 
 /// What `write_files` did, by planned (in-target) path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -414,6 +420,9 @@ fn is_unchanged(target: &Path, contents: &[u8], mode: u32) -> Result<bool, Files
 /// A temporary file written and fsynced, waiting to be renamed over its target.
 /// Dropped uncommitted, it removes itself.
 struct Staged {
+    /// Open and locked until committed or dropped: the lock tells another
+    /// writer's stale-temp cleanup that this file is live.
+    _handle: File,
     temp: Option<PathBuf>,
     target: PathBuf,
     dir: PathBuf,
@@ -439,71 +448,6 @@ impl Drop for Staged {
     }
 }
 
-/// The temporary file for target `name`: `.{name}.ovaboot-{pid}-{attempt}.tmp`.
-fn temp_name(name: &OsStr, pid: u32, attempt: u32) -> OsString {
-    let mut temp = OsString::from(".");
-    temp.push(name);
-    temp.push(format!(".ovaboot-{pid}-{attempt}.tmp"));
-    temp
-}
-
-/// Whether `candidate` is exactly what [`temp_name`] makes for `name`, with
-/// some pid and attempt. Unambiguous: the tail after `name` is fixed in form.
-fn is_temp_name_for(candidate: &OsStr, name: &OsStr) -> bool {
-    let tail = candidate
-        .as_bytes()
-        .strip_prefix(b".")
-        .and_then(|rest| rest.strip_prefix(name.as_bytes()))
-        .and_then(|rest| rest.strip_prefix(b".ovaboot-"))
-        .and_then(|rest| rest.strip_suffix(b".tmp"));
-    let is_number = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
-    tail.and_then(|t| {
-        let dash = t.iter().position(|&b| b == b'-')?;
-        Some(is_number(&t[..dash]) && is_number(&t[dash + 1..]))
-    })
-    .unwrap_or(false)
-}
-
-/// Deletes temporary files an interrupted earlier run left for target `name`
-/// in `dir`. Only regular files (the entry's own type: a symlink is never
-/// followed, nor removed), only names exactly of our pattern.
-fn remove_stale_temps(dir: &Path, name: &OsStr) -> Result<(), FilesError> {
-    let mut removed = false;
-    for entry in fs::read_dir(dir).map_err(io_err(dir, "listing the directory"))? {
-        let entry = entry.map_err(io_err(dir, "listing the directory"))?;
-        if !is_temp_name_for(&entry.file_name(), name) {
-            continue;
-        }
-        let path = entry.path();
-        // DirEntry::file_type does not follow symlinks.
-        if !entry
-            .file_type()
-            .map_err(io_err(&path, "inspecting"))?
-            .is_file()
-        {
-            continue;
-        }
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                tracing::warn!(path = %path.display(), "removed a temporary file left by an interrupted run");
-                removed = true;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(io_err(
-                    &path,
-                    "removing a temporary file left by an interrupted run",
-                )(e));
-            }
-        }
-    }
-    if removed {
-        // Make the removal last: the file may have held a secret.
-        fsync_dir(dir)?;
-    }
-    Ok(())
-}
-
 fn stage(
     dir: &Path,
     target: &Path,
@@ -512,7 +456,7 @@ fn stage(
 ) -> Result<Staged, FilesError> {
     let name = target.file_name().unwrap_or_default();
     let mut attempt = 0u32;
-    let (temp, mut handle) = loop {
+    let (temp, handle) = loop {
         let temp = dir.join(temp_name(name, std::process::id(), attempt));
         // O_EXCL (create_new) also refuses a symlink planted at the temp name.
         match OpenOptions::new()
@@ -521,20 +465,25 @@ fn stage(
             .mode(file.mode)
             .open(&temp)
         {
-            Ok(handle) => break (temp, handle),
+            Ok(handle) => {
+                lock_staged(&temp, &handle);
+                break (temp, handle);
+            }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
             Err(e) => return Err(io_err(target, "creating a temporary file")(e)),
         }
     };
-    let staged = Staged {
+    let mut staged = Staged {
+        _handle: handle,
         temp: Some(temp),
         target: target.to_path_buf(),
         dir: dir.to_path_buf(),
         planned: file.path.clone(),
         mode: file.mode,
     };
+    let handle = &mut staged._handle;
     if file.keep_owner {
-        keep_owner(target, &handle)?;
+        keep_owner(target, handle)?;
     }
     // The umask may have taken bits off; set the exact mode while still empty
     // (and after a chown, which clears set-id bits).

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::files::{FilesError, WriteReport, write_files};
+use crate::apply::files::{Change, FilesError, WriteReport, preview, write_files};
 use crate::plan::PlannedFile;
 
 /// Where the admin's and packages' unit files and drop-ins are (the proxy
@@ -22,37 +22,45 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 /// reboot (which loads every unit afresh) clears it.
 pub const RELOAD_FLAG: &str = "/run/ovaboot/daemon-reload";
 
-/// The unit files and drop-ins `report` wrote or removed, in plan order.
-pub fn changed_units(report: &WriteReport) -> Vec<&Path> {
-    report
-        .written
+/// The unit files and drop-ins among `changes` (what [`preview`] says a
+/// write would add, change or remove), in plan order.
+pub fn changed_units(changes: &[(PathBuf, Change)]) -> Vec<&Path> {
+    changes
         .iter()
-        .chain(&report.removed)
-        .map(PathBuf::as_path)
+        .map(|(path, _)| path.as_path())
         .filter(|path| path.starts_with(UNITS_DIR))
         .collect()
 }
 
-/// Leaves [`RELOAD_FLAG`] under `root` when `report` changed a unit file;
-/// returns whether it did. A flag left by an earlier run of this boot stays:
-/// its unit may not have reloaded yet (a run that failed after writing is
-/// retried, and the retry finds nothing left to change).
-pub fn request_reload(root: &Path, report: &WriteReport) -> Result<bool, FilesError> {
-    let changed = changed_units(report);
-    if changed.is_empty() {
-        return Ok(false);
+/// Writes `files` under `root` as [`write_files`] does, leaving
+/// [`RELOAD_FLAG`] first when the write is going to change a unit file;
+/// returns the write's report and whether it left the flag.
+///
+/// First, because a flag left after the write is lost whenever something
+/// fails in between (a later file's rename, the flag's own write): the drop-in
+/// is in place, the run fails, and its retry finds nothing left to change,
+/// so no flag, and k3s starts without its proxy. A flag left before a write
+/// that then fails costs one reload. A flag left by an earlier run of this
+/// boot stays: its unit may not have reloaded yet.
+pub fn write_files_flagging_reload(
+    root: &Path,
+    files: &[PlannedFile],
+) -> Result<(WriteReport, bool), FilesError> {
+    let changes = preview(root, files)?;
+    let changed = changed_units(&changes);
+    if !changed.is_empty() {
+        let mut list = String::new();
+        for path in &changed {
+            list.push_str(&path.display().to_string());
+            list.push('\n');
+        }
+        write_files(root, &[PlannedFile::plain(RELOAD_FLAG, list, 0o644)])?;
+        tracing::info!(
+            flag = RELOAD_FLAG,
+            "unit files change: systemd reloads before starting them"
+        );
     }
-    let mut list = String::new();
-    for path in &changed {
-        list.push_str(&path.display().to_string());
-        list.push('\n');
-    }
-    write_files(root, &[PlannedFile::plain(RELOAD_FLAG, list, 0o644)])?;
-    tracing::info!(
-        flag = RELOAD_FLAG,
-        "unit files changed: systemd reloads before starting them"
-    );
-    Ok(true)
+    Ok((write_files(root, files)?, !changed.is_empty()))
 }
 
 #[cfg(test)]

@@ -15,17 +15,26 @@ use tokio::time::Instant;
 use super::config::{ApplyOptions, CONCURRENCY};
 use super::discovery::{Discovery, Resource};
 use super::error::ApplyError;
-use super::failure::{Reply, parse};
+use super::failure::{Reply, TYPED_PATCH, parse};
 use super::object::{Ordered, order};
 use super::readiness::{self, Readiness};
 use super::record::{self, Entry, Known};
 use super::scrub::Scrub;
-use super::transport::{self, Limits};
+use super::transport::{self, Limits, backoff};
 use super::types::ObjectRef;
 use super::wait::{self, Waiting};
 
 /// The field manager ovaboot applies as.
 pub const FIELD_MANAGER: &str = "ovaboot";
+
+/// How long an apply refused with "failed to create typed patch object" is
+/// retried when a CRD changed in this run. The API server validates an apply
+/// against the schema it has cached for the kind; right after a CRD gained a
+/// field, that cache may still be the old one for a moment (argo-cd#25064),
+/// and the 500 names the new field as "not declared in schema". The cache
+/// follows the CRD within a second or so; 15 s is ample, and short enough
+/// that a body that really does not fit the schema still fails fast.
+pub const SCHEMA_SETTLE: Duration = Duration::from_secs(15);
 
 /// What applying one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -147,6 +156,7 @@ pub async fn apply_plan(
         refs: &plan.refs,
         options,
         total: objects.len(),
+        crds_changed: false,
     };
     let mut done = Done::default();
 
@@ -172,6 +182,14 @@ pub async fn apply_plan(
         .await?;
     // The CRDs' groups are 404 in discovery until the CRDs are Established.
     wait::wait_ready(client, crd_waits, options).await?;
+    // A CRD this run created or changed: the server's schema for its kind
+    // may lag for a moment (see SCHEMA_SETTLE).
+    let run = Run {
+        crds_changed: done.outcomes.iter().any(|o| {
+            o.object.kind == "CustomResourceDefinition" && o.outcome != Outcome::Unchanged
+        }),
+        ..run
+    };
 
     discover(&mut discovery, &run, &plan).await?;
 
@@ -259,6 +277,8 @@ struct Run<'a> {
     refs: &'a [ObjectRef],
     options: &'a ApplyOptions,
     total: usize,
+    /// A CRD was created or changed earlier in this run.
+    crds_changed: bool,
 }
 
 impl Run<'_> {
@@ -432,8 +452,37 @@ impl Run<'_> {
                     message: e.to_string(),
                 })
         };
-        transport::request(self.client, make, &what, self.limits(), &[], scrub).await
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let result =
+                transport::request(self.client, make, &what, self.limits(), &[], scrub).await;
+            let delay = backoff(attempt);
+            match result {
+                Err(err) if schema_may_lag(&err, self.crds_changed, started.elapsed() + delay) => {
+                    tracing::warn!(
+                        "{err}; a CRD changed in this run and the API server's schema may lag it: retry {} in {:.1}s",
+                        attempt + 1,
+                        delay.as_secs_f64()
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
+}
+
+/// Whether `err`, an apply's answer, may be the API server's schema lagging a
+/// CRD change of this run (`crds_changed`), and so worth another try if it
+/// comes `by` this long after the first: a 500 "failed to create typed patch
+/// object", within [`SCHEMA_SETTLE`]. Without a CRD change it is the body's
+/// fault, and permanent.
+pub(crate) fn schema_may_lag(err: &ApplyError, crds_changed: bool, by: Duration) -> bool {
+    crds_changed
+        && by <= SCHEMA_SETTLE
+        && matches!(err, ApplyError::Rejected { code: 500, message, .. } if message.starts_with(TYPED_PATCH))
 }
 
 /// What one apply did, read from its answer alone (one request per object).

@@ -178,15 +178,17 @@ async fn wait_for_kubeconfig(
         let delay = transport::backoff(attempt);
         if started.elapsed() + delay > timeout {
             return match failed {
-                Some(ApplyError::Kubeconfig { path, message }) => Err(ApplyError::Kubeconfig {
-                    path,
-                    message: format!(
-                        "{message} (k3s did not finish writing it within {}s, \
+                Some(ApplyError::Kubeconfig { path, message }) => {
+                    Err(ApplyError::KubeconfigUnfinished {
+                        path,
+                        message: format!(
+                            "{message} (k3s did not finish writing it within {}s, \
                          kube.api_server_timeout_secs; pass --kubeconfig or set \
                          kube.kubeconfig to use another)",
-                        started.elapsed().as_secs()
-                    ),
-                }),
+                            started.elapsed().as_secs()
+                        ),
+                    })
+                }
                 Some(e) => Err(e),
                 None => {
                     tracing::warn!(

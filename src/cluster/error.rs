@@ -23,6 +23,12 @@ pub enum ApplyError {
     #[error("kubeconfig {}: {message}", path.display())]
     Kubeconfig { path: PathBuf, message: String },
 
+    /// k3s's own kubeconfig still empty or not loading at the deadline:
+    /// k3s may be mid-write, or a power cut left it so (k3s writes it anew
+    /// when it starts), so a later try can succeed.
+    #[error("kubeconfig {}: {message}", path.display())]
+    KubeconfigUnfinished { path: PathBuf, message: String },
+
     #[error(
         "no Kubernetes client configuration (pass --kubeconfig or set kube.kubeconfig): {tried}"
     )]
@@ -87,6 +93,7 @@ impl crate::failure::Transience for ApplyError {
         matches!(
             self,
             ApplyError::NoClientConfig { .. }
+                | ApplyError::KubeconfigUnfinished { .. }
                 | ApplyError::ApiServerUnreachable { .. }
                 | ApplyError::GaveUp { .. }
                 | ApplyError::NotReady { .. }

@@ -122,7 +122,7 @@ pub(crate) fn classify(code: u16, retry_after: Option<Duration>, body: &[u8]) ->
 }
 
 /// How kube-apiserver's answer to an apply that does not fit the schema begins.
-const TYPED_PATCH: &str = "failed to create typed patch object";
+pub(crate) const TYPED_PATCH: &str = "failed to create typed patch object";
 
 pub(crate) fn classify_status(
     code: u16,

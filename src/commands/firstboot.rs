@@ -18,7 +18,7 @@ pub use phases::{Progress, Request, run_phases};
 
 use crate::apply::files::{FilesError, WriteReport, write_files};
 use crate::apply::host::{HostApplyError, set_kernel_hostname};
-use crate::apply::units::request_reload;
+use crate::apply::units::write_files_flagging_reload;
 use crate::cluster::{ApplySummary, KubeConfig};
 use crate::commands::apply::{ClusterRunError, apply_to_cluster};
 use crate::failure::Transience;
@@ -129,8 +129,7 @@ pub fn run(
 /// running system (`/`), the kernel host name and the kernel settings the
 /// drop-ins only set at the next boot.
 pub fn apply_host(plan: &Plan, root: &Path) -> Result<WriteReport, FirstbootError> {
-    let report = write_files(root, &plan.files)?;
-    request_reload(root, &report)?;
+    let (report, _) = write_files_flagging_reload(root, &plan.files)?;
     tracing::info!(
         written = report.written.len(),
         unchanged = report.unchanged.len(),

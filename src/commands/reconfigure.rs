@@ -20,6 +20,8 @@
 //! run while the services are up (the daily renewal timer): a property change
 //! whose host files the host phase has not written is left to the next boot.
 
+mod invocation;
+mod pending;
 mod renewal;
 mod report;
 
@@ -42,6 +44,8 @@ use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::digest::{AppliedCertificate, AppliedDigest, DigestError, DigestKey, changed};
 
 pub use crate::commands::firstboot::Phase;
+pub use invocation::{Invocation, run_invocation};
+pub use pending::PendingChange;
 pub use renewal::Renewal;
 pub use report::{Applied, Outcome, Preview};
 
@@ -266,21 +270,27 @@ pub fn run(request: &Request<'_>) -> Result<Outcome, ReconfigureError> {
 /// `ovaboot reconfigure`: [`run`], recorded where the admin looks (state
 /// file, console banner, guestinfo) only when it does something. An ordinary
 /// boot (nothing changed) leaves first boot's "done" showing, and a dry run
-/// changes nothing at all; a change, a renewal or a refusal is recorded.
-pub fn run_tracked(request: &Request<'_>) -> Result<Outcome, Failure> {
+/// changes nothing at all; a change, a renewal or a refusal is recorded, its
+/// failures as `retry` says who runs it again.
+pub fn run_tracked(request: &Request<'_>, retry: state::Retry) -> Result<Outcome, Failure> {
     // Compared once: digests of password-typed values are slow by design.
     let comparison = compare(request.root, request.properties)?;
     if request.dry_run || comparison.unchanged() {
         return Ok(run_compared(request, comparison)?);
     }
-    state::track(request.root, state::Phase::Reconfigure, |state| {
-        let outcome = run_compared(request, comparison)?;
-        if let Outcome::Applied(applied) = &outcome
-            && let Some(made_by) = applied.certificate_source
-        {
+    state::track_retried(request.root, state::Phase::Reconfigure, retry, |state| {
+        let root = request.root;
+        // From the moment the pair is on disk, the state describes it, even
+        // if the Secret cannot be given it yet.
+        let mut written = |tls: &crate::tls::TlsPlan, pending: Option<&PendingChange>| {
             let url = state.url.clone().unwrap_or_default();
-            state.appliance(&url, &applied.certificate_after, made_by.into());
-        }
+            state.appliance(&url, &tls.leaf_sha256, tls.source.into());
+            state.pending = pending.map(ToString::to_string);
+            state::publish(root, state);
+        };
+        let outcome = run_compared_with(request, comparison, &mut written, |objects| {
+            crate::commands::apply::apply_to_cluster(objects, &request.config.kube)
+        })?;
         Ok(outcome)
     })
 }
@@ -291,7 +301,7 @@ pub fn run_compared(
     request: &Request<'_>,
     comparison: Comparison,
 ) -> Result<Outcome, ReconfigureError> {
-    run_compared_with(request, comparison, |objects| {
+    run_compared_with(request, comparison, &mut |_, _| {}, |objects| {
         crate::commands::apply::apply_to_cluster(objects, &request.config.kube)
     })
 }
@@ -302,12 +312,23 @@ pub fn run_with(
     request: &Request<'_>,
     apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
 ) -> Result<Outcome, ReconfigureError> {
-    run_compared_with(request, compare(request.root, request.properties)?, apply)
+    run_compared_with(
+        request,
+        compare(request.root, request.properties)?,
+        &mut |_, _| {},
+        apply,
+    )
 }
 
+/// What a run tells as soon as the pair is on disk: the pair, and the
+/// property change left to the next boot, if any.
+type Written<'a> = dyn FnMut(&crate::tls::TlsPlan, Option<&PendingChange>) + 'a;
+
+/// The run itself; `written` is told once the pair is on disk.
 fn run_compared_with(
     request: &Request<'_>,
     comparison: Comparison,
+    written: &mut Written<'_>,
     apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
 ) -> Result<Outcome, ReconfigureError> {
     let Request {
@@ -323,9 +344,17 @@ fn run_compared_with(
         });
     }
     let now = time::OffsetDateTime::now_utc();
-    let plan = plan(&comparison, properties, config, root, now)?;
+    let mut plan = plan(&comparison, properties, config, root, now)?;
+    // The cluster part alone with a change whose host files are not written:
+    // a renewal that is due goes ahead, the change waits (pending.rs).
+    let mut pending = None;
     if !phase.runs_host() && !comparison.properties_unchanged() {
-        host_part_done(root, &comparison, &plan)?;
+        pending = pending::pending_host_part(root, &comparison, &plan)?;
+    }
+    if let Some(change) = &pending
+        && !pending::renew_only(&mut plan, comparison.renewal.as_ref(), config, root, now)?
+    {
+        return Err(change.clone().into());
     }
     let secret = secret_needed(&comparison, &plan);
     if dry_run {
@@ -336,6 +365,7 @@ fn run_compared_with(
             certificate_before: installed_fingerprint(root),
             certificate_after: plan.tls.leaf_sha256.clone(),
             secret: (phase.runs_cluster() && secret).then(|| secret_name(&plan)),
+            pending,
         }));
     }
     let mut applied = Applied {
@@ -347,10 +377,10 @@ fn run_compared_with(
         ..Applied::default()
     };
     if phase.runs_host() {
-        let host = write_files(root, &plan.files)?;
-        // A proxy drop-in for k3s came or went: systemd reloads before k3s
+        // A proxy drop-in for k3s comes or goes: systemd reloads before k3s
         // starts (the unit's ExecStartPost=).
-        crate::apply::units::request_reload(root, &host)?;
+        let (host, _) = crate::apply::units::write_files_flagging_reload(root, &plan.files)?;
+        written(&plan.tls, pending.as_ref());
         applied.host = Some(host);
     }
     if phase.runs_cluster() {
@@ -358,50 +388,20 @@ fn run_compared_with(
         // host phase just run, it is there already).
         if !phase.runs_host() {
             applied.host = Some(write_files(root, &files_of(&plan, phase))?);
+            written(&plan.tls, pending.as_ref());
         }
         if secret {
             let object = secret_object(&plan).expect("the plan has its TLS Secret");
             applied.secret = Some((secret_name(&plan), apply(std::slice::from_ref(object))?));
         }
-        store_digest(root, properties, &plan, now)?;
+        match &pending {
+            Some(_) => pending::store_renewal(root, &comparison, &plan, now)?,
+            None => store_digest(root, properties, &plan, now)?,
+        }
         applied.digest_stored = true;
     }
+    applied.pending = pending;
     Ok(Outcome::Applied(applied))
-}
-
-/// Refuses the cluster phase alone a property change whose host files are not
-/// in place: recording its digest would tell every later boot that it was
-/// applied. At boot the host phase has just written them; at runtime (the
-/// renewal timer, after the admin changed a property on the running VM) they
-/// wait for the next boot, when no service has read the old ones yet.
-fn host_part_done(
-    root: &Path,
-    comparison: &Comparison,
-    plan: &Plan,
-) -> Result<(), ReconfigureError> {
-    let host_files: Vec<PlannedFile> = plan
-        .files
-        .iter()
-        // The cluster units run with ProtectHome=tmpfs: root's authorized_keys
-        // is out of their sight and would always look unwritten.
-        .filter(|f| !is_tls_file(f) && !f.path.ends_with(".ssh/authorized_keys"))
-        .cloned()
-        .collect();
-    let pending = preview(root, &host_files)?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    Err(ReconfigureError::HostPartPending {
-        changed: match &comparison.changed {
-            Some(keys) => keys.join(", "),
-            None => "the properties (no digest recorded)".to_owned(),
-        },
-        files: pending
-            .iter()
-            .map(|(path, _)| path.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
 }
 
 fn is_tls_file(file: &PlannedFile) -> bool {

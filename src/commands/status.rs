@@ -171,6 +171,9 @@ pub fn text(status: &Status) -> String {
         if let Some(error) = &state.error {
             out.push_str(&format!("error:        {}\n", escaped(error)));
         }
+        if let Some(pending) = &state.pending {
+            out.push_str(&format!("pending:      {pending}\n"));
+        }
     }
     if let Some(why) = &status.unreadable {
         out.push_str(&format!("unreadable:   {why}\n"));

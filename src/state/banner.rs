@@ -53,6 +53,11 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
             "{what}: FAILED: {error}\n  To fix: {}. Details: {journal}",
             super::remedy(state.error.as_deref())
         ),
+        // Day 2 failed on a cause that may pass (the timer's run): first
+        // boot stands, and the error says when it is tried again.
+        Verdict::Done if state.phase == Phase::Reconfigure && state.outcome == Outcome::Failed => {
+            format!("First boot: done. Reconfigure: failed, may pass by itself: {error}")
+        }
         Verdict::Done if state.phase == Phase::Reconfigure && state.outcome == Outcome::Done => {
             format!(
                 "First boot: done. Reconfigure: done at {}",
@@ -66,6 +71,9 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
         Verdict::NotRun => unreachable!("a state is given"),
     };
     out.push_str(&line);
+    if let Some(pending) = &state.pending {
+        out.push_str(&format!("\nPending: {}", escape(pending)));
+    }
     out.push_str("\n\n");
     out
 }

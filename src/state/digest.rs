@@ -157,10 +157,16 @@ pub struct AppliedDigest {
     pub certificate: Option<AppliedCertificate>,
 }
 
-/// Public facts about the certificate last applied (never key material).
+/// Public facts about the certificate last applied (never key material):
+/// both its dates, so every day-2 run can tell one minted while the guest's
+/// clock was wrong (not valid yet, or expired, once the clock is right).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedCertificate {
     pub source: crate::tls::CertSource,
+    /// The leaf's notBefore, RFC 3339 UTC. `None` in a digest from an older
+    /// ovaboot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
     /// The leaf's notAfter, RFC 3339 UTC.
     pub not_after: String,
     /// From when it is within `[tls] expiry_warning_days` of `not_after`
@@ -173,10 +179,20 @@ impl AppliedCertificate {
     pub fn of(tls: &crate::tls::TlsPlan) -> AppliedCertificate {
         AppliedCertificate {
             source: tls.source,
+            not_before: leaf_not_before(&tls.chain_pem),
             not_after: tls.not_after.clone(),
             expiry_warning_from: tls.expiry_warning_from.clone(),
         }
     }
+}
+
+/// The notBefore of the first certificate (the leaf) in `chain_pem`.
+fn leaf_not_before(chain_pem: &str) -> Option<String> {
+    let block = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
+        .next()?
+        .ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).ok()?;
+    Some(super::rfc3339(cert.validity().not_before.to_datetime()))
 }
 
 impl AppliedDigest {

@@ -174,6 +174,43 @@ pub(super) fn reuse(
     })
 }
 
+/// A new self-signed pair with the names of the installed one, which must be
+/// a self-signed certificate this agent made for `hostname`; `None` when it
+/// is not (nothing to renew in its place). For a renewal while a property
+/// change waits for the next boot: the names are those the appliance answers
+/// at now (a pending static IP is not its address yet).
+pub fn renewal(
+    installed: &InstalledPair,
+    hostname: &Hostname,
+    config: &TlsConfig,
+    now: OffsetDateTime,
+) -> Result<Option<TlsPlan>, super::TlsError> {
+    let Ok(certificates) = parse_certificate_chain(&installed.cert_pem) else {
+        return Ok(None);
+    };
+    let [der] = certificates.as_slice() else {
+        return Ok(None);
+    };
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Ok(None);
+    };
+    if cert.issuer().as_raw() != cert.subject().as_raw() {
+        return Ok(None);
+    }
+    let Ok((_, ips)) = sans_of(&cert) else {
+        return Ok(None);
+    };
+    let static_ip = match ips.as_slice() {
+        [] => None,
+        [ip] => Some(*ip),
+        _ => return Ok(None),
+    };
+    if same_names(&cert, hostname, static_ip).is_err() {
+        return Ok(None);
+    }
+    self_signed(hostname, static_ip, config, now).map(Some)
+}
+
 /// The certificate and key, if they are a self-signed pair of the configured
 /// key algorithm as this agent makes them.
 fn own_pair<'a>(

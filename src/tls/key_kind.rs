@@ -27,7 +27,7 @@ pub const RSA_MIN_BITS: usize = 2048;
 /// The largest RSA modulus aws-lc-rs reads (envoy's BoringSSL stops at 16384).
 pub const RSA_MAX_BITS: usize = 8192;
 
-/// What is said of the served key types in errors and the README.
+/// What is said of the served key types in errors and in docs/properties-and-tls.md.
 pub const SUPPORTED: &str = "RSA (2048 to 8192 bits) and ECDSA on P-256 or P-384";
 
 /// The key type of a private key.

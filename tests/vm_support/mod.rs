@@ -1,9 +1,13 @@
-//! The harness of tests/vm_appliance.rs: the .deb and the image, the test copy
-//! of it, one boot of an overlay (tests/vm/appliance/vm.sh does the effects)
-//! and what it left: console, unit states, files and journal. Also the
-//! kubeconfig a guest uses to reach a control plane on the host.
+//! The harness of the appliance's VM tests (tests/vm_appliance/,
+//! tests/vm_powercut.rs): the .deb and the image, the test copy of it, one
+//! boot of an overlay (tests/vm/appliance/vm.sh does the effects) and what it
+//! left: console, unit states, files and journal. Also the kubeconfig a guest
+//! uses to reach a control plane on the host; [`appliance`] holds what the
+//! boots share.
 
 #![allow(dead_code)]
+
+pub mod appliance;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -29,10 +33,10 @@ fn parallel_vms() -> usize {
 }
 
 /// A place among the running VMs, given back on drop.
-struct VmSlot;
+pub struct VmSlot;
 
 impl VmSlot {
-    fn take() -> VmSlot {
+    pub fn take() -> VmSlot {
         let (count, freed) = &RUNNING;
         let mut running = count.lock().unwrap_or_else(|p| p.into_inner());
         while *running >= parallel_vms() {
@@ -51,14 +55,51 @@ impl Drop for VmSlot {
     }
 }
 
-pub fn vm_tests_enabled(test: &str) -> bool {
-    if std::env::var("OVABOOT_VM_TESTS").as_deref() == Ok("1") {
-        return true;
+/// Checks what the VM tests need on the host before anything else, and
+/// fails naming each part that is missing (run with `--ignored` without
+/// them: a clear failure, never a pass).
+pub fn require_vm_parts() {
+    let mut missing = Vec::new();
+    if !running_as_root() {
+        missing.push("root (the image build and the disk reads use loop devices)".to_owned());
     }
-    eprintln!(
-        "skipping {test}: set OVABOOT_VM_TESTS=1 to build the appliance image and boot it (root; needs mmdebstrap, extlinux, qemu-system-x86, qemu-utils, xorriso)"
+    let mut tools = vec![
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("qemu-img", "qemu-utils"),
+        ("xorriso", "xorriso"),
+        ("mmdebstrap", "mmdebstrap"),
+        ("extlinux", "extlinux"),
+        ("sfdisk", "fdisk"),
+        ("losetup", "util-linux"),
+        ("journalctl", "systemd"),
+    ];
+    if std::env::var_os("OVABOOT_APPLIANCE_DEB").is_none() {
+        tools.push((
+            "cargo-deb",
+            "cargo install cargo-deb, or set OVABOOT_APPLIANCE_DEB",
+        ));
+    }
+    for (tool, from) in tools {
+        if !on_path(tool) {
+            missing.push(format!("{tool} ({from})"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the VM tests need what is missing here: {}",
+        missing.join(", ")
     );
-    false
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // /proc/self belongs to the process's effective user.
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
 }
 
 fn repo() -> &'static Path {
@@ -131,7 +172,7 @@ pub fn test_disk() -> &'static Path {
     })
 }
 
-pub fn vm_sh(args: &[&str]) -> std::process::ExitStatus {
+pub fn vm_sh<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::ExitStatus {
     Command::new("bash")
         .arg(repo().join("tests/vm/appliance/vm.sh"))
         .args(args)
@@ -163,12 +204,15 @@ pub struct Guest<'a> {
     pub kubeconfig: Option<&'a Path>,
     /// The guest's clock at power-on (UTC, `2029-02-10T12:00:00`); none: now.
     pub clock: Option<&'a str>,
+    /// The config ovaboot's units read in the test copy (see
+    /// tests/vm/appliance/ovaboot-vmtest-early); none: the test copy's own.
+    pub config: Option<&'a Path>,
 }
 
 /// What one boot left: the console, the unit states the test unit printed,
 /// and the disk afterwards.
 pub struct Boot {
-    pub name: &'static str,
+    pub name: String,
     pub dir: PathBuf,
     pub console: String,
     pub journal: String,
@@ -283,12 +327,20 @@ impl Boot {
     }
 }
 
-/// Boots an overlay of `backing` with what `guest` says.
-pub fn boot(name: &'static str, backing: &Path, guest: Guest) -> Boot {
+/// Boots an overlay of `backing` (a raw disk, or another boot's
+/// `overlay.qcow2`) with what `guest` says; what it left is in
+/// `target/tmp/appliance-NAME/`.
+pub fn boot(name: &str, backing: &Path, guest: Guest) -> Boot {
     let _slot = VmSlot::take();
     let dir = work_dir(&format!("appliance-{name}"));
+    let status = vm_sh(&vm_sh_args("boot", backing, &dir, &guest));
+    Boot::read(name, dir, status)
+}
+
+/// `vm.sh COMMAND` arguments for a boot of `backing` into `dir`.
+pub fn vm_sh_args(command: &str, backing: &Path, dir: &Path, guest: &Guest) -> Vec<String> {
     let mut args = vec![
-        "boot".to_owned(),
+        command.to_owned(),
         "--disk".into(),
         backing.to_str().unwrap().into(),
         "--out".into(),
@@ -303,57 +355,65 @@ pub fn boot(name: &'static str, backing: &Path, guest: Guest) -> Boot {
     if let Some(clock) = guest.clock {
         args.extend(["--clock".into(), clock.into()]);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let status = vm_sh(&args);
-    // The console is a terminal's: CRLF and the odd escape sequence.
-    let console = std::fs::read_to_string(dir.join("serial.log"))
-        .unwrap_or_default()
-        .replace('\r', "");
-    assert!(
-        status.success(),
-        "{name}: vm.sh boot failed ({status}; 124 = the VM timed out); console:\n{console}"
-    );
-    let mut units = BTreeMap::new();
-    let mut facts = Vec::new();
-    for line in console.lines() {
-        // Console lines from units carry the kernel's time and the unit's name first.
-        let Some((_, rest)) = line.split_once("@@vmtest ") else {
-            continue;
-        };
-        if let Some(show) = rest.strip_prefix("show ") {
-            let (unit, kv) = show.split_once(' ').unwrap();
-            let (key, value) = kv.split_once('=').unwrap();
-            units.insert((unit.to_owned(), key.to_owned()), value.to_owned());
-        } else {
-            let (fact, value) = rest.split_once(' ').unwrap_or((rest, ""));
-            facts.push((fact.to_owned(), value.to_owned()));
-        }
+    if let Some(config) = guest.config {
+        args.extend(["--config".into(), config.to_str().unwrap().into()]);
     }
-    assert!(
-        facts.iter().any(|(f, _)| f == "done"),
-        "{name}: the test unit did not report; console:\n{console}"
-    );
-    assert!(
-        facts.iter().all(|(f, _)| f != "gave-up"),
-        "{name}: ovaboot's units never settled; console:\n{console}"
-    );
-    let journal = std::fs::read_to_string(dir.join("disk/journal.txt")).unwrap();
-    let stat = std::fs::read_to_string(dir.join("disk/stat.txt"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (path, rest) = l.split_once(' ').unwrap();
-            (path.to_owned(), rest.to_owned())
-        })
-        .collect();
-    Boot {
-        name,
-        dir,
-        console,
-        journal,
-        units,
-        facts,
-        stat,
+    args
+}
+
+impl Boot {
+    /// What the boot into `dir` left, once `vm.sh boot` exited with `status`.
+    fn read(name: &str, dir: PathBuf, status: std::process::ExitStatus) -> Boot {
+        // The console is a terminal's: CRLF and the odd escape sequence.
+        let console = std::fs::read_to_string(dir.join("serial.log"))
+            .unwrap_or_default()
+            .replace('\r', "");
+        assert!(
+            status.success(),
+            "{name}: vm.sh boot failed ({status}; 124 = the VM timed out); console:\n{console}"
+        );
+        let mut units = BTreeMap::new();
+        let mut facts = Vec::new();
+        for line in console.lines() {
+            // Console lines from units carry the kernel's time and the unit's name first.
+            let Some((_, rest)) = line.split_once("@@vmtest ") else {
+                continue;
+            };
+            if let Some(show) = rest.strip_prefix("show ") {
+                let (unit, kv) = show.split_once(' ').unwrap();
+                let (key, value) = kv.split_once('=').unwrap();
+                units.insert((unit.to_owned(), key.to_owned()), value.to_owned());
+            } else {
+                let (fact, value) = rest.split_once(' ').unwrap_or((rest, ""));
+                facts.push((fact.to_owned(), value.to_owned()));
+            }
+        }
+        assert!(
+            facts.iter().any(|(f, _)| f == "done"),
+            "{name}: the test unit did not report; console:\n{console}"
+        );
+        assert!(
+            facts.iter().all(|(f, _)| f != "gave-up"),
+            "{name}: ovaboot's units never settled; console:\n{console}"
+        );
+        let journal = std::fs::read_to_string(dir.join("disk/journal.txt")).unwrap();
+        let stat = std::fs::read_to_string(dir.join("disk/stat.txt"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (path, rest) = l.split_once(' ').unwrap();
+                (path.to_owned(), rest.to_owned())
+            })
+            .collect();
+        Boot {
+            name: name.to_owned(),
+            dir,
+            console,
+            journal,
+            units,
+            facts,
+            stat,
+        }
     }
 }
 

@@ -284,6 +284,19 @@ fn plant_stale_temp(dir: &Path, name: &str) -> PathBuf {
     stale
 }
 
+/// The pid of a process that has ended: what a crashed writer's pid is.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// A temp name for `tls.key` as the writer `pid` names it.
+fn key_temp(pid: u32, attempt: u32) -> String {
+    format!(".tls.key.ovaboot-{pid}-{attempt}.tmp")
+}
+
 fn tls_key() -> PlannedFile {
     PlannedFile::secret(
         "/etc/ovaboot/tls/tls.key",
@@ -296,7 +309,7 @@ fn tls_key() -> PlannedFile {
 fn a_temp_file_left_by_a_crash_is_removed_on_the_next_write() {
     let root = tempfile::tempdir().unwrap();
     let tls = root.path().join("etc/ovaboot/tls");
-    let stale = plant_stale_temp(&tls, ".tls.key.ovaboot-1234-0.tmp");
+    let stale = plant_stale_temp(&tls, &key_temp(dead_pid(), 0));
     // The same pid as this run (pids repeat across boots) and a later attempt.
     let own_pid = plant_stale_temp(
         &tls,
@@ -327,7 +340,7 @@ fn a_temp_file_left_by_a_crash_is_removed_even_when_the_target_is_unchanged() {
     let root = tempfile::tempdir().unwrap();
     write_files(root.path(), &[tls_key()]).unwrap();
     let tls = root.path().join("etc/ovaboot/tls");
-    let stale = plant_stale_temp(&tls, ".tls.key.ovaboot-99-0.tmp");
+    let stale = plant_stale_temp(&tls, &key_temp(dead_pid(), 0));
     let report = write_files(root.path(), &[tls_key()]).unwrap();
     assert_eq!(
         report.unchanged,
@@ -379,6 +392,72 @@ fn only_regular_files_named_exactly_like_our_temps_for_that_target_are_removed()
         fs::read_to_string(tls.join("tls.key")).unwrap(),
         "-----BEGIN PRIVATE KEY-----\nnew\n"
     );
+}
+
+#[test]
+fn a_temp_file_another_writer_is_staging_is_never_removed() {
+    let root = tempfile::tempdir().unwrap();
+    let tls = root.path().join("etc/ovaboot/tls");
+    // A live writer of this version: its staged file is open and locked,
+    // whatever pid it names (this process's own here, as a second writer in
+    // this process, or a writer whose pid this process cannot see).
+    let staging = [key_temp(std::process::id(), 3), key_temp(dead_pid(), 0)];
+    let held: Vec<File> = staging
+        .iter()
+        .map(|name| {
+            let path = plant_stale_temp(&tls, name);
+            let file = File::open(&path).unwrap();
+            file.try_lock().unwrap();
+            file
+        })
+        .collect();
+    // A live writer that does not lock its temps (another version of
+    // ovaboot): its pid is a live process (init, here).
+    let unlocked_but_live = plant_stale_temp(&tls, &key_temp(1, 0));
+
+    let report = write_files(root.path(), &[tls_key()]).unwrap();
+    assert_eq!(report.written, [PathBuf::from("/etc/ovaboot/tls/tls.key")]);
+    for name in &staging {
+        assert_eq!(
+            fs::read_to_string(tls.join(name)).unwrap(),
+            "-----BEGIN PRIVATE KEY-----\nold\n",
+            "{name}: a live writer's staged file"
+        );
+    }
+    assert!(unlocked_but_live.exists());
+
+    // Once the writers are gone (their locks released with them), the next
+    // write removes what they left, but for a pid that is still alive.
+    drop(held);
+    write_files(root.path(), &[tls_key()]).unwrap();
+    for name in &staging {
+        assert!(!tls.join(name).exists(), "{name} stale now");
+    }
+    assert!(unlocked_but_live.exists());
+}
+
+#[test]
+fn a_staged_file_is_locked_until_it_is_renamed() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("etc");
+    fs::create_dir_all(&dir).unwrap();
+    let file = PlannedFile::plain("/etc/hostname", "a\n", 0o644);
+    let mut staged = stage(
+        &dir,
+        &dir.join("hostname"),
+        &file,
+        file.contents.expose().unwrap(),
+    )
+    .unwrap();
+    let temp = staged.temp.clone().unwrap();
+    let other = File::open(&temp).unwrap();
+    assert!(
+        matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        "another writer sees it live"
+    );
+    staged.commit().unwrap();
+    drop(staged);
+    other.try_lock().expect("released once committed");
 }
 
 #[test]

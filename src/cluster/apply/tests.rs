@@ -64,3 +64,36 @@ fn without_a_date_or_an_entry_of_ovaboots_nothing_is_claimed() {
         Outcome::Unchanged
     );
 }
+
+fn rejected(code: u16, message: &str) -> ApplyError {
+    ApplyError::Rejected {
+        what: "apply HTTPProxy projectcontour/veba01".into(),
+        code,
+        reason: "InternalServerError".into(),
+        message: message.into(),
+    }
+}
+
+const LAGGING: &str = "failed to create typed patch object (projectcontour/veba01; projectcontour.io/v1, Kind=HTTPProxy): .spec.newField: field not declared in schema";
+
+#[test]
+fn a_typed_patch_500_is_retried_only_after_a_crd_change_and_within_the_bound() {
+    let soon = Duration::from_secs(1);
+    assert!(schema_may_lag(&rejected(500, LAGGING), true, soon));
+    assert!(schema_may_lag(&rejected(500, LAGGING), true, SCHEMA_SETTLE));
+    // No CRD changed in this run: the body does not fit the schema, for good.
+    assert!(!schema_may_lag(&rejected(500, LAGGING), false, soon));
+    // Past the bound: the schema is not lagging, the body is wrong.
+    assert!(!schema_may_lag(
+        &rejected(500, LAGGING),
+        true,
+        SCHEMA_SETTLE + Duration::from_millis(1)
+    ));
+    // Other refusals are not the schema's lag.
+    assert!(!schema_may_lag(&rejected(422, LAGGING), true, soon));
+    assert!(!schema_may_lag(
+        &rejected(500, "etcdserver: request timed out"),
+        true,
+        soon
+    ));
+}

@@ -83,18 +83,31 @@ impl fmt::Display for Progress<'_> {
     }
 }
 
-/// Runs the phases `request` asks for, telling `progress` what each did.
-/// Nothing is done when first boot has completed before.
+/// Runs the phases `request` asks for, telling `progress` what each did,
+/// holding the run lock ([`crate::run_lock`]) throughout. Nothing is done when
+/// first boot has completed before.
 pub fn run_phases(
     request: &Request<'_>,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<(), Failure> {
     let root = request.root;
-    if let Some(done) = completion::load(root)? {
+    // Once completed, later boots take no lock and write nothing; a run that
+    // waited for the lock looks again (the holder may have completed it).
+    let already = |progress: &mut dyn FnMut(Progress<'_>)| -> Result<bool, Failure> {
+        let Some(done) = completion::load(root)? else {
+            return Ok(false);
+        };
         progress(Progress::AlreadyCompleted {
             completion: &done,
             record: completion::path(root),
         });
+        Ok(true)
+    };
+    if already(&mut progress)? {
+        return Ok(());
+    }
+    let _lock = crate::run_lock::acquire_for_run(root, request.config)?;
+    if already(&mut progress)? {
         return Ok(());
     }
     let mut planned = None;

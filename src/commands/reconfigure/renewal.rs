@@ -21,6 +21,11 @@ pub enum Renewal {
     /// ovaboot's self-signed certificate expires on `not_after`, within
     /// `expiry_warning_days` (or has expired): a new one replaces it.
     Due { not_after: String },
+    /// ovaboot's self-signed certificate is not valid before `not_before`:
+    /// it was made while the guest's clock ran ahead (at first boot, before
+    /// time sync), and the clock has been corrected since. A new one
+    /// replaces it.
+    NotYetValid { not_before: String },
     /// The applied digest does not say when its certificate nears expiry (an older
     /// ovaboot wrote it): planned once, which keeps a pair still good and
     /// records the dates.
@@ -40,7 +45,28 @@ pub fn due(digest: &AppliedDigest, now: OffsetDateTime) -> Option<Renewal> {
         );
         return Some(Renewal::Unrecorded);
     };
-    // The same bound as the plan's reuse rule: from here on it is not kept.
+    let Some(not_before) = &certificate.not_before else {
+        return Some(Renewal::Unrecorded);
+    };
+    let Ok(valid_from) = OffsetDateTime::parse(not_before, &Rfc3339) else {
+        tracing::warn!(value = %not_before, "the recorded certificate's start date does not parse; planning to check it");
+        return Some(Renewal::Unrecorded);
+    };
+    // The same bounds as the plan's reuse rule: outside them it is not kept.
+    if now < valid_from {
+        return match certificate.source {
+            CertSource::SelfSigned => Some(Renewal::NotYetValid {
+                not_before: not_before.clone(),
+            }),
+            CertSource::User => {
+                tracing::warn!(
+                    "{CERT_PROPERTY}: the admin's certificate is not valid until {not_before} (now {}); check the appliance's clock; ovaboot never replaces it",
+                    crate::state::rfc3339(now)
+                );
+                None
+            }
+        };
+    }
     if now <= from {
         return None;
     }
@@ -66,6 +92,10 @@ impl std::fmt::Display for Renewal {
                 f,
                 "renewal due: the self-signed certificate expires on {not_after}, within tls.expiry_warning_days"
             ),
+            Renewal::NotYetValid { not_before } => write!(
+                f,
+                "renewal due: the self-signed certificate is not valid until {not_before} (made while the clock ran ahead; the clock has been corrected since)"
+            ),
             Renewal::Unrecorded => f.write_str(
                 "the certificate's expiry is not recorded yet (an older ovaboot's record): planned once to check it",
             ),
@@ -86,6 +116,7 @@ mod tests {
         );
         record.certificate = Some(AppliedCertificate {
             source,
+            not_before: Some("2025-12-01T00:00:00Z".into()),
             not_after: "2028-03-01T00:00:00Z".into(),
             expiry_warning_from: from.into(),
         });
@@ -116,6 +147,36 @@ mod tests {
     fn the_admins_certificate_is_never_due() {
         let record = record(CertSource::User, "2028-01-31T00:00:00Z");
         assert_eq!(due(&record, at("2029-01-01T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_certificate_not_valid_yet_once_the_clock_is_right_is_due() {
+        // Minted with the clock 10 days ahead: its notBefore is in the future.
+        let record = record(CertSource::SelfSigned, "2028-01-31T00:00:00Z");
+        assert_eq!(
+            due(&record, at("2025-11-21T00:00:00Z")),
+            Some(Renewal::NotYetValid {
+                not_before: "2025-12-01T00:00:00Z".into()
+            })
+        );
+        assert_eq!(
+            due(&record, at("2025-12-01T00:00:00Z")),
+            None,
+            "valid from then"
+        );
+        // The admin's certificate is only warned about.
+        let record = self::record(CertSource::User, "2028-01-31T00:00:00Z");
+        assert_eq!(due(&record, at("2025-11-21T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn an_older_record_without_the_start_date_plans_once() {
+        let mut old = record(CertSource::SelfSigned, "2028-01-31T00:00:00Z");
+        old.certificate.as_mut().unwrap().not_before = None;
+        assert_eq!(
+            due(&old, at("2026-01-01T00:00:00Z")),
+            Some(Renewal::Unrecorded)
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::fmt;
 use crate::apply::files::{Change, WriteReport};
 use crate::cluster::ApplySummary;
 
-use super::{FileChanges, Renewal};
+use super::{FileChanges, PendingChange, Renewal};
+use crate::failure::EXIT_PENDING_REBOOT;
 
 /// The result of a run.
 #[derive(Debug)]
@@ -36,6 +37,9 @@ pub struct Applied {
     pub certificate_source: Option<crate::tls::CertSource>,
     /// The new digest was recorded (the cluster phase ran to its end).
     pub digest_stored: bool,
+    /// A property change left to the next boot: only the certificate was
+    /// renewed (the cluster part alone, at runtime).
+    pub pending: Option<PendingChange>,
 }
 
 #[derive(Debug)]
@@ -47,6 +51,8 @@ pub struct Preview {
     pub certificate_after: String,
     /// The Secret that would be applied (`namespace/name`), if any.
     pub secret: Option<String>,
+    /// A property change that would be left to the next boot.
+    pub pending: Option<PendingChange>,
 }
 
 fn changed_line(
@@ -79,6 +85,20 @@ fn certificate_line(
         writeln!(f, "certificate: sha256 {after} (unchanged)")
     } else {
         writeln!(f, "certificate: sha256 {before} {verb} sha256 {after}")
+    }
+}
+
+impl Outcome {
+    /// The command's exit status: 0, or [`EXIT_PENDING_REBOOT`] when a
+    /// property change waits for the next boot (the certificate renewed
+    /// meanwhile).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Applied(Applied {
+                pending: Some(_), ..
+            }) => EXIT_PENDING_REBOOT,
+            _ => 0,
+        }
     }
 }
 
@@ -127,7 +147,15 @@ impl fmt::Display for Applied {
             }
             None => {}
         }
-        if self.digest_stored {
+        if let Some(pending) = &self.pending {
+            writeln!(f, "pending: {pending}")?;
+        }
+        if self.pending.is_some() && self.digest_stored {
+            write!(
+                f,
+                "certificate renewed; the properties' change waits for the next boot"
+            )
+        } else if self.digest_stored {
             write!(f, "reconfigured; the properties' digest is recorded")
         } else {
             write!(
@@ -157,6 +185,9 @@ impl fmt::Display for Preview {
         )?;
         if let Some(name) = &self.secret {
             writeln!(f, "would apply Secret {name}")?;
+        }
+        if let Some(pending) = &self.pending {
+            writeln!(f, "pending: {pending}")?;
         }
         write!(f, "dry run: nothing was changed")
     }

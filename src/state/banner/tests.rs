@@ -99,6 +99,24 @@ fn a_retryable_stop_and_a_wait_say_so() {
 }
 
 #[test]
+fn a_day_2_failure_that_may_pass_shows_under_first_boots_done() {
+    let mut s = state(Phase::Reconfigure);
+    s.failed(
+        "the API server did not answer; tried again at the next daily run of ovaboot-renew.timer",
+        false,
+        LATER,
+    );
+    let text = render(&s, Some("boot-2"));
+    assert!(
+        text.contains(
+            "First boot: done. Reconfigure: failed, may pass by itself: the API server did not answer; \
+             tried again at the next daily run of ovaboot-renew.timer\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn before_a_plan_the_address_is_unknown() {
     let s = State::start(None, Phase::Host, LATER);
     let text = render(&s, s.boot_id.as_deref());

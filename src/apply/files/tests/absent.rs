@@ -217,7 +217,7 @@ fn a_temp_file_left_for_an_absent_file_is_removed_too() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("etc/ovaboot");
     // A crash while writing a proxy password, then the proxy was removed.
-    let stale = plant_stale_temp(&dir, ".proxy.env.ovaboot-1234-0.tmp");
+    let stale = plant_stale_temp(&dir, &format!(".proxy.env.ovaboot-{}-0.tmp", dead_pid()));
     let report = write_files(root.path(), &[PlannedFile::absent(PROXY_ENV)]).unwrap();
     assert_eq!(report.already_absent, paths(&[PROXY_ENV]));
     assert!(!stale.exists());
