@@ -305,6 +305,54 @@ impl Authority {
         })
     }
 
+    /// The kept CA's key under a new certificate (same subject, new dates and
+    /// serial), for a CA whose dates no longer let it be kept. Leaves signed
+    /// with this key verify under the old certificate and the new one alike,
+    /// so a peer that still holds the old one (its Secret volume not yet
+    /// updated) keeps trusting a leaf issued after the renewal.
+    /// Refused, as [`Authority::load`] would, when the pair is not a CA this
+    /// agent made with `algorithm`.
+    pub fn renew(
+        cert_pem: &str,
+        key_pem: &Secret<String>,
+        algorithm: KeyAlgorithm,
+        lifetime: &Lifetime,
+        now: OffsetDateTime,
+    ) -> Result<Authority, NotKept> {
+        let der = single_certificate(cert_pem)?;
+        let (cert, key) = matching_pair(&der, key_pem, algorithm)?;
+        let is_ca = matches!(cert.basic_constraints(), Ok(Some(c)) if c.value.ca);
+        if !is_ca
+            || cert.issuer().as_raw() != cert.subject().as_raw()
+            || cert.verify_signature(None).is_err()
+        {
+            return Err(NotKept::NotACa);
+        }
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .ok_or(NotKept::NotACa)?
+            .to_owned();
+        let unreadable = |e: String| NotKept::Unreadable(format!("the CA key: {e}"));
+        let key = KeyPair::try_from(key.der.expose().as_slice())
+            .map_err(|e| unreadable(e.to_string()))?;
+        let mut params = params(&common_name, lifetime, now).map_err(|e| unreadable(e.reason))?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let renewed = params
+            .self_signed(&key)
+            .map_err(|e| unreadable(e.to_string()))?;
+        Ok(Authority {
+            pair: pair_of(renewed.der(), &key, &params),
+        })
+    }
+
     /// The CA's certificate and key (the key only for keeping it).
     pub fn pair(&self) -> &Pair {
         &self.pair
