@@ -40,6 +40,8 @@ pub struct Config {
     pub kube: KubeConfig,
     /// `[credentials]`: the rules for root's password.
     pub credentials: CredentialsConfig,
+    /// `[xds]`: the certificates between Contour's xDS server and envoy.
+    pub xds: crate::xds::XdsConfig,
 }
 
 /// Why the config cannot be used; one line naming the file and the key.
@@ -99,6 +101,7 @@ impl Config {
             .validate()
             .map_err(|e| invalid(e.to_string()))?;
         config.kube.validate().map_err(invalid)?;
+        config.xds.validate().map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }
 

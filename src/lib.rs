@@ -47,4 +47,5 @@ pub mod settings;
 pub mod state;
 pub mod systemd_syntax;
 pub mod tls;
+pub mod xds;
 pub mod yaml;
