@@ -29,6 +29,7 @@
 //!   [`secret`]: values that never show; [`systemd_syntax`], [`yaml`]: formats.
 
 pub mod apply;
+pub mod certificates;
 pub mod cluster;
 pub mod commands;
 pub mod config;

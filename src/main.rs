@@ -149,20 +149,28 @@ fn run(command: Command) -> Result<u8, Failure> {
             reconfigure::require_completion(&root)?;
             let config = config_source(&target.config, &target.kubeconfig).load()?;
             let phase: reconfigure::Phase = phase.into();
-            // The xDS certificates first: their renewal depends on no
-            // property, so nothing about the properties may hold it up.
-            if phase.runs_cluster() && !dry_run {
-                println!("{}", ovaboot::xds::renew::run_tracked(&root, &config)?);
-            }
-            let env = environment(&target.source).read()?;
-            let request = reconfigure::Request {
-                properties: &env.properties,
-                config: &config,
-                root: &root,
-                phase,
-                dry_run,
+            let run = || -> Result<(), Failure> {
+                // The xDS certificates first: their renewal depends on no
+                // property, so nothing about the properties may hold it up.
+                if phase.runs_cluster() && !dry_run {
+                    println!("{}", ovaboot::xds::renew::run_tracked(&root, &config)?);
+                }
+                let env = environment(&target.source).read()?;
+                let request = reconfigure::Request {
+                    properties: &env.properties,
+                    config: &config,
+                    root: &root,
+                    phase,
+                    dry_run,
+                };
+                println!("{}", reconfigure::run_tracked(&request)?);
+                Ok(())
             };
-            println!("{}", reconfigure::run_tracked(&request)?);
+            let outcome = run();
+            if !dry_run {
+                ovaboot::certificates::note_in_state(&root, &config);
+            }
+            outcome?;
         }
         Command::Images { config } => {
             let config = config_file(&config).load()?;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::certificates::{self, CertificateStatus};
 use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::{self, State, StateError, Verdict};
 
@@ -24,6 +25,8 @@ pub struct Status {
     pub state: Option<State>,
     /// The completion record (`/var/lib/ovaboot/firstboot.json`).
     pub completion: Option<Completion>,
+    /// Every certificate the appliance lives on, as kept under the root.
+    pub certificates: Vec<CertificateStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,10 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
         Verdict::Waiting(p) => Some(format!("details: journalctl -u {}", p.unit())),
         _ => None,
     };
+    // Only the warning windows come from the config: a config that does
+    // not load shows the certificates against the defaults.
+    let config = crate::config::Config::load(None).unwrap_or_default();
+    let certificates = certificates::read(root, &config, time::OffsetDateTime::now_utc());
     Ok(Status {
         status: verdict.as_str(),
         phase: phase.map(state::Phase::as_str),
@@ -81,6 +88,7 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
         advice,
         state,
         completion,
+        certificates,
     })
 }
 
@@ -128,7 +136,31 @@ pub fn text(status: &Status) -> String {
     if let Some(advice) = &status.advice {
         out.push_str(&format!("what to do:   {advice}\n"));
     }
+    certificates_text(&mut out, &status.certificates);
     out
+}
+
+/// One line each: what it is, its subject, notAfter and days left, marked
+/// when inside its warning window.
+fn certificates_text(out: &mut String, certificates: &[CertificateStatus]) {
+    if certificates.is_empty() {
+        return;
+    }
+    out.push_str("certificates:\n");
+    for c in certificates {
+        let mark = match (c.days_left, c.warning) {
+            (d, _) if d < 0 => "  EXPIRED",
+            (_, true) => "  WARNING: within its renewal/warning window",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "  {}: {}, until {} ({} days left){mark}\n",
+            c.name, c.subject, c.not_after, c.days_left
+        ));
+    }
+    if let Some(warning) = certificates::warning(certificates) {
+        out.push_str(&format!("warning:      {warning}\n"));
+    }
 }
 
 /// One JSON object for automation.

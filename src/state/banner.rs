@@ -66,6 +66,9 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
         Verdict::NotRun => unreachable!("a state is given"),
     };
     out.push_str(&line);
+    if let Some(warning) = &state.certificate_warning {
+        out.push_str(&format!("\nWARNING: {}", escape(warning)));
+    }
     out.push_str("\n\n");
     out
 }
