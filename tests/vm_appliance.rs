@@ -8,7 +8,7 @@
 //! The guest powers itself off through a test-only unit put into a copy of
 //! the image (tests/vm/appliance/ovaboot-vmtest*), never into the image.
 //!
-//! Slow (an image build and six boots), so it runs only with
+//! Slow (an image build and seven boots), so it runs only with
 //! `OVABOOT_VM_TESTS=1`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or
 //! the one `cargo deb` builds (see README "VM tests"). With
 //! `OVABOOT_TEST_KUBECONFIG` (tests/controlplane/up) the first boot's cluster
@@ -427,6 +427,97 @@ fn first_boot_configures_the_appliance_and_a_second_boot_changes_nothing() {
     // uptime would): the host part renews it with the same names, nothing
     // else changes, and the console shows the new fingerprint.
     assert_self_signed_renewed(&second, &tls);
+
+    // (7) With the control plane: the second boot's disk powered on two
+    // years and a day later, past the lifetime of every certificate the
+    // appliance owns but the xDS CA's: everything is renewed, the cluster
+    // gets the new pairs, and `status` exits 0.
+    if let Some(cp) = &cp {
+        assert_everything_renewed_years_later(&second, cp, &tls);
+    }
+}
+
+/// (7): a boot of `second`'s disk with the clock 826 days on (the
+/// self-signed certificate lives 825, the xDS pairs 365): the day-2 units
+/// renew the serving certificate and both xDS pairs under the same CA, and
+/// apply them to the control plane (whose certificates, made by
+/// tests/controlplane/up, are valid long enough for that clock).
+fn assert_everything_renewed_years_later(second: &Boot, cp: &ControlPlane, tls: &HostPhase) {
+    const XDS: &str = "etc/ovaboot/tls/xds";
+    let clock = (time::OffsetDateTime::now_utc() + Duration::days(826))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap();
+    let env = write_environment("first", &[]);
+    let later = boot(
+        "years-later",
+        &second.disk_after(),
+        Guest {
+            ovf_env: Some(&env),
+            kubeconfig: None,
+            clock: Some(&clock),
+        },
+    );
+    later.assert_unit_succeeded("ovaboot-reconfigure.service");
+    later.assert_unit_succeeded("ovaboot-reconfigure-cluster.service");
+    assert_eq!(
+        later.fact("status-exit"),
+        ["0"],
+        "ovaboot status in the guest: {:?}",
+        later.fact("status")
+    );
+    let status = later.fact("status").join("\n");
+    assert!(
+        !status.contains("EXPIRED") && !status.contains("WARNING"),
+        "{status}"
+    );
+    // Renewed: the serving pair and both xDS pairs; the CA kept.
+    let cert = later.file(TLS_CERT).unwrap();
+    assert_ne!(openssl_fingerprint(cert.as_bytes()), tls.fingerprint);
+    for name in ["contour.crt", "envoy.crt"] {
+        let path = format!("{XDS}/{name}");
+        assert_ne!(later.file(&path), second.file(&path), "{path} not renewed");
+    }
+    let ca = format!("{XDS}/ca.crt");
+    assert_eq!(later.file(&ca), second.file(&ca), "the CA is kept");
+    for key in ["ca.key", "contour.key", "envoy.key"] {
+        let stat = &later.stat[&format!("{XDS}/{key}")];
+        assert!(stat.starts_with("600 0 0 "), "{key}: {stat}");
+    }
+    // The cluster holds what the disk holds.
+    controlplane_support::block_on(async {
+        let c = controlplane_support::client(&cp.kubeconfig).await;
+        let secrets = kube::Api::<Secret>::namespaced(c.clone(), "projectcontour");
+        for (secret, file) in [("contourcert", "contour.crt"), ("envoycert", "envoy.crt")] {
+            let data = secrets.get(secret).await.unwrap().data.unwrap_or_default();
+            let held = |key: &str| {
+                data.get(key)
+                    .map(|b| String::from_utf8(b.0.clone()).unwrap())
+            };
+            assert_eq!(
+                held("tls.crt"),
+                later.file(&format!("{XDS}/{file}")),
+                "{secret}"
+            );
+            assert_eq!(held("ca.crt"), later.file(&ca), "{secret}");
+        }
+        let serving = kube::Api::<Secret>::namespaced(c.clone(), "ovaboot")
+            .get("ovaboot-tls")
+            .await
+            .unwrap()
+            .data
+            .unwrap_or_default();
+        assert_eq!(
+            serving.get("tls.crt").map(|b| b.0.as_slice()),
+            Some(cert.as_bytes()),
+            "the TLS Secret holds the renewed certificate"
+        );
+    });
+    let mut secrets = key_needles(&later.file(TLS_KEY).unwrap());
+    secrets.extend(key_needles(&later.file(&format!("{XDS}/ca.key")).unwrap()));
+    secrets.push(PROXY_PASSWORD.to_owned());
+    later.assert_no_secret(&secrets);
 }
 
 /// (6) [`first_boot_configures_the_appliance_and_a_second_boot_changes_nothing`]'s
@@ -471,7 +562,10 @@ fn assert_self_signed_renewed(second: &Boot, tls: &HostPhase) {
     assert!(stat.starts_with("600 0 0 "), "{TLS_KEY}: {stat}");
     // Nothing else ovaboot wrote changed but its records of the run.
     for (path, line) in &second.stat {
+        // The xDS pairs (365 days) are renewed too, by the same boot.
         if [TLS_CERT, TLS_KEY].contains(&path.as_str())
+            || path.starts_with("etc/ovaboot/tls/xds/")
+            || path == "var/lib/ovaboot/xds.json"
             || path == "var/lib/ovaboot/state.json"
             || path == "etc/issue.d/ovaboot.issue"
         {
