@@ -31,7 +31,6 @@ use crate::config::Config;
 use crate::failure::{Failure, Transience};
 use crate::root::under;
 use crate::secret::Secret;
-use crate::state::json::ReadError;
 
 /// What a renewal run did.
 #[derive(Debug)]
@@ -77,8 +76,6 @@ pub enum RenewError {
     Mint(#[from] XdsError),
     #[error(transparent)]
     Files(#[from] FilesError),
-    #[error("the xDS record: {0}")]
-    Record(#[from] ReadError),
     #[error(transparent)]
     Cluster(#[from] ClusterRunError),
 }
@@ -124,7 +121,11 @@ pub fn run_tracked(root: &Path, config: &Config) -> Result<Renewed, Failure> {
 /// not recorded as holding what the host keeps.
 fn due(root: &Path, config: &Config, now: OffsetDateTime) -> Result<Option<XdsPlan>, RenewError> {
     let plan = super::plan(&read_kept(root), &config.xds, now)?;
-    let recorded = record::load(root)?;
+    // A record that cannot be read only means the Secrets are applied again.
+    let recorded = record::load(root).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the xDS record is unreadable; applying the Secrets again");
+        None
+    });
     let applied = recorded.as_ref().map(|r: &XdsRecord| &r.applied) == Some(&plan.fingerprints());
     Ok((!plan.minted.is_empty() || !applied).then_some(plan))
 }
@@ -170,5 +171,78 @@ pub fn read_kept(root: &Path) -> Kept {
         ca: pair(super::CA_CERT_PATH, super::CA_KEY_PATH),
         contour: pair(super::CONTOUR_CERT_PATH, super::CONTOUR_KEY_PATH),
         envoy: pair(super::ENVOY_CERT_PATH, super::ENVOY_KEY_PATH),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ApplySummary;
+
+    fn summary() -> ApplySummary {
+        ApplySummary {
+            objects: Vec::new(),
+            created: 2,
+            changed: 0,
+            unchanged: 0,
+            skipped: 0,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn renewal_applies_once_keeps_after_and_survives_a_cut_and_a_damaged_record() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        let config = Config::default();
+        let now = OffsetDateTime::now_utc();
+
+        // Nothing kept: minted, written, both Secrets applied, recorded.
+        let mut applied = Vec::new();
+        let first = run_with(root, &config, now, |objects| {
+            applied = objects.to_vec();
+            Ok(summary())
+        })
+        .unwrap();
+        assert!(matches!(first, Renewed::Applied { ref minted, .. } if minted.len() == 3));
+        let names: Vec<&str> = applied
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["contourcert", "envoycert"]);
+        let record = record::load(root).unwrap().unwrap();
+        assert_eq!(record.minted.len(), 3);
+
+        // Again: nothing to do, the cluster not asked.
+        let again = run_with(root, &config, now, |_| panic!("nothing to apply")).unwrap();
+        assert!(matches!(again, Renewed::Unchanged));
+
+        // A year and a day on, the cluster unreachable: the pairs are written,
+        // the record is not; the next run keeps the pairs and applies them.
+        let later = now + time::Duration::days(366);
+        let unreachable = run_with(root, &config, later, |_| {
+            Err(ClusterRunError::Runtime(std::io::Error::other(
+                "no cluster",
+            )))
+        })
+        .unwrap_err();
+        assert!(unreachable.is_transient());
+        let written = read_kept(root).contour.unwrap().cert_pem;
+        assert_eq!(record::load(root).unwrap().unwrap(), record, "not recorded");
+        let retried = run_with(root, &config, later, |_| Ok(summary())).unwrap();
+        let Renewed::Applied { minted, .. } = retried else {
+            panic!("not applied")
+        };
+        assert!(minted.is_empty(), "the written pairs are kept: {minted:?}");
+        assert_eq!(read_kept(root).contour.unwrap().cert_pem, written);
+
+        // A damaged record: the Secrets are applied again, nothing minted.
+        std::fs::write(crate::root::under(root, record::RECORD_PATH), "{").unwrap();
+        let repaired = run_with(root, &config, later, |_| Ok(summary())).unwrap();
+        assert!(matches!(repaired, Renewed::Applied { ref minted, .. } if minted.is_empty()));
+        assert!(matches!(
+            run_with(root, &config, later, |_| panic!("nothing to apply")).unwrap(),
+            Renewed::Unchanged
+        ));
     }
 }
