@@ -450,17 +450,35 @@ fn assert_everything_renewed_years_later(second: &Boot, cp: &ControlPlane, tls: 
         ))
         .unwrap();
     let env = write_environment("first", &[]);
+    // The kubeconfig opens the guest's way to the control plane (the disk
+    // has the first boot's copy of it already).
     let later = boot(
         "years-later",
         &second.disk_after(),
         Guest {
             ovf_env: Some(&env),
-            kubeconfig: None,
+            kubeconfig: Some(&cp.guest_kubeconfig),
             clock: Some(&clock),
         },
     );
-    later.assert_unit_succeeded("ovaboot-reconfigure.service");
-    later.assert_unit_succeeded("ovaboot-reconfigure-cluster.service");
+    for unit in [
+        "ovaboot-reconfigure.service",
+        "ovaboot-reconfigure-cluster.service",
+    ] {
+        later.assert_unit_succeeded(unit);
+        assert_eq!(
+            later.unit(unit, "ActiveState"),
+            "active",
+            "{unit}: {}",
+            later.console
+        );
+        assert_eq!(
+            later.monotonic(unit, "NRestarts"),
+            0,
+            "{unit}: {}",
+            later.console
+        );
+    }
     assert_eq!(
         later.fact("status-exit"),
         ["0"],
