@@ -48,6 +48,8 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     /// `[lock]`: how long a run waits for another to finish.
     pub lock: crate::run_lock::LockConfig,
+    /// `[xds]`: the certificates between Contour's xDS server and envoy.
+    pub xds: crate::xds::XdsConfig,
 }
 
 /// Why the config cannot be used; one line naming the file and the key.
@@ -115,6 +117,7 @@ impl Config {
             .map_err(|e| invalid(e.to_string()))?;
         config.kube.validate().map_err(invalid)?;
         config.credentials.validate().map_err(invalid)?;
+        config.xds.validate().map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }
 

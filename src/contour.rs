@@ -16,6 +16,7 @@ mod objects;
 pub mod pin;
 pub mod sysctl;
 pub mod transform;
+pub mod xds_certs;
 
 #[cfg(test)]
 pub(crate) mod schema_check;
@@ -31,10 +32,12 @@ pub use sysctl::{SysctlDropIn, privileged_port_sysctl};
 pub use transform::transform;
 
 /// Plan the Contour step: load the pinned manifest, reshape it for the configured
-/// envoy exposure, and check the result. Objects come back in apply order.
+/// envoy exposure, drop the certgen Job ovaboot replaces ([`xds_certs`]), and
+/// check the result. Objects come back in apply order.
 pub fn plan(config: &ContourConfig) -> Result<Vec<Object>, ContourError> {
     let objects = load_manifest(config)?;
     let objects = transform(objects, config.envoy_exposure)?;
+    let objects = xds_certs::drop_certgen(objects)?;
     check(&objects, config)?;
     Ok(objects)
 }

@@ -55,6 +55,7 @@ pub fn read_host_facts(root: &Path) -> Result<HostFacts, FactsError> {
         installed_tls,
         shadow: read_shadow(root),
         root_home,
+        xds: crate::xds::renew::read_kept(root),
     })
 }
 

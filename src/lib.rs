@@ -31,6 +31,7 @@
 //!   [`secret`]: values that never show; [`systemd_syntax`], [`yaml`]: formats.
 
 pub mod apply;
+pub mod certificates;
 pub mod cluster;
 pub mod commands;
 pub mod config;
@@ -51,4 +52,5 @@ pub mod show;
 pub mod state;
 pub mod systemd_syntax;
 pub mod tls;
+pub mod xds;
 pub mod yaml;

@@ -159,7 +159,7 @@ fn run(command: Command) -> Result<u8, Failure> {
                     false => ovaboot::state::Retry::Soon,
                 },
             };
-            let outcome = reconfigure::run_invocation(&invocation)?;
+            let outcome = reconfigure::run_invocation(&invocation, |line| println!("{line}"))?;
             println!("{outcome}");
             return Ok(outcome.exit_code());
         }

@@ -185,14 +185,18 @@ pub struct State {
     /// its host files are written before the services that read them start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<String>,
+    /// A certificate inside its warning window (or expired), as one line
+    /// ([`crate::certificates::warning`]); set by every renewal run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_warning: Option<String>,
 }
 
 impl State {
     /// `phase` starts now, in this boot; the URL and certificate of `previous`
     /// (the last record) are kept until the phase knows its own.
     pub fn start(previous: Option<State>, phase: Phase, now: time::OffsetDateTime) -> State {
-        let (url, hostname, certificate) = previous
-            .map(|p| (p.url, p.hostname, p.certificate))
+        let (url, hostname, certificate, certificate_warning) = previous
+            .map(|p| (p.url, p.hostname, p.certificate, p.certificate_warning))
             .unwrap_or_default();
         State {
             ovaboot_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -207,6 +211,7 @@ impl State {
             certificate,
             boot_id: current_boot_id(),
             pending: None,
+            certificate_warning,
         }
     }
 
@@ -290,6 +295,18 @@ pub fn publish(root: &Path, state: &State) {
     if root == Path::new("/") {
         vsphere::publish(state);
         reload_agetty();
+    }
+}
+
+/// Records `warning` (a certificate near or past its end, or `None`) in the
+/// last record, published only when it changed; nothing before any phase ran.
+pub fn note_certificate_warning(root: &Path, warning: Option<String>) {
+    let Ok(Some(mut state)) = load(root) else {
+        return;
+    };
+    if state.certificate_warning != warning {
+        state.certificate_warning = warning;
+        publish(root, &state);
     }
 }
 

@@ -26,7 +26,7 @@ mod self_signed;
 mod user;
 
 #[cfg(test)]
-mod test_pki;
+pub(crate) mod test_pki;
 
 use std::net::IpAddr;
 

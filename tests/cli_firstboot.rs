@@ -65,11 +65,13 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("host: 6 files written, 0 unchanged, 0 removed"),
+        text(&out.stdout).contains("host: 12 files written, 0 unchanged, 0 removed"),
         "{}",
         text(&out.stdout)
     );
     assert_eq!(mode(&root.path().join("etc/ovaboot/tls/tls.key")), 0o600);
+    assert_eq!(mode(&root.path().join("etc/ovaboot/tls/xds/ca.key")), 0o600);
+    assert_eq!(mode(&root.path().join("etc/ovaboot/tls/xds")), 0o700);
     assert_eq!(mode(&root.path().join("etc/hostname")), 0o644);
     assert_eq!(
         std::fs::read_to_string(root.path().join("etc/hostname")).unwrap(),
@@ -84,7 +86,7 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let again = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(
-        text(&again.stdout).contains("host: 0 files written, 6 unchanged, 0 removed"),
+        text(&again.stdout).contains("host: 0 files written, 12 unchanged, 0 removed"),
         "{}",
         text(&again.stdout)
     );

@@ -40,7 +40,8 @@ fn self_signed_render_round_trip() {
     // Modes: the key and the Secret are the owner's only.
     for file in files_under(&r.dir) {
         let name = file.file_name().unwrap().to_str().unwrap();
-        let private = name == "tls.key" || (name.contains("secret") && name.ends_with(".yaml"));
+        let private =
+            name.ends_with(".key") || (name.contains("secret") && name.ends_with(".yaml"));
         let expected = if private { 0o600 } else { 0o644 };
         assert_eq!(mode(&file), expected, "{}", file.display());
     }
@@ -114,7 +115,24 @@ fn self_signed_render_round_trip() {
             );
         }
     }
-    let secret_at = position("Secret").expect("a Secret");
+    let secret_at = objects
+        .iter()
+        .position(|o| {
+            o["kind"] == "Secret"
+                && o["type"] == "kubernetes.io/tls"
+                && o["metadata"]["namespace"] != "projectcontour"
+        })
+        .expect("the TLS Secret");
+    // The xDS Secrets precede the pods that mount them, and no certgen Job runs.
+    let at = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .position(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name}"))
+    };
+    assert!(at("Secret", "contourcert") < at("Deployment", "contour"));
+    assert!(at("Secret", "envoycert") < at("DaemonSet", "envoy"));
+    assert_eq!(position("Job"), None);
     let secret = &objects[secret_at];
     assert_eq!(secret["type"], "kubernetes.io/tls");
     let proxies: Vec<usize> = (0..objects.len())

@@ -195,6 +195,20 @@ fn the_admins_certificate_near_expiry_is_never_replaced() {
         );
     }
     assert_eq!(text(&appliance.read(KEY)), key_pem);
+    // Said where the admin looks: the state, the console banner, guestinfo.
+    let state: ovaboot::state::State =
+        serde_json::from_slice(&appliance.read("var/lib/ovaboot/state.json")).unwrap();
+    let warning = state.certificate_warning.clone().expect("a warning");
+    assert!(
+        warning.starts_with(&format!(
+            "certificate TLS serving certificate (CN={FQDN}) expires in "
+        )),
+        "{warning}"
+    );
+    let banner = text(&appliance.read("etc/issue.d/ovaboot.issue"));
+    assert!(banner.contains(&format!("WARNING: {warning}")), "{banner}");
+    let status = ovaboot::state::vsphere::values(&state, None);
+    assert_eq!(status[0].1, format!("done; {warning}"));
 }
 
 #[test]

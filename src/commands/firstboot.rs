@@ -105,7 +105,11 @@ pub fn run(
         let tls_files: Vec<PlannedFile> = plan
             .files
             .iter()
-            .filter(|f| f.path == Path::new(TLS_KEY_PATH) || f.path == Path::new(TLS_CERT_PATH))
+            .filter(|f| {
+                f.path == Path::new(TLS_KEY_PATH)
+                    || f.path == Path::new(TLS_CERT_PATH)
+                    || crate::xds::is_xds_file(&f.path)
+            })
             .cloned()
             .collect();
         write_files(root, &tls_files)?;
@@ -115,6 +119,8 @@ pub fn run(
             .map(|m| m.object.expose().clone())
             .collect();
         report.cluster = Some(apply_to_cluster(&objects, kube)?);
+        // The Secrets hold the xDS pairs on disk: later runs renew from here.
+        crate::xds::record::store(root, &plan.xds, time::OffsetDateTime::now_utc())?;
         report.completion = Some(record_completion(
             plan,
             root,

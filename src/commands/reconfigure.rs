@@ -218,7 +218,7 @@ pub fn plan(
 pub fn secret_object(plan: &Plan) -> Option<&Value> {
     plan.manifests
         .iter()
-        .find(|m| m.object.is_secret())
+        .find(|m| m.object.is_tls_secret())
         .map(|m| m.object.expose())
 }
 
@@ -404,8 +404,12 @@ fn run_compared_with(
     Ok(Outcome::Applied(applied))
 }
 
+/// The TLS pair, and the xDS CA and pairs: the files the cluster phase
+/// writes (each beside the Secret that carries it).
 fn is_tls_file(file: &PlannedFile) -> bool {
-    file.path == Path::new(TLS_KEY_PATH) || file.path == Path::new(TLS_CERT_PATH)
+    file.path == Path::new(TLS_KEY_PATH)
+        || file.path == Path::new(TLS_CERT_PATH)
+        || crate::xds::is_xds_file(&file.path)
 }
 
 /// The files `phase` writes: all host files, or the TLS pair alone.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::certificates::{self, CertificateStatus};
 use crate::show::escaped;
 use crate::state::completion::{self, Completion, CompletionError};
 use crate::state::{self, State, Verdict};
@@ -29,6 +30,8 @@ pub struct Status {
     /// A record that could not be read, and why (escaped): `status` says so
     /// here, never as an error line.
     pub unreadable: Option<String>,
+    /// Every certificate the appliance lives on, as kept under the root.
+    pub certificates: Vec<CertificateStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +52,13 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
             root: root.to_owned(),
         });
     }
+    // Only the warning windows come from the config: a config that does
+    // not load shows the certificates against the defaults.
+    let config = crate::config::Config::load(None).unwrap_or_default();
+    let certificates = certificates::read(root, &config, time::OffsetDateTime::now_utc());
     let completion = match completion::load(root) {
         Ok(completion) => completion,
-        Err(e) => return Ok(completion_unreadable(e)),
+        Err(e) => return Ok(completion_unreadable(e, certificates)),
     };
     let (state, unreadable) = match state::load(root) {
         Ok(state) => (state, None),
@@ -69,6 +76,7 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
             state: None,
             completion: None,
             unreadable,
+            certificates,
         });
     }
     let boot_id = state::current_boot_id();
@@ -107,12 +115,13 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
         state,
         completion,
         unreadable,
+        certificates,
     })
 }
 
 /// The completion record is there but unreadable: first boot's end cannot be
 /// told, and every later run refuses until the admin removes it.
-fn completion_unreadable(error: CompletionError) -> Status {
+fn completion_unreadable(error: CompletionError, certificates: Vec<CertificateStatus>) -> Status {
     let path = match &error {
         CompletionError::Unreadable { path, .. } => path.display().to_string(),
         CompletionError::Files(e) => e.to_string(),
@@ -125,6 +134,7 @@ fn completion_unreadable(error: CompletionError) -> Status {
         state: None,
         completion: None,
         unreadable: Some(escaped(&error.to_string()).into_owned()),
+        certificates,
     }
 }
 
@@ -181,7 +191,31 @@ pub fn text(status: &Status) -> String {
     if let Some(advice) = &status.advice {
         out.push_str(&format!("what to do:   {}\n", escaped(advice)));
     }
+    certificates_text(&mut out, &status.certificates);
     out
+}
+
+/// One line each: what it is, its subject, notAfter and days left, marked
+/// when inside its warning window.
+fn certificates_text(out: &mut String, certificates: &[CertificateStatus]) {
+    if certificates.is_empty() {
+        return;
+    }
+    out.push_str("certificates:\n");
+    for c in certificates {
+        let mark = match (c.days_left, c.warning) {
+            (d, _) if d < 0 => "  EXPIRED",
+            (_, true) => "  WARNING: within its renewal/warning window",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "  {}: {}, until {} ({} days left){mark}\n",
+            c.name, c.subject, c.not_after, c.days_left
+        ));
+    }
+    if let Some(warning) = certificates::warning(certificates) {
+        out.push_str(&format!("warning:      {warning}\n"));
+    }
 }
 
 /// One JSON object for automation.

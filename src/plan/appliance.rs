@@ -40,6 +40,8 @@ pub struct HostFacts {
     pub shadow: ShadowFacts,
     /// root's home from the target's `/etc/passwd`; `None`: `/root`.
     pub root_home: Option<std::path::PathBuf>,
+    /// The xDS CA and pairs a previous run kept (see [`crate::xds`]).
+    pub xds: crate::xds::Kept,
 }
 
 /// A kernel setting the running system needs at once, e.g.
@@ -60,7 +62,10 @@ pub struct Manifest {
 /// A manifest's object; the TLS Secret stays wrapped so it cannot be logged.
 pub enum ManifestObject {
     Plain(Value),
+    /// The appliance's TLS Secret.
     Secret(Secret<ZeroizingJson>),
+    /// `contourcert` or `envoycert` ([`crate::xds`]).
+    XdsSecret(Secret<ZeroizingJson>),
 }
 
 impl ManifestObject {
@@ -68,11 +73,17 @@ impl ManifestObject {
     pub fn expose(&self) -> &Value {
         match self {
             ManifestObject::Plain(v) => v,
-            ManifestObject::Secret(s) => s.expose().value(),
+            ManifestObject::Secret(s) | ManifestObject::XdsSecret(s) => s.expose().value(),
         }
     }
 
+    /// Holds a key (the TLS Secret or an xDS one).
     pub fn is_secret(&self) -> bool {
+        !matches!(self, ManifestObject::Plain(_))
+    }
+
+    /// The appliance's TLS Secret (the one object a property change applies).
+    pub fn is_tls_secret(&self) -> bool {
         matches!(self, ManifestObject::Secret(_))
     }
 }
@@ -100,6 +111,8 @@ pub struct Plan {
     /// Kubernetes objects, in apply order.
     pub manifests: Vec<Manifest>,
     pub tls: TlsPlan,
+    /// The xDS CA and pairs, in `files` and as two Secrets in `manifests`.
+    pub xds: crate::xds::XdsPlan,
     /// What `plan.json` says.
     pub summary: PlanSummary,
 }
@@ -117,6 +130,8 @@ pub enum PlanError {
     Contour(#[from] ContourError),
     #[error(transparent)]
     Routes(#[from] RoutesError),
+    #[error(transparent)]
+    Xds(#[from] crate::xds::XdsError),
 }
 
 /// Every check [`build`] makes of the OVF properties (host files, network,
@@ -167,6 +182,8 @@ pub fn build(
         now,
     )?;
     files.extend(tls_files(&tls));
+    let xds = crate::xds::plan(&facts.xds, &config.xds, now)?;
+    files.extend(xds.files());
 
     let contour_objects = contour::plan(&config.contour)?;
     let (sysctl_file, runtime_sysctls) = port_sysctl(&contour_objects)?;
@@ -174,7 +191,7 @@ pub fn build(
 
     let routes = routes::plan(hostname, &config.routes())?;
     let secret = tls::kubernetes_secret(&tls, &routes.secret.name, &routes.secret.namespace);
-    let manifests = manifests(&contour_objects, &routes, secret);
+    let manifests = manifests(&contour_objects, &routes, secret, xds.secrets());
     let summary = PlanSummary::of(&Summarized {
         settings,
         config,
@@ -185,6 +202,7 @@ pub fn build(
         routes: &routes,
         manifests: &manifests,
         tls: &tls,
+        xds: &xds,
     });
     Ok(Plan {
         hostname: hostname.clone(),
@@ -192,6 +210,7 @@ pub fn build(
         runtime_sysctls,
         manifests,
         tls,
+        xds,
         summary,
     })
 }
@@ -246,18 +265,34 @@ fn port_sysctl(
     })
 }
 
-/// Every object in apply order: Contour, the routes' namespaces, the TLS Secret,
-/// the routes; numbered as wide as the last one, so file-name order is apply order.
+/// Every object in apply order: Contour (with the xDS Secrets before the
+/// first workload, whose pods mount them), the routes' namespaces, the TLS
+/// Secret, the routes; numbered as wide as the last one, so file-name order
+/// is apply order.
 fn manifests(
     contour_objects: &[contour::Object],
     routes: &routes::RoutesPlan,
     secret: Secret<ZeroizingJson>,
+    xds_secrets: [Secret<ZeroizingJson>; 2],
 ) -> Vec<Manifest> {
     let mut objects: Vec<ManifestObject> = contour_objects
         .iter()
         .cloned()
         .map(ManifestObject::Plain)
         .collect();
+    let first_workload = objects
+        .iter()
+        .position(|o| {
+            matches!(
+                o.expose()["kind"].as_str(),
+                Some("Deployment" | "DaemonSet")
+            )
+        })
+        .unwrap_or(objects.len());
+    objects.splice(
+        first_workload..first_workload,
+        xds_secrets.into_iter().map(ManifestObject::XdsSecret),
+    );
     // A namespace the Contour release creates itself (projectcontour, when
     // the Secret or a route lives there) is applied once, with the release:
     // the same object twice in one plan is refused by apply.
@@ -382,6 +417,31 @@ mod tests {
             !format!("{plan:?}").contains("PRIVATE KEY"),
             "the key stays redacted in Debug"
         );
+    }
+
+    #[test]
+    fn the_xds_secrets_come_before_the_pods_that_mount_them_and_no_certgen_job_runs() {
+        let plan = sample_plan(EnvoyExposure::HostNetwork);
+        let at = |kind: &str, name: &str| {
+            plan.manifests.iter().position(|m| {
+                let o = m.object.expose();
+                o["kind"] == kind && o["metadata"]["name"] == name
+            })
+        };
+        let contourcert = at("Secret", "contourcert").unwrap();
+        let envoycert = at("Secret", "envoycert").unwrap();
+        assert!(contourcert < at("Deployment", "contour").unwrap());
+        assert!(envoycert < at("DaemonSet", "envoy").unwrap());
+        assert!(at("Namespace", "projectcontour").unwrap() < contourcert);
+        assert!(
+            plan.manifests
+                .iter()
+                .all(|m| m.object.expose()["kind"] != "Job")
+        );
+        assert!(plan.manifests[contourcert].object.is_secret());
+        assert!(!plan.manifests[contourcert].object.is_tls_secret());
+        assert!(plan.summary.manifests[contourcert].ends_with("-secret-contourcert.yaml"));
+        assert!(!format!("{:?}", plan.manifests).contains("PRIVATE KEY"));
     }
 
     #[test]

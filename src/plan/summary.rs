@@ -31,6 +31,8 @@ pub struct PlanSummary {
     /// writes nothing for them.
     pub absent_host_files: Vec<String>,
     pub contour: ContourSummary,
+    /// The xDS CA and pairs (public data: fingerprints, dates, why minted).
+    pub xds: crate::xds::XdsSummary,
     pub routes: Vec<RouteSummary>,
     pub manifests: Vec<String>,
     /// What applying the plan does beyond writing what is listed here.
@@ -111,6 +113,7 @@ pub(super) struct Summarized<'a> {
     pub routes: &'a routes::RoutesPlan,
     pub manifests: &'a [Manifest],
     pub tls: &'a TlsPlan,
+    pub xds: &'a crate::xds::XdsPlan,
 }
 
 impl PlanSummary {
@@ -125,6 +128,7 @@ impl PlanSummary {
             routes,
             manifests,
             tls,
+            xds,
         } = *parts;
         let hostname = &settings.hostname;
         let (host_files, absent_host_files) = file_summaries(files);
@@ -148,6 +152,7 @@ impl PlanSummary {
                 envoy_exposure: config.contour.envoy_exposure,
                 images: contour::images(contour_objects),
             },
+            xds: crate::xds::XdsSummary::of(xds),
             routes: route_summaries(hostname, routes),
             manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
             apply_steps: apply_steps(runtime_sysctls),

@@ -74,6 +74,9 @@ pub fn render(state: &State, boot_id: Option<&str>) -> String {
     if let Some(pending) = &state.pending {
         out.push_str(&format!("\nPending: {}", escape(pending)));
     }
+    if let Some(warning) = &state.certificate_warning {
+        out.push_str(&format!("\nWARNING: {}", escape(warning)));
+    }
     out.push_str("\n\n");
     out
 }

@@ -29,7 +29,10 @@ pub fn values(state: &State, boot_id: Option<&str>) -> Vec<(&'static str, String
     let completed = state.phase == super::Phase::Reconfigure
         || (state.phase == super::Phase::Cluster && state.outcome == super::Outcome::Done);
     let status = match verdict(Some(state), completed, boot_id) {
-        Verdict::Done => "done".to_owned(),
+        Verdict::Done => match &state.certificate_warning {
+            Some(warning) => format!("done; {}", truncate(warning, MAX_REASON)),
+            None => "done".to_owned(),
+        },
         Verdict::Failed(_) | Verdict::Stopped(_) => {
             let reason = state.error.as_deref().unwrap_or("see the journal");
             format!("failed: {}", truncate(reason, MAX_REASON))

@@ -258,13 +258,7 @@ impl Authority {
             reason: e.to_string(),
         };
         let key = generate_key(algorithm).map_err(failed)?;
-        let mut params = params(common_name, lifetime, now)?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        let params = ca_params(common_name, lifetime, now)?;
         let cert = params.self_signed(&key).map_err(failed)?;
         Ok(Authority {
             pair: pair_of(cert.der(), &key, &params),
@@ -283,13 +277,7 @@ impl Authority {
     ) -> Result<Authority, NotKept> {
         let der = single_certificate(cert_pem)?;
         let (cert, key) = matching_pair(&der, key_pem, algorithm)?;
-        let is_ca = matches!(cert.basic_constraints(), Ok(Some(c)) if c.value.ca);
-        if !is_ca
-            || cert.issuer().as_raw() != cert.subject().as_raw()
-            || cert.verify_signature(None).is_err()
-        {
-            return Err(NotKept::NotACa);
-        }
+        self_signed_ca(&cert)?;
         let validity = Validity::of(&cert);
         check_lifetime(&validity, lifetime)?;
         validity
@@ -302,6 +290,42 @@ impl Authority {
                 validity,
                 sha256: sha256_fingerprint(&der),
             },
+        })
+    }
+
+    /// The kept CA's key under a new certificate (same subject, new dates and
+    /// serial), for a CA whose dates no longer let it be kept. Leaves signed
+    /// with this key verify under the old certificate and the new one alike,
+    /// so a peer that still holds the old one (its Secret volume not yet
+    /// updated) keeps trusting a leaf issued after the renewal.
+    /// Refused, as [`Authority::load`] would, when the pair is not a CA this
+    /// agent made with `algorithm`.
+    pub fn renew(
+        cert_pem: &str,
+        key_pem: &Secret<String>,
+        algorithm: KeyAlgorithm,
+        lifetime: &Lifetime,
+        now: OffsetDateTime,
+    ) -> Result<Authority, NotKept> {
+        let der = single_certificate(cert_pem)?;
+        let (cert, key) = matching_pair(&der, key_pem, algorithm)?;
+        self_signed_ca(&cert)?;
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .ok_or(NotKept::NotACa)?
+            .to_owned();
+        let unreadable = |e: String| NotKept::Unreadable(format!("the CA key: {e}"));
+        let key = KeyPair::try_from(key.der.expose().as_slice())
+            .map_err(|e| unreadable(e.to_string()))?;
+        let params = ca_params(&common_name, lifetime, now).map_err(|e| unreadable(e.reason))?;
+        let renewed = params
+            .self_signed(&key)
+            .map_err(|e| unreadable(e.to_string()))?;
+        Ok(Authority {
+            pair: pair_of(renewed.der(), &key, &params),
         })
     }
 
@@ -396,6 +420,34 @@ impl Authority {
         })?;
         Ok(zeroize::Zeroizing::new(key.der.expose().clone()))
     }
+}
+
+/// A CA's parameters: it may issue leaves only (pathLen 0).
+fn ca_params(
+    common_name: &str,
+    lifetime: &Lifetime,
+    now: OffsetDateTime,
+) -> Result<CertificateParams, MintError> {
+    let mut params = params(common_name, lifetime, now)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+/// A CA certificate that signed itself, as this agent makes them.
+fn self_signed_ca(cert: &X509Certificate<'_>) -> Result<(), NotKept> {
+    let is_ca = matches!(cert.basic_constraints(), Ok(Some(c)) if c.value.ca);
+    if !is_ca
+        || cert.issuer().as_raw() != cert.subject().as_raw()
+        || cert.verify_signature(None).is_err()
+    {
+        return Err(NotKept::NotACa);
+    }
+    Ok(())
 }
 
 /// The parameters every certificate minted here shares.

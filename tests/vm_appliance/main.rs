@@ -34,6 +34,7 @@ mod first_boot;
 mod no_env;
 mod renewed;
 mod second_boot;
+mod years_later;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;

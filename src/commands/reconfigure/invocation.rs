@@ -1,5 +1,8 @@
 //! `ovaboot reconfigure` from end to end: the run lock, the completion check,
-//! the inputs (config, OVF environment), then [`super::run_tracked`].
+//! the config, the renewal of the xDS certificates (which depends on no
+//! property, so nothing about the properties may hold it up), the OVF
+//! environment, then [`super::run_tracked`]; at the end the certificate
+//! nearest its end is noted in the state file.
 //!
 //! A failure to read the inputs is recorded like any other failure of the
 //! run (state file, banner, guestinfo): the daily timer's run has no console,
@@ -29,8 +32,11 @@ pub struct Invocation<'a> {
     pub retry: Retry,
 }
 
-/// Runs `invocation`; see the module doc.
-pub fn run_invocation(invocation: &Invocation<'_>) -> Result<Outcome, Failure> {
+/// Runs `invocation`; see the module doc. `say` gets the xDS renewal's line.
+pub fn run_invocation(
+    invocation: &Invocation<'_>,
+    say: impl FnMut(String),
+) -> Result<Outcome, Failure> {
     let root = invocation.root;
     // Before anything else: with no first boot there is nothing to lock or to
     // record a day-2 failure against (the units' ConditionPathExists= says so
@@ -40,21 +46,30 @@ pub fn run_invocation(invocation: &Invocation<'_>) -> Result<Outcome, Failure> {
         true => None,
         false => Some(crate::run_lock::acquire_for_run(root, invocation.config)?),
     };
-    let (config, env) = match inputs(invocation) {
-        Ok(inputs) => inputs,
-        Err(failure) if invocation.dry_run => return Err(failure),
-        Err(failure) => {
-            return Err(state::record_failure(
-                root,
-                state::Phase::Reconfigure,
-                invocation.retry,
-                failure,
-            ));
-        }
-    };
+    let config = recorded_unless_dry(invocation, invocation.config.load().map_err(Failure::from))?;
+    let outcome = renew_then_reconfigure(invocation, &config, say);
+    if !invocation.dry_run {
+        crate::certificates::note_in_state(root, &config);
+    }
+    outcome
+}
+
+fn renew_then_reconfigure(
+    invocation: &Invocation<'_>,
+    config: &Config,
+    mut say: impl FnMut(String),
+) -> Result<Outcome, Failure> {
+    let root = invocation.root;
+    if invocation.phase.runs_cluster() && !invocation.dry_run {
+        say(crate::xds::renew::run_tracked(root, config, invocation.retry)?.to_string());
+    }
+    let env: OvfEnvironment = recorded_unless_dry(
+        invocation,
+        invocation.environment.read().map_err(Failure::from),
+    )?;
     let request = Request {
         properties: &env.properties,
-        config: &config,
+        config,
         root,
         phase: invocation.phase,
         dry_run: invocation.dry_run,
@@ -62,8 +77,18 @@ pub fn run_invocation(invocation: &Invocation<'_>) -> Result<Outcome, Failure> {
     run_tracked(&request, invocation.retry)
 }
 
-fn inputs(invocation: &Invocation<'_>) -> Result<(Config, OvfEnvironment), Failure> {
-    let config = invocation.config.load()?;
-    let env = invocation.environment.read()?;
-    Ok((config, env))
+/// An input's failure, recorded like any failure of the run (a dry run records nothing).
+fn recorded_unless_dry<T>(
+    invocation: &Invocation<'_>,
+    read: Result<T, Failure>,
+) -> Result<T, Failure> {
+    read.map_err(|failure| match invocation.dry_run {
+        true => failure,
+        false => state::record_failure(
+            invocation.root,
+            state::Phase::Reconfigure,
+            invocation.retry,
+            failure,
+        ),
+    })
 }

@@ -361,3 +361,80 @@ fn a_ca_near_its_own_end_is_not_kept() {
         Err(NotKept::Stale(Stale::DueForRenewal { .. }))
     ));
 }
+
+#[test]
+fn a_renewed_ca_keeps_its_key_so_old_and_new_certificates_vouch_for_new_leaves() {
+    let old = ca(KeyAlgorithm::EcdsaP256);
+    let later = NOW + Duration::days(3650 - 100);
+    let err = Authority::load(
+        &old.pair().cert_pem,
+        &old.pair().key_pem,
+        KeyAlgorithm::EcdsaP256,
+        &CA_LIFETIME,
+        later,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, NotKept::Stale(Stale::DueForRenewal { .. })),
+        "{err}"
+    );
+    let renewed = Authority::renew(
+        &old.pair().cert_pem,
+        &old.pair().key_pem,
+        KeyAlgorithm::EcdsaP256,
+        &CA_LIFETIME,
+        later,
+    )
+    .unwrap();
+    assert_ne!(renewed.pair().sha256, old.pair().sha256);
+    assert_eq!(
+        renewed.pair().key_pem.expose(),
+        old.pair().key_pem.expose(),
+        "the same key"
+    );
+    assert_eq!(
+        renewed.pair().validity.not_after,
+        later.replace_nanosecond(0).unwrap() + Duration::days(3650)
+    );
+    // A leaf issued by the renewed CA, judged on the day it was issued by a
+    // peer holding either CA certificate (the old one still valid then).
+    let leaf = renewed
+        .issue(&contour(), KeyAlgorithm::EcdsaP256, &LIFETIME, later)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, ca_pem) in [
+        ("old", &old.pair().cert_pem),
+        ("new", &renewed.pair().cert_pem),
+    ] {
+        let ca_path = dir.path().join(format!("{name}.crt"));
+        let leaf_path = dir.path().join("leaf.crt");
+        std::fs::write(&ca_path, ca_pem).unwrap();
+        std::fs::write(&leaf_path, &leaf.cert_pem).unwrap();
+        let out = std::process::Command::new(crate::tls::test_pki::OPENSSL)
+            .args([
+                "verify",
+                "-attime",
+                &(later + Duration::hours(1)).unix_timestamp().to_string(),
+            ])
+            .args(["-purpose", "sslserver", "-CAfile"])
+            .arg(&ca_path)
+            .arg(&leaf_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name} CA: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Not a CA: refused.
+    let not_ca = Authority::renew(
+        &leaf.cert_pem,
+        &leaf.key_pem,
+        KeyAlgorithm::EcdsaP256,
+        &CA_LIFETIME,
+        later,
+    )
+    .unwrap_err();
+    assert_eq!(not_ca, NotKept::NotACa);
+}
