@@ -324,12 +324,35 @@ fn reload_agetty() {
     }
 }
 
-/// This boot's id, if the kernel says.
+/// Where a sandboxed unit passes this boot's id: `ProcSubset=pid` hides
+/// [`BOOT_ID_PATH`] from it, so its unit sets `Environment=OVABOOT_BOOT_ID=%b`.
+pub const BOOT_ID_ENV: &str = "OVABOOT_BOOT_ID";
+
+/// This boot's id, from the kernel or, where the sandbox hides the kernel's,
+/// from the unit ([`BOOT_ID_ENV`]); in the kernel's form either way.
 pub fn current_boot_id() -> Option<String> {
     std::fs::read_to_string(BOOT_ID_PATH)
         .ok()
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
+        .or_else(|| std::env::var(BOOT_ID_ENV).ok())
+        .and_then(|id| canonical_boot_id(&id))
+}
+
+/// A boot id as the kernel writes it (`8-4-4-4-12` lowercase hex), from that
+/// form or systemd's `%b` (32 hex digits); `None` for anything else.
+pub fn canonical_boot_id(id: &str) -> Option<String> {
+    let hex: String = id.trim().chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 /// Where first boot stands, from the state, the completion record and this

@@ -307,6 +307,26 @@ fn the_systemd_units_commands_parse() {
     units_checked_against_this_binary();
 }
 
+/// A unit whose sandbox hides /proc/sys (`ProcSubset=pid`) passes the boot
+/// id (`%b`) itself: without it the state file records no boot, and `status`
+/// cannot tell a run still retrying in this boot from one that ended.
+#[test]
+fn a_unit_that_hides_proc_sys_passes_the_boot_id() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut hiding = 0;
+    for unit in UNITS {
+        let text = std::fs::read_to_string(repo.join("systemd").join(unit)).unwrap();
+        if text.lines().any(|l| l == "ProcSubset=pid") {
+            hiding += 1;
+            assert!(
+                text.lines().any(|l| l == "Environment=OVABOOT_BOOT_ID=%b"),
+                "{unit} hides /proc/sys/kernel/random/boot_id and does not pass %b"
+            );
+        }
+    }
+    assert!(hiding >= 4, "the cluster and day-2 units hide /proc/sys");
+}
+
 /// `systemd-analyze verify` finds nothing to say about the units (nor the
 /// renewal timer), and `systemd-analyze security` scores their sandboxing
 /// where docs/first-boot.md says.

@@ -159,3 +159,17 @@ fn the_state_serialises_plain_data_only() {
         ]
     );
 }
+
+#[test]
+fn a_boot_id_from_systemd_reads_as_the_kernels() {
+    let kernel = "3f6d1b2e-7c4a-4e0f-9a5b-1c2d3e4f5a6b";
+    assert_eq!(canonical_boot_id(kernel).as_deref(), Some(kernel));
+    assert_eq!(
+        canonical_boot_id("3F6D1B2E7C4A4E0F9A5B1C2D3E4F5A6B\n").as_deref(),
+        Some(kernel),
+        "systemd's %b: no dashes"
+    );
+    assert_eq!(canonical_boot_id(""), None);
+    assert_eq!(canonical_boot_id("not-a-boot-id"), None);
+    assert_eq!(canonical_boot_id(&"a".repeat(33)), None);
+}
