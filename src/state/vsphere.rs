@@ -29,10 +29,31 @@ pub fn values(state: &State, boot_id: Option<&str>) -> Vec<(&'static str, String
     let completed = state.phase == super::Phase::Reconfigure
         || (state.phase == super::Phase::Cluster && state.outcome == super::Outcome::Done);
     let status = match verdict(Some(state), completed, boot_id) {
-        Verdict::Done => match &state.certificate_warning {
-            Some(warning) => format!("done; {}", truncate(warning, MAX_REASON)),
-            None => "done".to_owned(),
-        },
+        // Day 2 failed on a cause that may pass (the timer's run): first
+        // boot stands, as the banner says too.
+        Verdict::Done
+            if state.phase == super::Phase::Reconfigure
+                && state.outcome == super::Outcome::Failed =>
+        {
+            let reason = state.error.as_deref().unwrap_or("see the journal");
+            format!(
+                "done; reconfigure failed, may pass by itself: {}",
+                truncate(reason, MAX_REASON)
+            )
+        }
+        Verdict::Done => {
+            let notes: Vec<String> = [
+                state.pending.as_ref().map(|p| format!("pending: {p}")),
+                state.certificate_warning.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            match notes.is_empty() {
+                true => "done".to_owned(),
+                false => format!("done; {}", truncate(&notes.join("; "), MAX_REASON)),
+            }
+        }
         Verdict::Failed(_) | Verdict::Stopped(_) => {
             let reason = state.error.as_deref().unwrap_or("see the journal");
             format!("failed: {}", truncate(reason, MAX_REASON))

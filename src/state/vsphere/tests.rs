@@ -35,6 +35,25 @@ fn status_values_for_each_stage() {
 }
 
 #[test]
+fn a_day_2_failure_that_may_pass_and_a_pending_change_show_beside_done() {
+    let status = |s: &State| values(s, Some("boot-1"))[0].1.clone();
+    let mut s = state(Phase::Reconfigure);
+    s.failed("the API server did not answer", false, LATER);
+    assert_eq!(
+        status(&s),
+        "done; reconfigure failed, may pass by itself: the API server did not answer"
+    );
+    let mut s = state(Phase::Reconfigure);
+    s.done(LATER);
+    s.pending = Some("guestinfo.ntp (reboot to apply)".into());
+    s.certificate_warning = Some("certificate envoy expires in 20 days".into());
+    assert_eq!(
+        status(&s),
+        "done; pending: guestinfo.ntp (reboot to apply); certificate envoy expires in 20 days"
+    );
+}
+
+#[test]
 fn the_rpc_strings_set_status_url_and_fingerprint() {
     let mut s = state(Phase::Cluster);
     assert_eq!(
