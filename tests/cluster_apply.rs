@@ -44,16 +44,14 @@ async fn contour_with_tls_and_httpproxy_applies_in_stage_order_and_a_rerun_chang
         "{order:#?}"
     );
     assert_eq!(
-        order[6], "ServiceAccount projectcontour/contour",
-        "then the rest in plan order"
+        order[6], "Secret projectcontour/veba01-tls",
+        "then the Secrets, before the workloads that mount them"
     );
     assert_eq!(
-        order[21..],
-        [
-            "Secret projectcontour/veba01-tls",
-            "HTTPProxy projectcontour/veba01"
-        ]
+        order[7], "ServiceAccount projectcontour/contour",
+        "then the rest in plan order"
     );
+    assert_eq!(order[22], "HTTPProxy projectcontour/veba01");
     assert_eq!(first.created + first.changed + first.unchanged, 23);
 
     let second = apply_plan(tc.client(), &plan, &options()).await;
@@ -112,11 +110,18 @@ async fn contour_with_tls_and_httpproxy_applies_in_stage_order_and_a_rerun_chang
         let crd_watches =
             stage_of(&|s| s.path.starts_with(crd_path) && s.path.contains("watch=true"));
         let discovery = stage_of(&|s| s.path == "/api/v1");
+        let secrets = stage_of(&|s| s.method == "PATCH" && s.path.contains("/secrets/"));
         let rest = stage_of(&|s| s.method == "PATCH" && s.path.contains("/serviceaccounts/"));
+        let workloads = stage_of(&|s| {
+            s.method == "PATCH"
+                && (s.path.contains("/deployments/") || s.path.contains("/daemonsets/"))
+        });
         assert_eq!((crd_applies.len(), crd_watches.len()), (5, 5));
         assert!(crd_applies.iter().max() < crd_watches.iter().min());
         assert!(crd_watches.iter().max() < discovery.iter().min());
-        assert!(discovery.iter().max() < rest.iter().min());
+        assert!(discovery.iter().max() < secrets.iter().min());
+        assert!(secrets.iter().max() < rest.iter().min());
+        assert!(secrets.iter().max() < workloads.iter().min());
     }
 }
 

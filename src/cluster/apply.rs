@@ -134,8 +134,8 @@ struct MetaOnly {
 /// Applies `objects` with server-side apply and waits until they are ready.
 ///
 /// Stages, in order: Namespaces; CRDs, then a wait until each is `Established`;
-/// discovery of the group-versions the rest use; everything else; Secrets;
-/// HTTPProxies; then (if `options.wait`) a wait until each Job, Deployment,
+/// discovery of the group-versions the rest use; Secrets (the pods that
+/// mount them find them at once); everything else; HTTPProxies; then (if `options.wait`) a wait until each Job, Deployment,
 /// DaemonSet and HTTPProxy is ready. The objects of one stage have no order between
 /// them and are sent [`CONCURRENCY`] at a time. Stops at the first permanent error.
 ///
@@ -194,7 +194,7 @@ pub async fn apply_plan(
     discover(&mut discovery, &run, &plan).await?;
 
     let mut waits = Vec::new();
-    for stage in [&plan.rest, &plan.secrets, &plan.httpproxies] {
+    for stage in [&plan.secrets, &plan.rest, &plan.httpproxies] {
         waits.extend(run.stage(stage, &discovery, None, &mut done).await?);
     }
     if options.wait {
@@ -226,7 +226,7 @@ async fn discover(
                 .map(str::to_owned)
         })
         .collect();
-    let later: Vec<&ObjectRef> = [&plan.rest, &plan.secrets, &plan.httpproxies]
+    let later: Vec<&ObjectRef> = [&plan.secrets, &plan.rest, &plan.httpproxies]
         .into_iter()
         .flatten()
         .map(|&i| &plan.refs[i])

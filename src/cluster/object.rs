@@ -33,10 +33,11 @@ pub enum Class {
     Namespace,
     /// Applied second, then waited for: its group is not served until it is `Established`.
     CustomResourceDefinition,
+    /// Before the workloads: the xDS pairs Contour's and envoy's pods mount,
+    /// the TLS material the routes refer to.
+    Secret,
     /// Everything else.
     Other,
-    /// After everything else: the TLS material the routes refer to.
-    Secret,
     /// Last: the routes, once what they route to and their certificates are there.
     HttpProxy,
 }
@@ -73,8 +74,8 @@ impl Ordered {
         self.namespaces
             .iter()
             .chain(&self.crds)
-            .chain(&self.rest)
             .chain(&self.secrets)
+            .chain(&self.rest)
             .chain(&self.httpproxies)
             .copied()
     }

@@ -159,8 +159,9 @@ pub fn first_apply_stages() -> Vec<Vec<Exchange>> {
             .collect(),
     ];
     s.push(discovery());
-    s.push(applied(&rest, "response"));
+    // The Secrets before the workloads that mount them.
     s.push(vec![Exchange::recorded(&format!("{SECRET}.response.json"))]);
+    s.push(applied(&rest, "response"));
     s.push(vec![Exchange::recorded(&format!(
         "{HTTPPROXY}.response.json"
     ))]);
@@ -208,12 +209,12 @@ pub fn reapply_stages() -> Vec<Vec<Exchange>> {
         applied(&crds, "reapply.response"),
     ];
     s.push(discovery());
-    s.push(applied(&rest, "reapply.response"));
     // No re-apply of the Secret was recorded; the server answers 200 with the
     // stored object (the recorded GET of it).
     let mut secret = Exchange::recorded(&format!("{SECRET}.response.json"));
     secret.reply = Exchange::recorded("tls-httpproxy/07-secret-veba01-tls.get.json").reply;
     s.push(vec![secret]);
+    s.push(applied(&rest, "reapply.response"));
     s.push(vec![Exchange::recorded(
         "tls-httpproxy/03-httpproxy-veba01.reapply.response.json",
     )]);

@@ -6,7 +6,7 @@ fn obj(api_version: &str, kind: &str, name: &str) -> Value {
 }
 
 #[test]
-fn namespaces_then_crds_then_the_rest_then_secrets_then_httpproxies() {
+fn namespaces_then_crds_then_secrets_then_the_rest_then_httpproxies() {
     let plan = vec![
         obj("projectcontour.io/v1", "HTTPProxy", "root"),
         obj("v1", "Secret", "tls"),
@@ -28,7 +28,7 @@ fn namespaces_then_crds_then_the_rest_then_secrets_then_httpproxies() {
     let o = order(&plan).unwrap();
     assert_eq!(
         o.apply_order().collect::<Vec<_>>(),
-        vec![4, 3, 6, 2, 5, 1, 0, 7]
+        vec![4, 3, 6, 1, 2, 5, 0, 7]
     );
     assert_eq!(o.refs[7].to_string(), "HTTPProxy projectcontour/veba01");
     assert_eq!(o.refs[4].to_string(), "Namespace projectcontour");
