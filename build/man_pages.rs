@@ -228,7 +228,7 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot-apply",
         description: &[
-            "Applies DIR/manifests/*.yaml in file-name order with server-side apply (field manager ovaboot, forced) and waits until each object is ready: Namespaces, then CRDs and a wait for each to be Established, then everything else, Secrets, HTTPProxies, and the readiness waits, each with its own deadline from [kube]. The objects of one stage are sent concurrently.",
+            "Reads DIR/manifests/*.yaml in file-name order, applies the objects with server-side apply (field manager ovaboot, forced) stage by stage and waits until each object is ready: Namespaces, then CRDs and a wait for each to be Established, then Secrets, everything else, HTTPProxies, and the readiness waits, each with its own deadline from [kube]. The objects of one stage are sent concurrently.",
             "It prints one progress line per object (created, changed or unchanged) and a summary. A CRD the apply record (the ConfigMap kube-system/ovaboot-applied) proves unchanged since ovaboot's own last apply is not sent again. Transient failures (refused connections, time-outs, 429, 5xx) are retried with backoff until [kube] request_retry_secs.",
         ],
         exit_status: &[

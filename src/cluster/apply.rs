@@ -134,10 +134,11 @@ struct MetaOnly {
 /// Applies `objects` with server-side apply and waits until they are ready.
 ///
 /// Stages, in order: Namespaces; CRDs, then a wait until each is `Established`;
-/// discovery of the group-versions the rest use; Secrets (the pods that
-/// mount them find them at once); everything else; HTTPProxies; then (if `options.wait`) a wait until each Job, Deployment,
-/// DaemonSet and HTTPProxy is ready. The objects of one stage have no order between
-/// them and are sent [`CONCURRENCY`] at a time. Stops at the first permanent error.
+/// discovery of the group-versions the rest use; Secrets (the pods that mount
+/// them find them at once); everything else; HTTPProxies; then (if
+/// `options.wait`) a wait until each Job, Deployment, DaemonSet and HTTPProxy is
+/// ready. The objects of one stage have no order between them and are sent
+/// [`CONCURRENCY`] at a time. Stops at the first permanent error.
 ///
 /// With `options.record`, the apply record (see `record`) is read while the
 /// Namespaces are applied; a CRD it proves unchanged since ovaboot's last apply is

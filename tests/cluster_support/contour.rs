@@ -33,7 +33,7 @@ fn is_crd(stem: &str) -> bool {
 }
 
 /// The CRDs, and everything else but the Namespace, each in plan order (the Secret
-/// and the HTTPProxy are stages of their own after these).
+/// is a stage of its own before the rest, the HTTPProxy one after it).
 fn phases() -> (Vec<String>, Vec<String>) {
     let stems = manifest_stems();
     let crds = stems.iter().filter(|s| is_crd(s)).cloned().collect();
@@ -143,7 +143,7 @@ fn workload_watches(answer: &str) -> Vec<Exchange> {
 }
 
 /// Pass 1 on an empty cluster, stage by stage: each object is created (201) with one
-/// request; the CRDs are watched until Established; discovery; the rest; the Secret;
+/// request; the CRDs are watched until Established; discovery; the Secret; the rest;
 /// the HTTPProxy; then every workload and the HTTPProxy are watched until ready.
 pub fn first_apply_stages() -> Vec<Vec<Exchange>> {
     let (crds, rest) = phases();
