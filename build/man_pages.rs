@@ -156,7 +156,7 @@ pub const PAGES: &[Page] = &[
         name: "ovaboot-props",
         description: &[
             "Checks the OVF properties exactly as ovaboot render and ovaboot firstboot would (host name, network against the running kernel's interface, proxy, credentials, and the admin's certificate against the host name, its key, its dates, its chain and what browsers require), writing and generating nothing, and refuses with the same line they would. Then it prints the transport that delivered the OVF environment and every property: secret values as <redacted>, proxy URLs with only the password masked.",
-            "Without --ovf-env or --sample the OVF environment comes from the first transport that delivers one: guestinfo (VMware Tools), a CD-ROM labelled OVF ENV (ISO image), or QEMU fw_cfg. It reads /etc/ovaboot/ovaboot.toml if present (props has no --config), never the Contour manifest. Invalid input prints nothing on stdout.",
+            "Without --ovf-env or --sample the OVF environment comes from the first transport that delivers one: guestinfo (VMware Tools), a CD-ROM labelled OVF ENV (ISO image), or QEMU fw_cfg. It reads the agent's config as the other commands do (--config FILE, else /etc/ovaboot/ovaboot.toml if present), never the Contour manifest. Invalid input prints nothing on stdout.",
         ],
         exit_status: &[
             ("0", "The properties are valid and were printed."),
