@@ -10,12 +10,12 @@
 //!
 //! One module a scenario. The boots of one disk form a chain: the first
 //! boot's disk is booted again (second boot), and the second boot's disk
-//! twice more (renewed, expiring). Each boot runs once, in whichever test
+//! three times more (renewed, expiring, years-later). Each boot runs once, in whichever test
 //! needs it first ([`first`], [`second`]); the scenarios' tests assert on it.
 //! One test binary, so that two guests run at once across the scenarios
 //! (`vm_support`'s VM slots).
 //!
-//! Slow (an image build and six boots), so every test is ignored unless run
+//! Slow (an image build and seven boots), so every test is ignored unless run
 //! with `--ignored`, as root. The .deb is `OVABOOT_APPLIANCE_DEB`, or the one
 //! `cargo deb` builds (see docs/testing.md, "VM tests"). With `OVABOOT_TEST_KUBECONFIG`
 //! (tests/controlplane/up) the first boot's cluster phase applies to that
