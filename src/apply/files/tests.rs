@@ -429,7 +429,19 @@ fn a_temp_file_another_writer_is_staging_is_never_removed() {
     // Once the writers are gone (their locks released with them), the next
     // write removes what they left, but for a pid that is still alive.
     drop(held);
-    write_files(root.path(), &[tls_key()]).unwrap();
+    // Another test thread spawning a process at the moment of the drop
+    // shares the open files (and their locks) until that child execs: the
+    // lock is then still held, rightly keeping the file. Write again until
+    // that moment has passed, within a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        write_files(root.path(), &[tls_key()]).unwrap();
+        let gone = staging.iter().all(|name| !tls.join(name).exists());
+        if gone || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::yield_now();
+    }
     for name in &staging {
         assert!(!tls.join(name).exists(), "{name} stale now");
     }
