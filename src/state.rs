@@ -192,8 +192,9 @@ pub struct State {
 }
 
 impl State {
-    /// `phase` starts now, in this boot; the URL and certificate of `previous`
-    /// (the last record) are kept until the phase knows its own.
+    /// `phase` starts now, in this boot; the URL, host name and certificate of
+    /// `previous` (the last record) are kept until the phase knows its own, its
+    /// certificate warning until the next renewal run sets it.
     pub fn start(previous: Option<State>, phase: Phase, now: time::OffsetDateTime) -> State {
         let (url, hostname, certificate, certificate_warning) = previous
             .map(|p| (p.url, p.hostname, p.certificate, p.certificate_warning))
