@@ -58,7 +58,7 @@ const FORMAT: u32 = 1;
 const COLLECTION: &str = "/api/v1/namespaces/kube-system/configmaps";
 
 /// Which objects are recorded and may be skipped: the CustomResourceDefinitions,
-/// which are the cost of a re-apply (the other 19 objects of the default plan
+/// which are the cost of a re-apply (the other 17 objects of the default plan
 /// together take the API server less than one large CRD). Never a Secret: a digest
 /// of its body would be a copy of its data to guess against.
 pub fn recordable(r: &ObjectRef) -> bool {
