@@ -87,7 +87,8 @@ pub enum Command {
         source: OvfSource,
         #[command(flatten)]
         config: ConfigFile,
-        /// The system the plan starts from: its /etc/hosts and the certificate a previous run installed.
+        /// The system the plan starts from: its /etc/hosts, /etc/shadow and /etc/passwd, and the
+        /// certificates a previous run installed (the TLS pair, the xDS CA and pairs).
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
@@ -114,14 +115,16 @@ pub enum Command {
     },
     /// Show where first boot stands; exit 0 when done, 1 while not done yet, 2 when it failed for good.
     Status {
-        /// Print one JSON object (status, phase, exit_code, advice, state, completion).
+        /// Print one JSON object (status, phase, exit_code, advice, state, completion, unreadable,
+        /// certificates).
         #[arg(long)]
         json: bool,
         /// The system to look at (its /var/lib/ovaboot).
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },
-    /// After first boot: apply the OVF properties that changed since (host files, the TLS pair and its Secret).
+    /// After first boot: renew the xDS certificates when due, and apply the OVF properties that
+    /// changed since (host files, the TLS pair and its Secret).
     Reconfigure {
         /// Which part to run: `host` before networkd and k3s, `cluster` after k3s, or `all`.
         #[arg(long, value_enum, default_value = "all")]
@@ -147,12 +150,14 @@ pub enum Command {
 }
 
 /// Which part of day 2 to run (`reconfigure --phase`). Contour and the routes
-/// do not depend on the properties: day 2 never applies them.
+/// do not depend on the properties: day 2 applies none of them but the two
+/// xDS Secrets, when it renews their pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReconfigurePhase {
     /// The host files of the changed properties (before networkd, timesyncd and k3s).
     Host,
-    /// The TLS pair and its Secret, if the certificate changed (after k3s), then the properties' digest.
+    /// The xDS certificates and their Secrets, when due; then the TLS pair and its Secret, if the
+    /// certificate changed (after k3s); then the properties' digest.
     Cluster,
     /// Both, in order.
     All,
