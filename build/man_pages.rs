@@ -73,6 +73,14 @@ const TLS_FILES: (&str, &str) = (
     "/etc/ovaboot/tls/tls.crt, /etc/ovaboot/tls/tls.key",
     "The appliance's certificate chain and its key (0600), as put into the TLS Secret.",
 );
+const XDS_FILES: (&str, &str) = (
+    "/etc/ovaboot/tls/xds/{ca,contour,envoy}.{crt,key}",
+    "The xDS CA and Contour's and envoy's pairs (keys 0600, folder 0700), as put into the Secrets contourcert and envoycert.",
+);
+const XDS_RECORD: (&str, &str) = (
+    "/var/lib/ovaboot/xds.json",
+    "What contourcert and envoycert were last given: fingerprints and dates, what was minted and why. Public data only.",
+);
 
 /// Most commands: a one-line error on stderr and one of these.
 const EXIT_USUAL: &[(&str, &str)] = &[
@@ -91,7 +99,7 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot",
         description: &[
-            "ovaboot configures a VMware virtual appliance from the OVF properties the vSphere admin typed into the Deploy OVF Template wizard. At first boot it sets the host name, /etc/hosts, a static network, NTP, a proxy, root's password and SSH keys, and a TLS certificate (self-signed, or the admin's own); then it deploys the pinned Project Contour release into k3s, with envoy on the host's ports 80 and 443, the certificate as a kubernetes.io/tls Secret, and HTTPProxy routes to the appliance's services. At later boots it applies the properties the admin changed, and a daily timer renews its self-signed certificate.",
+            "ovaboot configures a VMware virtual appliance from the OVF properties the vSphere admin typed into the Deploy OVF Template wizard. At first boot it sets the host name, /etc/hosts, a static network, NTP, a proxy, root's password and SSH keys, and a TLS certificate (self-signed, or the admin's own); then it deploys the pinned Project Contour release into k3s, with envoy on the host's ports 80 and 443, the certificate as a kubernetes.io/tls Secret, and HTTPProxy routes to the appliance's services. It mints the xDS certificates Contour and envoy authenticate each other with, in place of the release's certgen Job. At later boots it applies the properties the admin changed, and a daily timer renews its self-signed certificate and the xDS certificates.",
             "Every step is a pure plan and an apply that makes the system match it: ovaboot render writes the plan to a folder, ovaboot firstboot applies the same plan. Every step is idempotent, so a run cut short is repaired by running it again.",
             "The package's systemd units run it: ovaboot-host.service (firstboot --phase host, before the network and k3s start) and ovaboot-cluster.service (firstboot --phase cluster, after k3s) at first boot; ovaboot-reconfigure.service and ovaboot-reconfigure-cluster.service (reconfigure) at every later boot; ovaboot-renew.timer daily.",
             "Each command has its own page, ovaboot-COMMAND(8). The documents in /usr/share/doc/ovaboot/ say more.",
@@ -107,6 +115,10 @@ pub const PAGES: &[Page] = &[
                 "Bad input or a refusal (an invalid property or config key, a wrong manifest digest, a 4xx answer from the API server, a failed Job): trying again cannot help. The units do not restart on it.",
             ),
             (
+                "3",
+                "ovaboot reconfigure alone: it renewed a certificate that was due while a property change waits for the next boot (a pending: line says so).",
+            ),
+            (
                 "",
                 "On 1 and 2 the command prints one line on stderr, ovaboot: error: ..., naming what is at fault. ovaboot status is the exception: its exit status is its answer.",
             ),
@@ -120,6 +132,8 @@ pub const PAGES: &[Page] = &[
             DIGEST_FILES,
             BANNER_FILE,
             TLS_FILES,
+            XDS_FILES,
+            XDS_RECORD,
             (
                 "/usr/share/doc/ovaboot/",
                 "README.md and docs/: the OVF properties, the units, the configuration, day 2, the build and the tests.",
@@ -194,7 +208,7 @@ pub const PAGES: &[Page] = &[
         name: "ovaboot-render",
         description: &[
             "Computes the whole first-boot plan and writes it to the folder --out names, changing nothing else: DIR/rootfs/PATH for every host file with its mode, DIR/manifests/NN-kind-name.yaml for every Kubernetes object in apply order (the TLS Secret 0600), and DIR/plan.json, a summary (host name, network, proxy URLs with the password masked, the certificate's source, fingerprint, names and dates, the credentials set, the host files and those to remove, Contour's version and images, the routes).",
-            "--root is the system the plan starts from: its /etc/hosts, /etc/shadow and /etc/passwd, and the certificate a previous run installed, kept when it still fits. A password needs a readable /etc/shadow under it: run as root, or give --root a copy. The network interface always comes from the running kernel. The folder is staged beside DIR and renamed into place, so on failure DIR stays absent or empty.",
+            "--root is the system the plan starts from: its /etc/hosts, /etc/shadow and /etc/passwd, and the certificates a previous run installed (the TLS pair, the xDS CA and pairs), each kept when it still fits. A password needs a readable /etc/shadow under it: run as root, or give --root a copy. The network interface always comes from the running kernel. The folder is staged beside DIR and renamed into place, so on failure DIR stays absent or empty.",
         ],
         exit_status: EXIT_USUAL,
         environment: &[LOG, MANIFEST],
@@ -260,7 +274,7 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot-firstboot",
         description: &[
-            "Builds the same plan as ovaboot render and applies it. The host phase writes every host file under --root (host name, /etc/hosts, the networkd and timesyncd files, the proxy environment and its drop-ins, the TLS pair, /etc/shadow, root's authorized_keys, the envoy-ports sysctl) and, when the root is /, sets the kernel host name and settings. A cause that may pass (no OVF environment yet) is retried with backoff for [host] retry_timeout_secs. The cluster phase applies Contour, the TLS Secret and the routes as ovaboot apply does, then writes the completion record and the properties' digests.",
+            "Builds the same plan as ovaboot render and applies it. The host phase writes every host file under --root (host name, /etc/hosts, the networkd and timesyncd files, the proxy environment and its drop-ins, the TLS pair, /etc/shadow, root's authorized_keys, the envoy-ports sysctl, the xDS CA and pairs) and, when the root is /, sets the kernel host name and settings. A cause that may pass (no OVF environment yet) is retried with backoff for [host] retry_timeout_secs. The cluster phase applies Contour (with its two xDS Secrets), the TLS Secret and the routes as ovaboot apply does, then writes the xDS record, the completion record and the properties' digests.",
             "ovaboot-host.service runs --phase host before the network and k3s start; ovaboot-cluster.service runs --phase cluster after k3s, restarted every 30 s while it exits 1. Once the completion record exists every phase says first boot already completed and does nothing. Each phase is idempotent and records its progress in the state file and on the console banner. --phase all does not reload systemd: run systemctl daemon-reload after it when it leaves /run/ovaboot/daemon-reload.",
         ],
         exit_status: &[
@@ -283,6 +297,8 @@ pub const PAGES: &[Page] = &[
             MANIFEST_FILE,
             K3S_KUBECONFIG,
             TLS_FILES,
+            XDS_FILES,
+            XDS_RECORD,
             COMPLETION_FILE,
             DIGEST_FILES,
             STATE_FILE,
@@ -314,7 +330,7 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot-status",
         description: &[
-            "Reads the state file and the completion record under --root and judges them against this boot: done, not run, running, waiting to retry, pending (the host phase done, the cluster phase not started), interrupted (the boot it ran in ended before it finished), stopped (it gave up on a cause that may pass; the next boot runs it again), failed, or unknown (the state file cannot be read and first boot has not completed; the next phase to run rewrites it). It prints one screen (the status, the URL, the certificate's fingerprint, the last record, the error line, a record it could not read, and what to do) or, with --json, one object with the keys status, phase, exit_code, advice, state, completion and unreadable. Every value from a record is shown escaped.",
+            "Reads the state file and the completion record under --root and judges them against this boot: done, not run, running, waiting to retry, pending (the host phase done, the cluster phase not started), interrupted (the boot it ran in ended before it finished), stopped (it gave up on a cause that may pass; the next boot runs it again), failed, or unknown (the state file cannot be read and first boot has not completed; the next phase to run rewrites it). It prints one screen (the status, the URL, the certificate's fingerprint, the last record, the error line, a record it could not read, what to do, and every certificate the appliance lives on, the serving one and the xDS CA and pairs, with its subject, notAfter and days left, marked when within its window or expired) or, with --json, one object with the keys status, phase, exit_code, advice, state, completion, unreadable and certificates. Every value from a record is shown escaped.",
         ],
         exit_status: &[
             ("0", "First boot is done."),
@@ -331,6 +347,8 @@ pub const PAGES: &[Page] = &[
         files: &[
             STATE_FILE,
             COMPLETION_FILE,
+            TLS_FILES,
+            XDS_FILES,
             (
                 "/proc/sys/kernel/random/boot_id",
                 "This boot's id, compared with the state file's to tell running from interrupted.",
@@ -348,7 +366,7 @@ pub const PAGES: &[Page] = &[
     Page {
         name: "ovaboot-reconfigure",
         description: &[
-            "Day 2. After first boot has completed, applies the OVF properties that changed since, with the same plan and apply code as ovaboot firstboot. It compares keyed digests of the properties with the recorded ones: unchanged, it does nothing; changed, it prints which properties changed. The host part writes the changed host files (network, NTP, proxy, credentials, the TLS pair) and removes files no longer wanted; the cluster part applies the TLS Secret alone when its pair changed, then records the new digests. Contour and the routes are never touched.",
+            "Day 2. After first boot has completed, the cluster part first renews the xDS certificates when due (a pair within [xds] renew_before_days of its end, expired or not valid yet; the CA within [xds] ca_renew_before_days, its key kept), writes them and applies contourcert and envoycert alone. Then it applies the OVF properties that changed since, with the same plan and apply code as ovaboot firstboot. It compares keyed digests of the properties with the recorded ones: unchanged, it does nothing; changed, it prints which properties changed. The host part writes the changed host files (network, NTP, proxy, credentials, the TLS pair) and removes files no longer wanted; the cluster part applies the TLS Secret alone when its pair changed, then records the new digests. Of Contour's objects only the two xDS Secrets are applied, and the routes never.",
             "The host name cannot change after first boot: k3s registered its node under it. A changed host name is refused and nothing from that run's properties is applied. The cluster part also refuses a property changed on the running VM whose host files are not written yet: they are written at the next boot.",
             "The self-signed certificate renews itself: when it comes within [tls] expiry_warning_days of its expiry, a run counts it as a change and makes a new one with the same names. The admin's own certificate is never replaced. ovaboot-reconfigure.service (--phase host) and ovaboot-reconfigure-cluster.service (--phase cluster) run it at every boot after first boot, and ovaboot-renew.timer runs --phase cluster daily.",
         ],
@@ -362,12 +380,18 @@ pub const PAGES: &[Page] = &[
                 "2",
                 "Refused: no completion record, an invalid property, a changed host name, or a change on the running VM that needs a reboot. Nothing was applied.",
             ),
+            (
+                "3",
+                "Done what could be done, and a property change waits for the next boot: the cluster part at runtime renewed a certificate that was due while a changed property's host files are not written yet. A pending: line says so; no error line.",
+            ),
         ],
         environment: &[LOG, MANIFEST, KUBECONFIG],
         files: &[
             COMPLETION_FILE,
             DIGEST_FILES,
             TLS_FILES,
+            XDS_FILES,
+            XDS_RECORD,
             STATE_FILE,
             BANNER_FILE,
             CONFIG_FILE,
