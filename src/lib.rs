@@ -11,17 +11,19 @@
 //! - [`settings`]: the properties as typed, validated values; every error names its property.
 //! - [`config`]: `/etc/ovaboot/ovaboot.toml`, the agent's own settings.
 //! - [`facts`]: what is read from the system a plan is made for (`/etc/hosts`,
-//!   root's home, `/etc/shadow`, the interface, the installed TLS pair).
+//!   root's home, `/etc/shadow`, the interface, the installed TLS pair, the kept xDS pairs).
 //! - [`plan`]: pure plans: host files, credentials, the whole appliance ([`plan::appliance`])
 //!   and its summary ([`plan::summary`]).
-//! - [`tls`], [`contour`], [`routes`]: the certificate, the pinned Contour release and
-//!   the HTTPProxy routes, as plan steps.
+//! - [`tls`], [`xds`], [`contour`], [`routes`]: the certificate, the xDS CA and pairs
+//!   Contour and envoy authenticate each other with (minted, kept and renewed), the
+//!   pinned Contour release and the HTTPProxy routes, as plan steps.
 //! - [`apply`]: executors: files written atomically under a root, the kernel host
 //!   name, systemd's reload flag.
 //! - [`cluster`]: the Kubernetes executor: server-side apply, readiness, the apply record.
 //! - [`state`]: every record under `/var/lib/ovaboot` (where a phase stands, first
 //!   boot's completion, the applied properties' digest), the console banner and the
-//!   guestinfo keys vSphere shows.
+//!   guestinfo keys vSphere shows; [`certificates`]: every certificate the appliance
+//!   lives on, with its window (what `status` and the banner's warning show).
 //! - [`commands`]: one module per subcommand; [`inputs`] is what they start from.
 //! - [`failure`]: one line per error and its exit status ([`failure::Transience`]);
 //!   [`retry`]: backoff to a deadline.

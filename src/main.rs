@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
-    // apply's and firstboot's progress lines are their output; the other
-    // commands log only warnings.
+    // apply's, firstboot's and reconfigure's progress lines are their output;
+    // the other commands log only warnings.
     let verbosity = match cli.command {
         Command::Apply { .. } | Command::Firstboot { .. } | Command::Reconfigure { .. } => {
             cli.verbose.max(1)
@@ -103,7 +103,8 @@ fn one_line_usage(rendered: &str) -> String {
         .join(" ")
 }
 
-/// Runs `command`; its exit status (not 0 only for `status`), or why it failed.
+/// Runs `command`; its exit status (not 0 only for `status`, and for a
+/// `reconfigure` that left a change to the next boot: 3), or why it failed.
 fn run(command: Command) -> Result<u8, Failure> {
     match command {
         Command::Props {
