@@ -1,10 +1,12 @@
-//! Where progress shows. For now: log lines on stderr, plain under systemd
-//! (the journal adds its own timestamps and has no use for colour).
+//! The log: `tracing` lines on stderr, every field escaped, plain under
+//! systemd (the journal adds its own timestamps and has no use for colour).
+//! The console banner and the guestinfo keys vSphere shows are written with
+//! the state file ([`crate::state`]: `state/banner.rs`, `state/vsphere.rs`).
 //!
 //! Commands whose only output on error is the one error line (`props`,
-//! `render`, `images`) hold their log lines back ([`HeldLog`]): they reach
-//! stderr only when the command succeeds, so a warning logged before a later
-//! refusal never makes a second line.
+//! `render`, `images`, `status`) hold their log lines back ([`HeldLog`]): they
+//! reach stderr only when the command succeeds, so a warning logged before a
+//! later refusal never makes a second line.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
