@@ -9,6 +9,7 @@
 //! Objects are plain `serde_json::Value`s in apply order; the Kubernetes
 //! executor applies them without knowing what they are.
 
+pub mod certgen;
 pub mod check;
 mod error;
 pub mod images;
@@ -16,7 +17,6 @@ mod objects;
 pub mod pin;
 pub mod sysctl;
 pub mod transform;
-pub mod xds_certs;
 
 #[cfg(test)]
 pub(crate) mod schema_check;
@@ -32,12 +32,12 @@ pub use sysctl::{SysctlDropIn, privileged_port_sysctl};
 pub use transform::transform;
 
 /// Plan the Contour step: load the pinned manifest, reshape it for the configured
-/// envoy exposure, drop the certgen Job ovaboot replaces ([`xds_certs`]), and
+/// envoy exposure, drop the certgen Job ovaboot replaces ([`certgen`]), and
 /// check the result. Objects come back in apply order.
 pub fn plan(config: &ContourConfig) -> Result<Vec<Object>, ContourError> {
     let objects = load_manifest(config)?;
     let objects = transform(objects, config.envoy_exposure)?;
-    let objects = xds_certs::drop_certgen(objects)?;
+    let objects = certgen::drop_certgen(objects)?;
     check(&objects, config)?;
     Ok(objects)
 }

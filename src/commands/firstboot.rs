@@ -26,12 +26,16 @@ use crate::plan::PlannedFile;
 use crate::plan::appliance::{Plan, TLS_CERT_PATH, TLS_KEY_PATH};
 use crate::state::completion::{self, Completion, CompletionError};
 
-/// Which part of first boot to run.
+/// Which part of a run: of first boot (`firstboot --phase`), or of day 2
+/// (`reconfigure --phase`: [`crate::commands::reconfigure::Phase`] is this type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// Host files, kernel host name, kernel settings (before networkd and k3s).
+    /// The host part, before networkd and k3s: at first boot the host files, the
+    /// kernel host name and settings; at day 2 the changed properties' host files.
     Host,
-    /// Contour, the TLS Secret and the routes (after k3s), then the completion record.
+    /// The cluster part, after k3s: at first boot Contour, the TLS Secret and the
+    /// routes, then the completion record; at day 2 the xDS certificates renewed
+    /// when due, the TLS Secret if its pair changed, then the properties' digest.
     Cluster,
     /// Both, in order.
     All,

@@ -1,7 +1,8 @@
-//! The pinned release's `contour-certgen` Job leaves the plan: ovaboot mints
-//! the xDS certificates itself ([`crate::xds`]), renews them, and applies
-//! `contourcert` and `envoycert` before Contour's and envoy's pods, which
-//! mount them.
+//! The checked transform that takes the pinned release's `contour-certgen`
+//! Job out of the plan, with its ServiceAccount, Role and RoleBinding. It mints
+//! nothing: [`crate::xds`] mints and renews the xDS certificates certgen would
+//! write, and the plan applies `contourcert` and `envoycert` before Contour's
+//! and envoy's pods, which mount them.
 //!
 //! Checked, like the host-network transform: the Job, its ServiceAccount,
 //! Role and RoleBinding are dropped only when each is exactly what this
