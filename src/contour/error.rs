@@ -1,3 +1,10 @@
+//! Everything that stops the Contour step, each error one line naming what is
+//! at fault: a `[contour]` config key, the manifest file (unreadable, not the
+//! pinned release's digest, not YAML, a document that is no object), or an
+//! object and field (a release whose shape the transforms do not expect, or
+//! objects that contradict each other). All are permanent (exit 2): the same inputs
+//! fail the same way.
+
 use std::path::PathBuf;
 
 /// Why the Contour step could not be planned. Each message is one line naming the
