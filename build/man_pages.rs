@@ -350,6 +350,10 @@ pub const PAGES: &[Page] = &[
             TLS_FILES,
             XDS_FILES,
             (
+                "/etc/ovaboot/ovaboot.toml",
+                "The certificates' warning windows ([tls] expiry_warning_days, [xds] renew_before_days and ca_renew_before_days), read under --root; without it, or when it does not load, the defaults.",
+            ),
+            (
                 "/proc/sys/kernel/random/boot_id",
                 "This boot's id, compared with the state file's to tell running from interrupted.",
             ),

@@ -119,7 +119,8 @@ pub enum Command {
         /// certificates).
         #[arg(long)]
         json: bool,
-        /// The system to look at (its /var/lib/ovaboot).
+        /// The system to look at: its /var/lib/ovaboot, its certificates, and its
+        /// /etc/ovaboot/ovaboot.toml for their warning windows.
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
     },

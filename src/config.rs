@@ -83,7 +83,28 @@ impl Config {
             Ok(None) => return Err(unreadable(crate::root::not_found())),
             Err(e) => return Err(unreadable(e.into_io_error())),
         };
-        let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {
+        Config::from_bytes(&bytes, path)
+    }
+
+    /// The config of the system under `root`: its `/etc/ovaboot/ovaboot.toml`,
+    /// resolved inside the root ([`crate::root::read_file`]), or the built-in
+    /// defaults when it has none. For a command that looks at that system
+    /// rather than the one it runs on (`status --root`).
+    pub fn load_under(root: &Path) -> Result<Config, ConfigError> {
+        let path = crate::root::under(root, DEFAULT_CONFIG_PATH);
+        match crate::root::read_file(root, DEFAULT_CONFIG_PATH, CONFIG_LIMIT) {
+            Ok(Some(file)) => Config::from_bytes(&file.bytes, &path),
+            Ok(None) => Ok(Config::default()),
+            Err(e) => Err(ConfigError::Read {
+                path,
+                source: e.into_io_error(),
+            }),
+        }
+    }
+
+    /// A config file's bytes, which must be UTF-8; `path` is only for messages.
+    fn from_bytes(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::Invalid {
             path: path.to_owned(),
             line: None,
             message: "it is not UTF-8 text".to_owned(),

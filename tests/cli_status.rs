@@ -535,3 +535,41 @@ fn a_root_that_does_not_exist_is_named_exit_2() {
         )
     );
 }
+
+/// `status --root DIR` judges DIR's certificates by DIR's own config
+/// (`DIR/etc/ovaboot/ovaboot.toml`), by the defaults when it has none: never
+/// by the config of the system `status` runs on.
+#[test]
+fn the_certificates_under_a_root_are_judged_by_that_roots_config() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = cli_support::environment(dir.path(), &[]);
+    let out = cli_support::firstboot_host(root.path(), &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let serving = |json: &Value| json["certificates"][0].clone();
+    let config = |text: &str| {
+        std::fs::write(root.path().join("etc/ovaboot/ovaboot.toml"), text).unwrap();
+        both(root.path())
+    };
+
+    let (_, human, json) = both(root.path());
+    assert_eq!(serving(&json)["name"], "TLS serving certificate");
+    assert_eq!(serving(&json)["window_days"], 30, "no config: the defaults");
+    assert_eq!(serving(&json)["warning"], false);
+    assert!(!human.contains("WARNING"), "{human}");
+
+    // A window wider than the certificate's 825 days (valid with a longer
+    // validity_days, which only the next certificate would get).
+    let (_, human, json) = config("[tls]\nvalidity_days = 3650\nexpiry_warning_days = 3000\n");
+    assert_eq!(serving(&json)["window_days"], 3000);
+    assert_eq!(serving(&json)["warning"], true);
+    assert!(
+        human.contains("TLS serving certificate: CN=")
+            && human.contains("WARNING: within its renewal/warning window"),
+        "{human}"
+    );
+
+    // A config under the root that does not load: the defaults again.
+    let (_, _, json) = config("[tls]\nexpiry_warning_days = \"soon\"\n");
+    assert_eq!(serving(&json)["window_days"], 30);
+}

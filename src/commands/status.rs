@@ -52,9 +52,10 @@ pub fn read(root: &Path) -> Result<Status, StatusError> {
             root: root.to_owned(),
         });
     }
-    // Only the warning windows come from the config: a config that does
-    // not load shows the certificates against the defaults.
-    let config = crate::config::Config::load(None).unwrap_or_default();
+    // Only the warning windows come from the config, the one the system
+    // under the root runs with: a config that does not load shows the
+    // certificates against the defaults.
+    let config = crate::config::Config::load_under(root).unwrap_or_default();
     let certificates = certificates::read(root, &config, time::OffsetDateTime::now_utc());
     let completion = match completion::load(root) {
         Ok(completion) => completion,
