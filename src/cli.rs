@@ -151,8 +151,8 @@ pub enum Command {
 }
 
 /// Which part of day 2 to run (`reconfigure --phase`). Contour and the routes
-/// do not depend on the properties: day 2 applies none of them but the two
-/// xDS Secrets, when it renews their pairs.
+/// do not depend on the properties: of them, day 2 applies only the two xDS
+/// Secrets, when it renews their pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReconfigurePhase {
     /// The host files of the changed properties (before networkd, timesyncd and k3s).

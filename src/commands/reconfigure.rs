@@ -2,23 +2,27 @@
 //! property and reboots; this applies what changed, with the same plan and
 //! apply code as `firstboot`.
 //!
-//! Each run reads the OVF environment and compares the properties' digest
-//! ([`crate::state::digest`]) with the one recorded. Unchanged: nothing is planned or
-//! written, unless the self-signed certificate is due for renewal
-//! ([`renewal`]), which plans as a change would. Changed: the whole plan is
-//! made again, the properties that cannot change after first boot are checked
-//! (a refusal applies nothing at all), the host files are written (unchanged
-//! ones untouched), and when the TLS pair is not the one the Secret was last
-//! given, the `kubernetes.io/tls` Secret alone is applied (Contour and the
-//! routes do not depend on properties). Only when the cluster part is done is
-//! the new digest recorded, so a run cut short (k3s not up) is run again at
-//! the next boot or retry.
+//! A run whose cluster part runs (not a dry run) first renews the xDS
+//! certificates that are due and applies their two Secrets when they changed
+//! ([`crate::xds::renew`]), whatever the properties. Then it reads the OVF
+//! environment and compares the properties' digest ([`crate::state::digest`])
+//! with the one recorded. Unchanged: nothing is planned or written, unless the
+//! self-signed certificate is due for renewal ([`renewal`]), which plans as a
+//! change would. Changed: the whole plan is made again, the properties that
+//! cannot change after first boot are checked (a refusal applies nothing at
+//! all), the host files are written (unchanged ones untouched), and when the
+//! TLS pair is not the one the Secret was last given, the `kubernetes.io/tls`
+//! Secret alone is applied (Contour and the routes do not depend on
+//! properties). Only when the cluster part is done is the new digest
+//! recorded, so a run cut short (k3s not up) is run again at the next boot or
+//! retry.
 //!
 //! Two phases, like first boot's: **host** before networkd, timesyncd and k3s
 //! (which read the files at their start), **cluster** once k3s's API answers.
-//! The cluster phase alone writes no host file but the TLS pair, so it may
-//! run while the services are up (the daily renewal timer): a property change
-//! whose host files the host phase has not written is left to the next boot.
+//! The cluster phase alone writes no host file but the TLS pair and the xDS
+//! CA and pairs, so it may run while the services are up (the daily renewal
+//! timer): a property change whose host files the host phase has not written
+//! is left to the next boot.
 
 mod invocation;
 mod pending;
