@@ -3,7 +3,7 @@
 //! and in the banner; k3s never starts.
 
 use crate::cli_support::key_needles;
-use crate::vm_support::appliance::{FQDN, PROXY_PASSWORD, with_admin_certificate};
+use crate::vm_support::appliance::{FQDN, environment_secrets, with_admin_certificate};
 use crate::vm_support::{Guest, boot, require_vm_parts, test_disk};
 
 #[test]
@@ -58,6 +58,6 @@ fn a_certificate_for_another_host_stops_first_boot_before_anything_is_applied() 
         "the journal does not say k3s's dependency failed"
     );
     let mut secrets = key_needles(&key_pem);
-    secrets.push(PROXY_PASSWORD.to_owned());
+    secrets.extend(environment_secrets());
     vm.assert_no_secret(&secrets);
 }

@@ -6,7 +6,7 @@
 use time::Duration;
 
 use crate::cli_support::{self, key_needles, openssl, openssl_fingerprint};
-use crate::vm_support::appliance::{PROXY_PASSWORD, STATE, TLS_CERT, TLS_KEY};
+use crate::vm_support::appliance::{STATE, TLS_CERT, TLS_KEY, environment_secrets};
 use crate::vm_support::{Guest, boot};
 use crate::{first, second};
 
@@ -76,6 +76,6 @@ fn an_expiring_self_signed_certificate_is_renewed_with_the_same_names() {
         renewed.console
     );
     let mut secrets = key_needles(&key);
-    secrets.push(PROXY_PASSWORD.to_owned());
+    secrets.extend(environment_secrets());
     renewed.assert_no_secret(&secrets);
 }

@@ -42,7 +42,7 @@ use std::sync::OnceLock;
 
 use cli_support::{key_needles, openssl_fingerprint};
 use vm_support::appliance::write_environment;
-use vm_support::appliance::{ControlPlane, FQDN, PROXY_PASSWORD, RECORD, TLS_CERT, TLS_KEY};
+use vm_support::appliance::{ControlPlane, FQDN, RECORD, TLS_CERT, TLS_KEY, environment_secrets};
 use vm_support::{Boot, Guest, boot, put, require_vm_parts, test_disk};
 
 /// The first boot of the test disk and what it was given.
@@ -108,7 +108,7 @@ pub fn first() -> &'static FirstBoot {
         );
         let tls = tls_pair(&boot);
         let mut secrets = key_needles(&tls.key);
-        secrets.push(PROXY_PASSWORD.to_owned());
+        secrets.extend(environment_secrets());
         for key in cp.iter().flat_map(|cp| &cp.client_keys) {
             secrets.extend(key_needles(key));
         }

@@ -6,7 +6,7 @@
 use crate::cli_support::{key_needles, openssl_fingerprint};
 use crate::second;
 use crate::vm_support::appliance::{
-    DIGEST, FQDN, PROXY_PASSWORD, TLS_CERT, TLS_KEY, with_admin_certificate,
+    DIGEST, FQDN, TLS_CERT, TLS_KEY, environment_secrets, with_admin_certificate,
 };
 use crate::vm_support::{Guest, boot};
 
@@ -54,6 +54,6 @@ fn a_renewed_certificate_is_installed_before_networkd_starts() {
     );
     assert_eq!(third.fact("kernel-hostname"), [FQDN]);
     let mut secrets = key_needles(&key_pem);
-    secrets.push(PROXY_PASSWORD.to_owned());
+    secrets.extend(environment_secrets());
     third.assert_no_secret(&secrets);
 }

@@ -10,7 +10,7 @@ use time::Duration;
 
 use crate::cli_support::{key_needles, openssl_fingerprint};
 use crate::controlplane_support;
-use crate::vm_support::appliance::{PROXY_PASSWORD, TLS_CERT, TLS_KEY};
+use crate::vm_support::appliance::{TLS_CERT, TLS_KEY, environment_secrets};
 use crate::vm_support::{Guest, boot};
 use crate::{first, second};
 
@@ -115,6 +115,6 @@ fn years_later_everything_the_appliance_owns_is_renewed() {
     });
     let mut secrets = key_needles(&later.file(TLS_KEY).unwrap());
     secrets.extend(key_needles(&later.file(&format!("{XDS}/ca.key")).unwrap()));
-    secrets.push(PROXY_PASSWORD.to_owned());
+    secrets.extend(environment_secrets());
     later.assert_no_secret(&secrets);
 }

@@ -16,7 +16,8 @@ use crate::cli_support::{ca, environment_with, key_needles, leaf};
 use crate::cluster::{Names, assert_cluster_holds_the_pair, assert_completed_once, remove_objects};
 use crate::cut::{Cut, Landed, cut};
 use crate::vm_support::appliance::{
-    ControlPlane, DIGEST, DNS, GATEWAY, IP, PROXY_PASSWORD, RECORD, STATE, TLS_KEY, proxy_url,
+    ControlPlane, DIGEST, DNS, ENDPOINT_PASSWORD, GATEWAY, IP, RECORD, STATE, TLS_KEY,
+    environment_secrets, proxy_url,
 };
 use crate::vm_support::{Boot, Guest, boot, test_disk, work_dir};
 
@@ -317,10 +318,11 @@ impl<'a> Round<'a> {
         next.assert_no_secret(&secrets);
     }
 
-    /// What must show nowhere: both passwords, the proxy's, the keys on
-    /// `disk` and the admin's, the control plane's client keys.
+    /// What must show nowhere: both root passwords, the proxy's and the
+    /// endpoints', the keys on `disk` and the admin's, the control plane's
+    /// client keys.
     fn secrets(&self, disk: &Disk) -> Vec<String> {
-        let mut secrets = vec![PROXY_PASSWORD.to_owned()];
+        let mut secrets = environment_secrets();
         secrets.extend(self.plan.passwords.iter().cloned());
         if let Some(key) = disk.file(TLS_KEY).filter(|k| k.contains("PRIVATE KEY")) {
             secrets.extend(key_needles(&key));
@@ -359,6 +361,7 @@ fn write_env(path: &Path, e: &Expected, tls: Option<(&str, &str)>) -> PathBuf {
         ("guestinfo.https_proxy", &e.proxy),
         ("guestinfo.root_password", &e.root_password),
         ("guestinfo.ssh_authorized_keys", &keys),
+        ("guestinfo.endpoint_password", ENDPOINT_PASSWORD),
     ];
     if let Some((chain, key)) = tls {
         properties.extend([("guestinfo.tls_cert", chain), ("guestinfo.tls_key", key)]);

@@ -19,6 +19,14 @@ pub const GATEWAY: &str = super::HOST_FROM_GUEST;
 pub const DNS: &str = "10.0.2.3";
 /// The password in the proxy URL: a secret that must show nowhere.
 pub const PROXY_PASSWORD: &str = "VmApplianceProxyPassw0rd";
+/// The endpoints' login password (`guestinfo.endpoint_password`): the
+/// default routes require it.
+pub const ENDPOINT_PASSWORD: &str = "VmApplianceEndpointPassw0rd";
+
+/// The passwords every boot's environment carries, which must show nowhere.
+pub fn environment_secrets() -> Vec<String> {
+    vec![PROXY_PASSWORD.to_owned(), ENDPOINT_PASSWORD.to_owned()]
+}
 /// The test copy of the image writes this for the cluster phase (see ovaboot-cluster-vmtest.conf).
 pub const KUBECONFIG_WAIT: &str = "waiting for k3s to write /etc/rancher/k3s/k3s.yaml";
 
@@ -30,7 +38,8 @@ pub const RECORD: &str = "var/lib/ovaboot/firstboot.json";
 pub const DIGEST: &str = "var/lib/ovaboot/properties.json";
 pub const STATE: &str = "var/lib/ovaboot/state.json";
 
-/// The static network and the proxy with a password, then `extra`.
+/// The static network, the proxy with a password and the endpoints'
+/// password, then `extra`.
 pub fn base_properties(proxy: &str) -> Vec<(&'static str, String)> {
     vec![
         ("guestinfo.hostname", FQDN.to_owned()),
@@ -39,6 +48,7 @@ pub fn base_properties(proxy: &str) -> Vec<(&'static str, String)> {
         ("guestinfo.gateway", GATEWAY.to_owned()),
         ("guestinfo.dns", DNS.to_owned()),
         ("guestinfo.https_proxy", proxy.to_owned()),
+        ("guestinfo.endpoint_password", ENDPOINT_PASSWORD.to_owned()),
     ]
 }
 
