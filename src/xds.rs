@@ -44,7 +44,7 @@ pub use config::{XdsConfig, XdsConfigError};
 use crate::plan::PlannedFile;
 use crate::secret::Secret;
 use crate::tls::ZeroizingJson;
-use crate::tls::pki::{Authority, LeafSpec, MintError, NotKept, Pair, Usage};
+use crate::tls::pki::{LeafSpec, MintError, Pair, Usage};
 
 /// Contour's namespace in the pinned release.
 pub const NAMESPACE: &str = "projectcontour";
@@ -183,51 +183,20 @@ pub fn plan(kept: &Kept, config: &XdsConfig, now: OffsetDateTime) -> Result<XdsP
     let ca_lifetime = config.ca_lifetime();
     let lifetime = config.leaf_lifetime();
     let mut minted = Vec::new();
-    let (ca, ca_kept) = match &kept.ca {
-        None => {
-            minted.push(Minted {
-                which: Which::Ca,
-                why: "none is kept yet".into(),
-            });
-            (mint_ca(config, now)?, false)
-        }
-        Some(pair) => {
-            match Authority::load(&pair.cert_pem, &pair.key_pem, algorithm, &ca_lifetime, now) {
-                Ok(ca) => (ca, true),
-                Err(NotKept::Stale(stale)) => {
-                    match Authority::renew(
-                        &pair.cert_pem,
-                        &pair.key_pem,
-                        algorithm,
-                        &ca_lifetime,
-                        now,
-                    ) {
-                        Ok(ca) => {
-                            minted.push(Minted {
-                                which: Which::Ca,
-                                why: format!("{stale}: renewed with its key kept"),
-                            });
-                            (ca, false)
-                        }
-                        Err(why) => {
-                            minted.push(Minted {
-                                which: Which::Ca,
-                                why: format!("{stale}, and its key cannot be kept: {why}"),
-                            });
-                            (mint_ca(config, now)?, false)
-                        }
-                    }
-                }
-                Err(why) => {
-                    minted.push(Minted {
-                        which: Which::Ca,
-                        why: why.to_string(),
-                    });
-                    (mint_ca(config, now)?, false)
-                }
-            }
-        }
-    };
+    let (ca, why) = crate::tls::pki::keep_or_mint_ca(
+        kept.ca.as_ref().map(|p| (p.cert_pem.as_str(), &p.key_pem)),
+        CA_COMMON_NAME,
+        algorithm,
+        &ca_lifetime,
+        now,
+    )?;
+    let ca_kept = why.is_none();
+    if let Some(why) = why {
+        minted.push(Minted {
+            which: Which::Ca,
+            why,
+        });
+    }
     let mut pair_for = |which: Which, spec: &LeafSpec, kept: Option<&KeptPair>| {
         let reason = match (ca_kept, kept) {
             (false, _) => "the CA changed".to_owned(),
@@ -260,15 +229,6 @@ pub fn plan(kept: &Kept, config: &XdsConfig, now: OffsetDateTime) -> Result<XdsP
         envoy,
         minted,
     })
-}
-
-fn mint_ca(config: &XdsConfig, now: OffsetDateTime) -> Result<Authority, MintError> {
-    Authority::mint(
-        CA_COMMON_NAME,
-        config.key_algorithm,
-        &config.ca_lifetime(),
-        now,
-    )
 }
 
 impl XdsPlan {

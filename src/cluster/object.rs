@@ -37,6 +37,10 @@ pub enum Class {
     Other,
     /// After everything else: the TLS material the routes refer to.
     Secret,
+    /// After the Secrets (its CA Secret among them), then waited valid: an
+    /// HTTPProxy whose `authorization` names an ExtensionService Contour does
+    /// not call valid is invalid as a whole, its public routes too.
+    ExtensionService,
     /// Last: the routes, once what they route to and their certificates are there.
     HttpProxy,
 }
@@ -49,6 +53,7 @@ impl Class {
                 Class::CustomResourceDefinition
             }
             ("v1", "Secret") => Class::Secret,
+            ("projectcontour.io/v1alpha1", "ExtensionService") => Class::ExtensionService,
             ("projectcontour.io/v1", "HTTPProxy") => Class::HttpProxy,
             _ => Class::Other,
         }
@@ -64,6 +69,7 @@ pub struct Ordered {
     pub crds: Vec<usize>,
     pub rest: Vec<usize>,
     pub secrets: Vec<usize>,
+    pub extension_services: Vec<usize>,
     pub httpproxies: Vec<usize>,
 }
 
@@ -75,6 +81,7 @@ impl Ordered {
             .chain(&self.crds)
             .chain(&self.rest)
             .chain(&self.secrets)
+            .chain(&self.extension_services)
             .chain(&self.httpproxies)
             .copied()
     }
@@ -89,6 +96,7 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
         crds: Vec::new(),
         rest: Vec::new(),
         secrets: Vec::new(),
+        extension_services: Vec::new(),
         httpproxies: Vec::new(),
     };
     for (index, obj) in objects.iter().enumerate() {
@@ -105,6 +113,7 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
             Class::CustomResourceDefinition => ordered.crds.push(index),
             Class::Other => ordered.rest.push(index),
             Class::Secret => ordered.secrets.push(index),
+            Class::ExtensionService => ordered.extension_services.push(index),
             Class::HttpProxy => ordered.httpproxies.push(index),
         }
         ordered.refs.push(r);
