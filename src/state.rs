@@ -51,7 +51,7 @@ pub mod json;
 mod track;
 pub mod vsphere;
 
-pub use track::{Retry, record_failure, track, track_retried};
+pub use track::{Retry, record_failure, settle_interrupted, track, track_retried};
 
 /// The state file, under the root.
 pub const STATE_PATH: &str = "/var/lib/ovaboot/state.json";

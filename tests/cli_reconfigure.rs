@@ -383,3 +383,43 @@ fn before_first_boot_completed_it_refuses_in_one_line() {
     );
     assert_eq!(snapshot(&appliance.root), before);
 }
+
+/// Power lost between a day-2 run's last record (the digest) and its "done"
+/// leaves the state file saying "running", in a boot that is over. The next
+/// run whose cluster part finds nothing to do records that run done; the
+/// host part alone (which does not look at the xDS certificates) leaves it.
+#[test]
+fn a_run_an_earlier_boot_left_running_is_recorded_done_once_nothing_is_left_to_do() {
+    let appliance = Appliance::new();
+    let a = appliance.env("a.xml", &[("guestinfo.hostname", FQDN)]);
+    appliance.first_boot(&a);
+    let state_path = appliance.root.join("var/lib/ovaboot/state.json");
+    let read_state = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap()
+    };
+    let earlier_boot = "00000000-0000-4000-8000-000000000001";
+    let mut cut = read_state();
+    cut["phase"] = "reconfigure".into();
+    cut["outcome"] = "running".into();
+    cut["finished"] = serde_json::Value::Null;
+    cut["boot_id"] = earlier_boot.into();
+    std::fs::write(&state_path, serde_json::to_vec(&cut).unwrap()).unwrap();
+
+    let out = appliance.reconfigure(&a, &["--phase", "host"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(read_state(), cut, "the host part alone settled the record");
+
+    let out = appliance.reconfigure(&a, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(read_state(), cut, "a dry run recorded something");
+
+    let out = appliance.reconfigure(&a, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let settled = read_state();
+    assert_eq!(settled["outcome"], "done", "{settled}");
+    assert!(settled["finished"].is_string(), "{settled}");
+    assert_ne!(settled["boot_id"], earlier_boot, "{settled}");
+    assert_eq!(settled["started"], cut["started"], "{settled}");
+    let banner = std::fs::read_to_string(appliance.root.join("etc/issue.d/ovaboot.issue")).unwrap();
+    assert!(!banner.contains("running"), "{banner}");
+}

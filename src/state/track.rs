@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Phase, State};
+use super::{Outcome, Phase, State, current_boot_id};
 use crate::failure::Failure;
 
 /// Who runs a phase again after a failure that may pass, which decides how
@@ -71,4 +71,31 @@ pub fn record_failure(root: &Path, phase: Phase, retry: Retry, failure: Failure)
         Err(failure) => failure,
         Ok(()) => unreachable!("the run fails"),
     }
+}
+
+/// Records done a run an earlier boot left running or waiting to retry, once
+/// a later run has found everything it set out to do in place (`reconfigure`'s
+/// cluster part: the properties' digest is the one recorded, no certificate
+/// due). Power lost between a run's last record (the digest, the xDS record,
+/// the completion record) and its "done" would otherwise leave the state file
+/// saying "running" for good. Returns whether it recorded anything.
+pub fn settle_interrupted(root: &Path, now: time::OffsetDateTime) -> bool {
+    let Ok(Some(mut state)) = super::load(root) else {
+        return false;
+    };
+    let this_boot = current_boot_id();
+    let in_progress = matches!(state.outcome, Outcome::Running | Outcome::WaitingToRetry);
+    let earlier_boot = state.boot_id.is_none() || state.boot_id != this_boot;
+    if !in_progress || !earlier_boot {
+        return false;
+    }
+    tracing::info!(
+        phase = state.phase.as_str(),
+        started = %state.started,
+        "a run an earlier boot left unfinished is complete: recorded done"
+    );
+    state.done(now);
+    state.boot_id = this_boot;
+    super::publish(root, &state);
+    true
 }

@@ -1,8 +1,9 @@
 //! `ovaboot reconfigure` from end to end: the run lock, the completion check,
 //! the config, the renewal of the xDS certificates (which depends on no
 //! property, so nothing about the properties may hold it up), the OVF
-//! environment, then [`super::run_tracked`]; at the end the certificate
-//! nearest its end is noted in the state file.
+//! environment, then [`super::run_tracked`]; at the end a run an earlier
+//! boot cut short is recorded done when nothing is left to do, and the
+//! certificate nearest its end is noted in the state file.
 //!
 //! A failure to read the inputs is recorded like any other failure of the
 //! run (state file, banner, guestinfo): the daily timer's run has no console,
@@ -48,6 +49,15 @@ pub fn run_invocation(
     };
     let config = recorded_unless_dry(invocation, invocation.config.load().map_err(Failure::from))?;
     let outcome = renew_then_reconfigure(invocation, &config, say);
+    // The cluster part found nothing to do: a run an earlier boot cut short
+    // after its last record is complete (the host part alone has not looked
+    // at the xDS certificates, so it cannot say).
+    if matches!(outcome, Ok(Outcome::Unchanged { .. }))
+        && invocation.phase.runs_cluster()
+        && !invocation.dry_run
+    {
+        state::settle_interrupted(root, time::OffsetDateTime::now_utc());
+    }
     if !invocation.dry_run {
         crate::certificates::note_in_state(root, &config);
     }
