@@ -27,9 +27,11 @@ const NONROOT: i64 = 65532;
 /// The objects, split by how they are carried: those with a key or a hash
 /// stay wrapped so they cannot be logged.
 pub struct AuthObjects {
-    /// Namespace, ServiceAccount, Role, RoleBinding, CA Secret, Deployment,
-    /// Service, ExtensionService.
+    /// Namespace, ServiceAccount, Role, RoleBinding, Deployment, Service,
+    /// ExtensionService.
     pub plain: Vec<Value>,
+    /// The CA's Secret (no key in it, but rendered 0600 like every Secret).
+    pub ca_secret: Secret<ZeroizingJson>,
     /// The serving pair's Secret.
     pub tls_secret: Secret<ZeroizingJson>,
     /// The login Secret (the htpasswd line).
@@ -76,7 +78,6 @@ pub(super) fn objects(plan: &AuthPlan) -> AuthObjects {
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
             "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": ns}],
         }),
-        ca_secret(&plan.config, &plan.ca),
         deployment(&plan.config, &plan.serving),
         json!({
             "apiVersion": "v1",
@@ -103,6 +104,7 @@ pub(super) fn objects(plan: &AuthPlan) -> AuthObjects {
     ];
     AuthObjects {
         plain,
+        ca_secret: Secret::new(ZeroizingJson::new(ca_secret(&plan.config, &plan.ca))),
         tls_secret: tls_secret(&plan.config, &plan.ca, &plan.serving),
         login_secret: login_secret(plan),
     }

@@ -145,7 +145,6 @@ fn the_objects_are_locked_down_and_hold_no_password() {
             "ServiceAccount",
             "Role",
             "RoleBinding",
-            "Secret",
             "Deployment",
             "Service",
             "ExtensionService"
@@ -196,7 +195,7 @@ fn the_objects_are_locked_down_and_hold_no_password() {
         extension["spec"]["validation"],
         serde_json::json!({"caSecret": "htpasswd-ca", "subjectName": "htpasswd.projectcontour-auth.svc"})
     );
-    let ca = find("Secret");
+    let ca = objects.ca_secret.expose().value();
     assert_eq!(ca["metadata"]["name"], "htpasswd-ca");
     assert_eq!(
         ca["data"].as_object().unwrap().len(),

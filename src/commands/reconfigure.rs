@@ -243,17 +243,21 @@ pub fn login_secret_object(plan: &Plan) -> Option<&Value> {
 }
 
 /// Whether the login Secret must be applied: the plan has one, and the
-/// endpoint login changed (or nothing says it did not). A rerun with the same
-/// login keeps the same line, so applying it then would change nothing anyway.
+/// endpoint login changed since it was last applied. Without a digest, the
+/// line kept on the host says it: a line that still verifies is the one
+/// first boot applied. (With one, the digest decides: at boot the host part
+/// has already kept the new line by the time the cluster part plans.)
 pub fn login_secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
     use crate::settings::endpoint::{KEY_ENDPOINT_PASSWORD, KEY_ENDPOINT_USERNAME};
-    plan.auth.is_some()
-        && match &comparison.changed {
-            Some(keys) => keys
-                .iter()
-                .any(|k| k == KEY_ENDPOINT_USERNAME || k == KEY_ENDPOINT_PASSWORD),
-            None => true,
-        }
+    let Some(auth) = &plan.auth else {
+        return false;
+    };
+    match &comparison.changed {
+        Some(keys) => keys
+            .iter()
+            .any(|k| k == KEY_ENDPOINT_USERNAME || k == KEY_ENDPOINT_PASSWORD),
+        None => auth.line_source != crate::auth::LineSource::Kept,
+    }
 }
 
 /// Records the digest of `properties` and of `plan`'s TLS pair under `root`
@@ -422,10 +426,10 @@ fn run_compared_with(
         }
         if login {
             let object = login_secret_object(&plan).expect("the plan has its login Secret");
-            applied.login_secret = Some((
+            applied.login_secret = Some(Box::new((
                 object_name(Some(object)),
                 apply(std::slice::from_ref(object))?,
-            ));
+            )));
         }
         match &pending {
             Some(_) => pending::store_renewal(root, &comparison, &plan, now)?,

@@ -68,7 +68,7 @@ pub enum ManifestObject {
     Secret(Secret<ZeroizingJson>),
     /// `contourcert` or `envoycert` ([`crate::xds`]).
     XdsSecret(Secret<ZeroizingJson>),
-    /// The auth server's serving pair ([`crate::auth`]).
+    /// The auth server's CA or serving pair ([`crate::auth`]).
     AuthTlsSecret(Secret<ZeroizingJson>),
     /// The endpoint login's htpasswd line ([`crate::auth`]).
     LoginSecret(Secret<ZeroizingJson>),
@@ -382,6 +382,7 @@ fn manifests(
                 .filter(|o| o["kind"] != "Namespace" || !planned(o))
                 .map(ManifestObject::Plain),
         );
+        objects.push(ManifestObject::AuthTlsSecret(auth.ca_secret));
         objects.push(ManifestObject::AuthTlsSecret(auth.tls_secret));
         objects.push(ManifestObject::LoginSecret(auth.login_secret));
     }

@@ -32,7 +32,8 @@ pub struct Applied {
     /// The Secret (`namespace/name`) and what applying it did, if it was needed.
     pub secret: Option<(String, ApplySummary)>,
     /// The endpoint login's Secret and what applying it did, if the login changed.
-    pub login_secret: Option<(String, ApplySummary)>,
+    /// (Boxed: an outcome that applied nothing stays small.)
+    pub login_secret: Option<Box<(String, ApplySummary)>>,
     pub certificate_before: Option<String>,
     pub certificate_after: String,
     /// Who made the certificate now installed (`None` until a plan is made).
@@ -151,7 +152,7 @@ impl fmt::Display for Applied {
             }
             None => {}
         }
-        if let Some((name, summary)) = &self.login_secret {
+        if let Some((name, summary)) = self.login_secret.as_deref() {
             writeln!(f, "cluster: Secret {name} (the endpoint login): {summary}")?;
         }
         if let Some(pending) = &self.pending {
