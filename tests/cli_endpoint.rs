@@ -345,3 +345,59 @@ fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
         "a dry run writes nothing"
     );
 }
+
+#[test]
+fn reconfigure_refuses_a_bad_login_naming_the_property_and_changes_nothing() {
+    let app = Appliance::new();
+    let first = app.env(
+        "first.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", PASSWORD),
+        ],
+    );
+    app.first_boot(&first);
+    for (properties, name) in [
+        (
+            vec![
+                ("guestinfo.endpoint_username", "ad:min"),
+                ("guestinfo.endpoint_password", PASSWORD),
+            ],
+            "guestinfo.endpoint_username",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "too-short")],
+            "guestinfo.endpoint_password",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "")],
+            "guestinfo.endpoint_password",
+        ),
+    ] {
+        let mut all = vec![("guestinfo.hostname", FQDN)];
+        all.extend_from_slice(&properties);
+        let env = app.env("bad.xml", &all);
+        let before = snapshot(&app.root);
+        let out = app.reconfigure(&env, &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("ovaboot: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(errors[0].contains(name), "{err}");
+        assert!(!err.contains("too-short"), "{err}");
+        let after = snapshot(&app.root);
+        for (path, contents) in &after {
+            let ours = path.starts_with("var/lib/ovaboot")
+                || path.starts_with("etc/issue.d")
+                || path.starts_with("run/ovaboot");
+            assert!(
+                ours || before.get(path) == Some(contents),
+                "{} changed",
+                path.display()
+            );
+        }
+    }
+}
