@@ -50,6 +50,8 @@ pub struct Config {
     pub lock: crate::run_lock::LockConfig,
     /// `[xds]`: the certificates between Contour's xDS server and envoy.
     pub xds: crate::xds::XdsConfig,
+    /// `[auth]`: the auth server behind the protected routes.
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// Why the config cannot be used; one line naming the file and the key.
@@ -139,6 +141,7 @@ impl Config {
         config.kube.validate().map_err(invalid)?;
         config.credentials.validate().map_err(invalid)?;
         config.xds.validate().map_err(|e| invalid(e.to_string()))?;
+        config.auth.validate().map_err(|e| invalid(e.to_string()))?;
         Ok(config)
     }
 

@@ -56,6 +56,7 @@ pub fn read_host_facts(root: &Path) -> Result<HostFacts, FactsError> {
         shadow: read_shadow(root),
         root_home,
         xds: crate::xds::renew::read_kept(root),
+        auth: crate::auth::read_kept(root),
     })
 }
 

@@ -33,6 +33,7 @@
 //!   [`secret`]: values that never show; [`systemd_syntax`], [`yaml`]: formats.
 
 pub mod apply;
+pub mod auth;
 pub mod certificates;
 pub mod cluster;
 pub mod commands;

@@ -167,7 +167,14 @@ fn run(command: Command) -> Result<u8, Failure> {
         Command::Images { config } => {
             let config = config_file(&config).load()?;
             let objects = ovaboot::contour::plan(&config.contour)?;
-            for image in ovaboot::contour::images(&objects) {
+            let mut images = ovaboot::contour::images(&objects);
+            // The auth server runs only behind a protected route.
+            if ovaboot::routes::protected(&config.routes()).is_some() {
+                images.push(config.auth.image_reference());
+                images.sort();
+                images.dedup();
+            }
+            for image in images {
                 println!("{image}");
             }
         }

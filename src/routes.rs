@@ -9,10 +9,21 @@ mod build;
 mod config;
 mod names;
 
-pub use build::{ProxyRef, RoutesPlan, SecretRef, plan};
+pub use build::{Authorization, ProxyRef, RoutesPlan, SecretRef, plan};
 pub use config::{
-    DEFAULT_NAMESPACE, RootProxyConfig, RouteConfig, RoutesConfig, TlsSecretConfig, default_routes,
+    DEFAULT_NAMESPACE, RootProxyConfig, RouteAuth, RouteConfig, RoutesConfig, TlsSecretConfig,
+    default_routes,
 };
+
+/// The first protected route of `config`, described (see [`RoutesConfig::protected`]).
+pub fn protected(config: &RoutesConfig) -> Option<String> {
+    config.protected()
+}
+
+/// A namespace name (DNS-1123 label), for config keys elsewhere.
+pub fn check_namespace(value: &str) -> Result<(), String> {
+    names::dns1123_label(value)
+}
 
 /// A routes config value that cannot be used; names the config key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! key at fault and what is wrong with it; no error ever carries a secret value.
 
 pub mod credentials;
+pub mod endpoint;
 mod hostname;
 pub mod network;
 mod pem_text;
@@ -25,11 +26,11 @@ pub mod keys {
     /// PEM private key of the leaf. Secret. Optional, with [`TLS_CERT`].
     pub const TLS_KEY: &str = "guestinfo.tls_key";
 
-    use super::{credentials, network, proxy};
+    use super::{credentials, endpoint, network, proxy};
 
     /// Every property the agent reads; the rest are kept as `Settings::other`.
     /// ovf/product-section.xml declares exactly these (a test holds it to that).
-    pub const READ: [&str; 14] = [
+    pub const READ: [&str; 16] = [
         HOSTNAME,
         TLS_CERT,
         TLS_KEY,
@@ -44,11 +45,17 @@ pub mod keys {
         proxy::KEY_NO_PROXY,
         credentials::KEY_ROOT_PASSWORD,
         credentials::KEY_SSH_AUTHORIZED_KEYS,
+        endpoint::KEY_ENDPOINT_USERNAME,
+        endpoint::KEY_ENDPOINT_PASSWORD,
     ];
 
     /// The keys whose whole value is secret: password-typed in the descriptor.
     /// (A proxy URL's credentials are secret too, but the URL is not.)
-    pub const SECRET: [&str; 2] = [TLS_KEY, credentials::KEY_ROOT_PASSWORD];
+    pub const SECRET: [&str; 3] = [
+        TLS_KEY,
+        credentials::KEY_ROOT_PASSWORD,
+        endpoint::KEY_ENDPOINT_PASSWORD,
+    ];
 }
 
 /// What the admin asked for, validated.
@@ -63,6 +70,8 @@ pub struct Settings {
     pub proxy: Option<proxy::ProxySettings>,
     /// root's password and SSH keys (`guestinfo.root_password` ...).
     pub credentials: credentials::Credentials,
+    /// The login of the HTTP endpoints (`guestinfo.endpoint_username` ...).
+    pub endpoint: endpoint::EndpointLogin,
     /// Every property not consumed above, as delivered (secret ones stay redacted).
     pub other: Properties,
 }
@@ -157,6 +166,7 @@ impl Settings {
         let proxy = proxy::ProxySettings::from_properties(props)?;
         let tls = tls(props)?;
         let credentials = credentials::Credentials::from_properties(props)?;
+        let endpoint = endpoint::EndpointLogin::from_properties(props)?;
         let other = props
             .iter()
             .filter(|(key, _)| !keys::READ.contains(&key.as_str()))
@@ -168,6 +178,7 @@ impl Settings {
             network,
             proxy,
             credentials,
+            endpoint,
             other,
         })
     }

@@ -44,7 +44,7 @@ pub use config::{XdsConfig, XdsConfigError};
 use crate::plan::PlannedFile;
 use crate::secret::Secret;
 use crate::tls::ZeroizingJson;
-use crate::tls::pki::{Authority, LeafSpec, MintError, NotKept, Pair, Usage};
+use crate::tls::pki::{LeafSpec, MintError, Pair, Usage};
 
 /// Contour's namespace in the pinned release.
 pub const NAMESPACE: &str = "projectcontour";
@@ -180,9 +180,23 @@ fn leaf(service: &str, usage: Usage) -> LeafSpec {
 /// changed at all gets new pairs, so both Secrets change together).
 pub fn plan(kept: &Kept, config: &XdsConfig, now: OffsetDateTime) -> Result<XdsPlan, XdsError> {
     let algorithm = config.key_algorithm;
+    let ca_lifetime = config.ca_lifetime();
     let lifetime = config.leaf_lifetime();
     let mut minted = Vec::new();
-    let (ca, ca_kept) = plan_ca(kept.ca.as_ref(), config, now, &mut minted)?;
+    let (ca, why) = crate::tls::pki::keep_or_mint_ca(
+        kept.ca.as_ref().map(|p| (p.cert_pem.as_str(), &p.key_pem)),
+        CA_COMMON_NAME,
+        algorithm,
+        &ca_lifetime,
+        now,
+    )?;
+    let ca_kept = why.is_none();
+    if let Some(why) = why {
+        minted.push(Minted {
+            which: Which::Ca,
+            why,
+        });
+    }
     let mut pair_for = |which: Which, spec: &LeafSpec, kept: Option<&KeptPair>| {
         let reason = match (ca_kept, kept) {
             (false, _) => "the CA changed".to_owned(),
@@ -215,56 +229,6 @@ pub fn plan(kept: &Kept, config: &XdsConfig, now: OffsetDateTime) -> Result<XdsP
         envoy,
         minted,
     })
-}
-
-/// The CA for `now`: the kept one while it is still exactly what would be
-/// minted (`true`), else the kept one renewed with its key kept, else a new
-/// one; why it changed is added to `minted`.
-fn plan_ca(
-    kept: Option<&KeptPair>,
-    config: &XdsConfig,
-    now: OffsetDateTime,
-    minted: &mut Vec<Minted>,
-) -> Result<(Authority, bool), MintError> {
-    let Some(pair) = kept else {
-        minted.push(Minted {
-            which: Which::Ca,
-            why: "none is kept yet".into(),
-        });
-        return Ok((mint_ca(config, now)?, false));
-    };
-    let algorithm = config.key_algorithm;
-    let lifetime = config.ca_lifetime();
-    let why = match Authority::load(&pair.cert_pem, &pair.key_pem, algorithm, &lifetime, now) {
-        Ok(ca) => return Ok((ca, true)),
-        Err(NotKept::Stale(stale)) => {
-            match Authority::renew(&pair.cert_pem, &pair.key_pem, algorithm, &lifetime, now) {
-                Ok(ca) => {
-                    minted.push(Minted {
-                        which: Which::Ca,
-                        why: format!("{stale}: renewed with its key kept"),
-                    });
-                    return Ok((ca, false));
-                }
-                Err(why) => format!("{stale}, and its key cannot be kept: {why}"),
-            }
-        }
-        Err(why) => why.to_string(),
-    };
-    minted.push(Minted {
-        which: Which::Ca,
-        why,
-    });
-    Ok((mint_ca(config, now)?, false))
-}
-
-fn mint_ca(config: &XdsConfig, now: OffsetDateTime) -> Result<Authority, MintError> {
-    Authority::mint(
-        CA_COMMON_NAME,
-        config.key_algorithm,
-        &config.ca_lifetime(),
-        now,
-    )
 }
 
 impl XdsPlan {

@@ -65,7 +65,8 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let out = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("host: 12 files written, 0 unchanged, 0 removed"),
+        // 12, and the auth server's CA, serving pair and login line.
+        text(&out.stdout).contains("host: 17 files written, 0 unchanged, 0 removed"),
         "{}",
         text(&out.stdout)
     );
@@ -86,7 +87,7 @@ fn the_host_phase_writes_the_host_files_and_a_rerun_changes_nothing() {
     let again = firstboot(root.path(), &["--phase", "host", "--ovf-env", &env]);
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert!(
-        text(&again.stdout).contains("host: 0 files written, 12 unchanged, 0 removed"),
+        text(&again.stdout).contains("host: 0 files written, 17 unchanged, 0 removed"),
         "{}",
         text(&again.stdout)
     );

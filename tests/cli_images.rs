@@ -1,5 +1,6 @@
-//! `ovaboot images`: the pinned release's container images, for pre-pulling
-//! them into the appliance image.
+//! `ovaboot images`: the pinned release's container images and, while a
+//! route is protected, the auth server's, for pre-pulling them into the
+//! appliance image.
 
 mod cli_support;
 
@@ -28,11 +29,13 @@ fn images_by_scanning(manifest: &str) -> BTreeSet<String> {
 #[test]
 fn images_prints_the_release_images_one_per_line_sorted() {
     let manifest = std::fs::read_to_string(contour_manifest()).unwrap();
-    let expected = images_by_scanning(&manifest);
+    let mut expected = images_by_scanning(&manifest);
     assert!(
         expected.len() >= 2,
         "contour and envoy at least: {expected:?}"
     );
+    // The default routes are protected: the auth server runs too.
+    expected.insert(ovaboot::auth::config::DEFAULT_IMAGE.to_owned());
 
     let out = ovaboot(&["images", "--config", &fixture("defaults-only.toml")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -68,4 +71,18 @@ fn images_without_the_manifest_fails_naming_it() {
         err.contains("point OVABOOT_CONTOUR_MANIFEST or [contour] manifest at"),
         "{err:?} should say how to point at it"
     );
+}
+
+#[test]
+fn images_leave_out_the_auth_server_when_no_route_is_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("open.toml");
+    std::fs::write(
+        &config,
+        "[[routes]]\nprefix = \"/\"\nservice = \"ui\"\nport = 80\nauth = \"none\"\n",
+    )
+    .unwrap();
+    let out = ovaboot(&["images", "--config", config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("contour-authserver"));
 }

@@ -40,8 +40,9 @@ fn self_signed_render_round_trip() {
     // Modes: the key and the Secret are the owner's only.
     for file in files_under(&r.dir) {
         let name = file.file_name().unwrap().to_str().unwrap();
-        let private =
-            name.ends_with(".key") || (name.contains("secret") && name.ends_with(".yaml"));
+        let private = name.ends_with(".key")
+            || name == "htpasswd"
+            || (name.contains("secret") && name.ends_with(".yaml"));
         let expected = if private { 0o600 } else { 0o644 };
         assert_eq!(mode(&file), expected, "{}", file.display());
     }
@@ -121,6 +122,7 @@ fn self_signed_render_round_trip() {
             o["kind"] == "Secret"
                 && o["type"] == "kubernetes.io/tls"
                 && o["metadata"]["namespace"] != "projectcontour"
+                && o["metadata"]["namespace"] != "projectcontour-auth"
         })
         .expect("the TLS Secret");
     // The xDS Secrets precede the pods that mount them, and no certgen Job runs.

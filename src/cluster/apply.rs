@@ -135,10 +135,11 @@ struct MetaOnly {
 ///
 /// Stages, in order: Namespaces; CRDs, then a wait until each is `Established`;
 /// discovery of the group-versions the rest use; Secrets (the pods that mount
-/// them find them at once); everything else; HTTPProxies; then (if
-/// `options.wait`) a wait until each Job, Deployment, DaemonSet and HTTPProxy is
-/// ready. The objects of one stage have no order between them and are sent
-/// [`CONCURRENCY`] at a time. Stops at the first permanent error.
+/// them find them at once); everything else; ExtensionServices, then a wait
+/// until each is valid; HTTPProxies; then (if `options.wait`) a wait until
+/// each Job, Deployment, DaemonSet and HTTPProxy is ready. The objects of one
+/// stage have no order between them and are sent [`CONCURRENCY`] at a time.
+/// Stops at the first permanent error.
 ///
 /// With `options.record`, the apply record (see `record`) is read while the
 /// Namespaces are applied; a CRD it proves unchanged since ovaboot's last apply is
@@ -195,9 +196,20 @@ pub async fn apply_plan(
     discover(&mut discovery, &run, &plan).await?;
 
     let mut waits = Vec::new();
-    for stage in [&plan.secrets, &plan.rest, &plan.httpproxies] {
+    for stage in [&plan.secrets, &plan.rest] {
         waits.extend(run.stage(stage, &discovery, None, &mut done).await?);
     }
+    // An HTTPProxy naming an ExtensionService Contour has not called valid
+    // is invalid as a whole: the ExtensionServices are waited for first,
+    // always (even without `options.wait`), so that this never shows.
+    let extension_waits = run
+        .stage(&plan.extension_services, &discovery, None, &mut done)
+        .await?;
+    wait::wait_ready(client, extension_waits, options).await?;
+    waits.extend(
+        run.stage(&plan.httpproxies, &discovery, None, &mut done)
+            .await?,
+    );
     if options.wait {
         wait::wait_ready(client, waits, options).await?;
     }
@@ -227,11 +239,16 @@ async fn discover(
                 .map(str::to_owned)
         })
         .collect();
-    let later: Vec<&ObjectRef> = [&plan.secrets, &plan.rest, &plan.httpproxies]
-        .into_iter()
-        .flatten()
-        .map(|&i| &plan.refs[i])
-        .collect();
+    let later: Vec<&ObjectRef> = [
+        &plan.secrets,
+        &plan.rest,
+        &plan.extension_services,
+        &plan.httpproxies,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|&i| &plan.refs[i])
+    .collect();
     discovery
         .load(run.client, &later, &crd_groups, run.limits())
         .await

@@ -38,6 +38,10 @@ pub enum Class {
     Secret,
     /// Everything else.
     Other,
+    /// After everything else (its Service, its CA Secret), then waited
+    /// valid: an HTTPProxy whose `authorization` names an ExtensionService
+    /// Contour does not call valid is invalid as a whole, its public routes too.
+    ExtensionService,
     /// Last: the routes, once what they route to and their certificates are there.
     HttpProxy,
 }
@@ -50,6 +54,7 @@ impl Class {
                 Class::CustomResourceDefinition
             }
             ("v1", "Secret") => Class::Secret,
+            ("projectcontour.io/v1alpha1", "ExtensionService") => Class::ExtensionService,
             ("projectcontour.io/v1", "HTTPProxy") => Class::HttpProxy,
             _ => Class::Other,
         }
@@ -65,6 +70,7 @@ pub struct Ordered {
     pub crds: Vec<usize>,
     pub rest: Vec<usize>,
     pub secrets: Vec<usize>,
+    pub extension_services: Vec<usize>,
     pub httpproxies: Vec<usize>,
 }
 
@@ -76,6 +82,7 @@ impl Ordered {
             .chain(&self.crds)
             .chain(&self.secrets)
             .chain(&self.rest)
+            .chain(&self.extension_services)
             .chain(&self.httpproxies)
             .copied()
     }
@@ -90,6 +97,7 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
         crds: Vec::new(),
         rest: Vec::new(),
         secrets: Vec::new(),
+        extension_services: Vec::new(),
         httpproxies: Vec::new(),
     };
     for (index, obj) in objects.iter().enumerate() {
@@ -106,6 +114,7 @@ pub fn order(objects: &[Value]) -> Result<Ordered, ApplyError> {
             Class::CustomResourceDefinition => ordered.crds.push(index),
             Class::Other => ordered.rest.push(index),
             Class::Secret => ordered.secrets.push(index),
+            Class::ExtensionService => ordered.extension_services.push(index),
             Class::HttpProxy => ordered.httpproxies.push(index),
         }
         ordered.refs.push(r);

@@ -76,6 +76,12 @@ pub const RULES: &[Rule] = &[
         judge: httpproxy,
         deadline: Deadline::HttpProxyValid,
     },
+    Rule {
+        api_version: "projectcontour.io/v1alpha1",
+        kind: "ExtensionService",
+        judge: extension_service,
+        deadline: Deadline::HttpProxyValid,
+    },
 ];
 
 /// `r`'s rule, if the executor waits for its kind.
@@ -313,6 +319,46 @@ pub fn httpproxy(obj: &Value) -> Readiness {
             }
         }
         other => Readiness::Pending(format!("currentStatus {other:?}: {description}")),
+    }
+}
+
+/// Contour ExtensionService: its `Valid` condition is `True` at the current
+/// generation (Contour's `DetailedCondition`, as on an HTTPProxy; an
+/// ExtensionService has no `currentStatus`). `False` at the current
+/// generation is an error quoting Contour's errors, but for a Service that
+/// does not exist yet, which keeps the wait going as for an HTTPProxy.
+pub fn extension_service(obj: &Value) -> Readiness {
+    let generation = int(obj, "/metadata/generation").unwrap_or(0);
+    let Some(valid) = condition(obj, "Valid") else {
+        return Readiness::Pending("Contour has not processed it yet (no Valid condition)".into());
+    };
+    let seen = valid.get("observedGeneration").and_then(Value::as_i64);
+    if seen != Some(generation) {
+        return Readiness::Pending(format!(
+            "Contour has not processed generation {generation} yet (observedGeneration {})",
+            seen.map_or("unset".to_owned(), |s| s.to_string())
+        ));
+    }
+    match text(valid, "status") {
+        "True" => Readiness::Ready,
+        "False" => {
+            let errors: Vec<&Value> = valid
+                .get("errors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut why = format!("Contour says invalid: {}", explain_json(valid));
+            for e in &errors {
+                why.push_str(&format!("; {}", explain_json(e)));
+            }
+            if !errors.is_empty() && errors.iter().all(|e| service_not_found(e)) {
+                Readiness::Pending(format!("waiting for its Service to exist ({why})"))
+            } else {
+                Readiness::Failed(why)
+            }
+        }
+        other => Readiness::Pending(format!("Valid is {other:?}: {}", explain_json(valid))),
     }
 }
 

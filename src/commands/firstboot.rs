@@ -113,6 +113,7 @@ pub fn run(
                 f.path == Path::new(TLS_KEY_PATH)
                     || f.path == Path::new(TLS_CERT_PATH)
                     || crate::xds::is_xds_file(&f.path)
+                    || crate::auth::is_auth_file(&f.path)
             })
             .cloned()
             .collect();

@@ -238,6 +238,32 @@ pub fn secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
     }
 }
 
+/// The endpoint login's Secret of `plan`, when there is an auth server.
+pub fn login_secret_object(plan: &Plan) -> Option<&Value> {
+    plan.manifests
+        .iter()
+        .find(|m| m.object.is_login_secret())
+        .map(|m| m.object.expose())
+}
+
+/// Whether the login Secret must be applied: the plan has one, and the
+/// endpoint login changed since it was last applied. Without a digest, the
+/// line kept on the host says it: a line that still verifies is the one
+/// first boot applied. (With one, the digest decides: at boot the host part
+/// has already kept the new line by the time the cluster part plans.)
+pub fn login_secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
+    use crate::settings::endpoint::{KEY_ENDPOINT_PASSWORD, KEY_ENDPOINT_USERNAME};
+    let Some(auth) = &plan.auth else {
+        return false;
+    };
+    match &comparison.changed {
+        Some(keys) => keys
+            .iter()
+            .any(|k| k == KEY_ENDPOINT_USERNAME || k == KEY_ENDPOINT_PASSWORD),
+        None => auth.line_source != crate::auth::LineSource::Kept,
+    }
+}
+
 /// Records the digest of `properties` and of `plan`'s TLS pair under `root`
 /// (making the digest key on first use). First boot calls it on completion.
 pub fn store_digest(
@@ -314,7 +340,7 @@ pub fn run_compared(
 /// of their own).
 pub fn run_with(
     request: &Request<'_>,
-    apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
+    apply: impl FnMut(&[Value]) -> Result<ApplySummary, ClusterRunError>,
 ) -> Result<Outcome, ReconfigureError> {
     run_compared_with(
         request,
@@ -333,7 +359,7 @@ fn run_compared_with(
     request: &Request<'_>,
     comparison: Comparison,
     written: &mut Written<'_>,
-    apply: impl FnOnce(&[Value]) -> Result<ApplySummary, ClusterRunError>,
+    mut apply: impl FnMut(&[Value]) -> Result<ApplySummary, ClusterRunError>,
 ) -> Result<Outcome, ReconfigureError> {
     let Request {
         properties,
@@ -361,6 +387,8 @@ fn run_compared_with(
         return Err(change.clone().into());
     }
     let secret = secret_needed(&comparison, &plan);
+    // A login change waiting for the host part waits whole.
+    let login = pending.is_none() && login_secret_needed(&comparison, &plan);
     if dry_run {
         return Ok(Outcome::DryRun(Preview {
             changed: comparison.changed.clone(),
@@ -369,6 +397,8 @@ fn run_compared_with(
             certificate_before: installed_fingerprint(root),
             certificate_after: plan.tls.leaf_sha256.clone(),
             secret: (phase.runs_cluster() && secret).then(|| secret_name(&plan)),
+            login_secret: (phase.runs_cluster() && login)
+                .then(|| object_name(login_secret_object(&plan))),
             pending,
         }));
     }
@@ -398,6 +428,13 @@ fn run_compared_with(
             let object = secret_object(&plan).expect("the plan has its TLS Secret");
             applied.secret = Some((secret_name(&plan), apply(std::slice::from_ref(object))?));
         }
+        if login {
+            let object = login_secret_object(&plan).expect("the plan has its login Secret");
+            applied.login_secret = Some(Box::new((
+                object_name(Some(object)),
+                apply(std::slice::from_ref(object))?,
+            )));
+        }
         match &pending {
             Some(_) => pending::store_renewal(root, &comparison, &plan, now)?,
             None => store_digest(root, properties, &plan, now)?,
@@ -408,12 +445,14 @@ fn run_compared_with(
     Ok(Outcome::Applied(applied))
 }
 
-/// The TLS pair, and the xDS CA and pairs: the files the cluster phase
-/// writes (each beside the Secret that carries it).
+/// The TLS pair, the xDS CA and pairs, and the auth server's CA, pair and
+/// login line: the files the cluster phase writes (each beside the Secret
+/// that carries it).
 fn is_tls_file(file: &PlannedFile) -> bool {
     file.path == Path::new(TLS_KEY_PATH)
         || file.path == Path::new(TLS_CERT_PATH)
         || crate::xds::is_xds_file(&file.path)
+        || crate::auth::is_auth_file(&file.path)
 }
 
 /// The files `phase` writes: all host files, or the TLS pair alone.
@@ -427,7 +466,12 @@ fn files_of(plan: &Plan, phase: Phase) -> Vec<PlannedFile> {
 
 /// `namespace/name` of the plan's Secret.
 fn secret_name(plan: &Plan) -> String {
-    let meta = secret_object(plan).map(|s| &s["metadata"]);
+    object_name(secret_object(plan))
+}
+
+/// `namespace/name` of an object.
+fn object_name(object: Option<&Value>) -> String {
+    let meta = object.map(|s| &s["metadata"]);
     format!(
         "{}/{}",
         meta.and_then(|m| m["namespace"].as_str()).unwrap_or("-"),

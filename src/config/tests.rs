@@ -207,6 +207,11 @@ fn the_shipped_files_values_are_the_defaults() {
     let namespace = Some(crate::routes::DEFAULT_NAMESPACE.to_owned());
     assert_eq!(live.tls_secret.namespace.take(), namespace);
     assert_eq!(live.root_proxy.namespace.take(), namespace);
+    // The digest's example is a placeholder for "unset".
+    assert_eq!(
+        live.auth.image_digest.take(),
+        Some(format!("sha256:{}", "0".repeat(64)))
+    );
     // A rewrite to the prefix itself forwards the path unchanged, as unset does.
     let mut routes = live.routes.take().unwrap();
     for route in &mut routes {

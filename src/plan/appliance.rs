@@ -42,6 +42,8 @@ pub struct HostFacts {
     pub root_home: Option<std::path::PathBuf>,
     /// The xDS CA and pairs a previous run kept (see [`crate::xds`]).
     pub xds: crate::xds::Kept,
+    /// The auth server's CA and pair and the login line a previous run kept.
+    pub auth: crate::auth::Kept,
 }
 
 /// A kernel setting the running system needs at once, e.g.
@@ -66,6 +68,10 @@ pub enum ManifestObject {
     Secret(Secret<ZeroizingJson>),
     /// `contourcert` or `envoycert` ([`crate::xds`]).
     XdsSecret(Secret<ZeroizingJson>),
+    /// The auth server's CA or serving pair ([`crate::auth`]).
+    AuthTlsSecret(Secret<ZeroizingJson>),
+    /// The endpoint login's htpasswd line ([`crate::auth`]).
+    LoginSecret(Secret<ZeroizingJson>),
 }
 
 impl ManifestObject {
@@ -73,8 +79,16 @@ impl ManifestObject {
     pub fn expose(&self) -> &Value {
         match self {
             ManifestObject::Plain(v) => v,
-            ManifestObject::Secret(s) | ManifestObject::XdsSecret(s) => s.expose().value(),
+            ManifestObject::Secret(s)
+            | ManifestObject::XdsSecret(s)
+            | ManifestObject::AuthTlsSecret(s)
+            | ManifestObject::LoginSecret(s) => s.expose().value(),
         }
+    }
+
+    /// The endpoint login's Secret (applied alone when the login changed).
+    pub fn is_login_secret(&self) -> bool {
+        matches!(self, ManifestObject::LoginSecret(_))
     }
 
     /// Holds a key (the TLS Secret or an xDS one).
@@ -113,6 +127,8 @@ pub struct Plan {
     pub tls: TlsPlan,
     /// The xDS CA and pairs, in `files` and as two Secrets in `manifests`.
     pub xds: crate::xds::XdsPlan,
+    /// The auth server, when a route is protected.
+    pub auth: Option<crate::auth::AuthPlan>,
     /// What `plan.json` says.
     pub summary: PlanSummary,
 }
@@ -132,6 +148,8 @@ pub enum PlanError {
     Routes(#[from] RoutesError),
     #[error(transparent)]
     Xds(#[from] crate::xds::XdsError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// Every check [`build`] makes of the OVF properties (host files, network,
@@ -146,6 +164,11 @@ pub fn check(
 ) -> Result<(), PlanError> {
     host_files(settings, &config.host, facts)?;
     credentials::check(&settings.credentials, &config.credentials)?;
+    crate::auth::check(
+        &settings.endpoint,
+        routes::protected(&config.routes()).as_deref(),
+        &config.credentials,
+    )?;
     tls::check(&settings.hostname, settings.tls.as_ref(), &config.tls, now)?;
     Ok(())
 }
@@ -189,9 +212,40 @@ pub fn build(
     let (sysctl_file, runtime_sysctls) = port_sysctl(&contour_objects)?;
     files.push(sysctl_file);
 
-    let routes = routes::plan(hostname, &config.routes())?;
+    let auth = match routes::protected(&config.routes()) {
+        Some(protected) => Some(crate::auth::plan(
+            &settings.endpoint,
+            &protected,
+            &facts.auth,
+            &crate::auth::Inputs {
+                config: &config.auth,
+                pki: &config.xds,
+                credentials: &config.credentials,
+            },
+            now,
+        )?),
+        None => {
+            // No login to keep: a line an earlier config left is taken back.
+            files.push(PlannedFile::absent(crate::auth::HTPASSWD_PATH));
+            None
+        }
+    };
+    if let Some(auth) = &auth {
+        files.extend(auth.files());
+    }
+    let routes = routes::plan(
+        hostname,
+        &config.routes(),
+        auth.as_ref().map(|a| a.authorization()).as_ref(),
+    )?;
     let secret = tls::kubernetes_secret(&tls, &routes.secret.name, &routes.secret.namespace);
-    let manifests = manifests(&contour_objects, &routes, secret, xds.secrets());
+    let manifests = manifests(
+        &contour_objects,
+        &routes,
+        secret,
+        xds.secrets(),
+        auth.as_ref().map(crate::auth::AuthPlan::objects),
+    );
     let summary = PlanSummary::of(&Summarized {
         settings,
         config,
@@ -203,6 +257,7 @@ pub fn build(
         manifests: &manifests,
         tls: &tls,
         xds: &xds,
+        auth: auth.as_ref(),
     });
     Ok(Plan {
         hostname: hostname.clone(),
@@ -211,6 +266,7 @@ pub fn build(
         manifests,
         tls,
         xds,
+        auth,
         summary,
     })
 }
@@ -266,14 +322,17 @@ fn port_sysctl(
 }
 
 /// Every object in apply order: Contour (with the xDS Secrets before the
-/// first workload, whose pods mount them), the routes' namespaces, the TLS
-/// Secret, the routes; numbered as wide as the last one, so file-name order
-/// is apply order.
+/// first workload, whose pods mount them), the routes' namespaces, the auth
+/// server (when a route is protected), the TLS Secret, the routes; numbered
+/// as wide as the last one, so file-name order is plan order. (The executor
+/// applies by stage: the auth server's ExtensionService is applied after the
+/// Secrets and waited valid before any HTTPProxy.)
 fn manifests(
     contour_objects: &[contour::Object],
     routes: &routes::RoutesPlan,
     secret: Secret<ZeroizingJson>,
     xds_secrets: [Secret<ZeroizingJson>; 2],
+    auth: Option<crate::auth::AuthObjects>,
 ) -> Vec<Manifest> {
     let mut objects: Vec<ManifestObject> = contour_objects
         .iter()
@@ -309,6 +368,24 @@ fn manifests(
             .cloned()
             .map(ManifestObject::Plain),
     );
+    if let Some(auth) = auth {
+        let planned = |ns: &contour::Object| {
+            in_release(ns)
+                || routes
+                    .namespaces
+                    .iter()
+                    .any(|o| o["metadata"]["name"] == ns["metadata"]["name"])
+        };
+        objects.extend(
+            auth.plain
+                .into_iter()
+                .filter(|o| o["kind"] != "Namespace" || !planned(o))
+                .map(ManifestObject::Plain),
+        );
+        objects.push(ManifestObject::AuthTlsSecret(auth.ca_secret));
+        objects.push(ManifestObject::AuthTlsSecret(auth.tls_secret));
+        objects.push(ManifestObject::LoginSecret(auth.login_secret));
+    }
     objects.push(ManifestObject::Secret(secret));
     objects.extend(routes.objects.iter().cloned().map(ManifestObject::Plain));
     let width = objects.len().saturating_sub(1).to_string().len().max(2);

@@ -33,6 +33,8 @@ pub struct PlanSummary {
     pub contour: ContourSummary,
     /// The xDS CA and pairs (public data: fingerprints, dates, why minted).
     pub xds: crate::xds::XdsSummary,
+    /// The auth server; `null` when no route is protected.
+    pub auth: Option<crate::auth::AuthSummary>,
     pub routes: Vec<RouteSummary>,
     pub manifests: Vec<String>,
     /// What applying the plan does beyond writing what is listed here.
@@ -80,6 +82,10 @@ pub struct CredentialsSummary {
     pub root_password: bool,
     /// How many keys go to root's `authorized_keys` (0: left alone).
     pub ssh_authorized_keys: usize,
+    /// The user name of the endpoint login (`guestinfo.endpoint_username`).
+    pub endpoint_username: String,
+    /// `guestinfo.endpoint_password` was given (never the password or its hash).
+    pub endpoint_password_set: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +106,8 @@ pub struct ContourSummary {
 pub struct RouteSummary {
     pub url: String,
     pub service: String,
+    /// `required` (the endpoint login) or `none`.
+    pub auth: routes::RouteAuth,
 }
 
 /// The parts of a plan [`PlanSummary::of`] summarizes.
@@ -114,6 +122,7 @@ pub(super) struct Summarized<'a> {
     pub manifests: &'a [Manifest],
     pub tls: &'a TlsPlan,
     pub xds: &'a crate::xds::XdsPlan,
+    pub auth: Option<&'a crate::auth::AuthPlan>,
 }
 
 impl PlanSummary {
@@ -129,6 +138,7 @@ impl PlanSummary {
             manifests,
             tls,
             xds,
+            auth,
         } = *parts;
         let hostname = &settings.hostname;
         let (host_files, absent_host_files) = file_summaries(files);
@@ -143,6 +153,8 @@ impl PlanSummary {
             credentials: CredentialsSummary {
                 root_password: settings.credentials.root_password.is_some(),
                 ssh_authorized_keys: settings.credentials.ssh_authorized_keys.len(),
+                endpoint_username: settings.endpoint.username.clone(),
+                endpoint_password_set: settings.endpoint.password.is_some(),
             },
             certificate: CertificateSummary::of(tls),
             host_files,
@@ -153,9 +165,10 @@ impl PlanSummary {
                 images: contour::images(contour_objects),
             },
             xds: crate::xds::XdsSummary::of(xds),
+            auth: auth.map(crate::auth::AuthSummary::of),
             routes: route_summaries(hostname, routes),
             manifests: manifests.iter().map(|m| m.file_name.clone()).collect(),
-            apply_steps: apply_steps(runtime_sysctls),
+            apply_steps: apply_steps(runtime_sysctls, auth.is_some()),
         }
     }
 }
@@ -201,12 +214,13 @@ fn route_summaries(hostname: &Hostname, routes: &routes::RoutesPlan) -> Vec<Rout
         .map(|r| RouteSummary {
             url: format!("https://{}{}", hostname.fqdn(), r.prefix),
             service: format!("{}/{}:{}", r.namespace, r.service, r.port),
+            auth: r.auth,
         })
         .collect()
 }
 
 /// What apply does with the plan, in order, for `plan.json`.
-fn apply_steps(runtime_sysctls: &[RuntimeSysctl]) -> Vec<String> {
+fn apply_steps(runtime_sysctls: &[RuntimeSysctl], auth: bool) -> Vec<String> {
     let mut steps = vec![
         "set the kernel host name".to_owned(),
         "write the host files (atomically, unchanged ones untouched) and remove the absent ones that exist".to_owned(),
@@ -218,7 +232,10 @@ fn apply_steps(runtime_sysctls: &[RuntimeSysctl]) -> Vec<String> {
             s.proc_path.display()
         )
     }));
-    steps.push("server-side apply the manifests in order, waiting for CRDs, the certgen Job, the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready".to_owned());
+    if auth {
+        steps.push("server-side apply the manifests by stage (Namespaces, CRDs, the rest, Secrets), then wait for the auth server's ExtensionService to be valid before any HTTPProxy names it".to_owned());
+    }
+    steps.push("server-side apply the manifests in order, waiting for CRDs, the contour and auth server Deployments, the envoy DaemonSet and every HTTPProxy to be ready".to_owned());
     steps
 }
 

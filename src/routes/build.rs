@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{RouteConfig, RoutesConfig, RoutesError};
+use super::{RouteAuth, RouteConfig, RoutesConfig, RoutesError};
 use crate::contour::Object;
 use crate::settings::Hostname;
 
@@ -24,6 +24,16 @@ pub struct SecretRef {
 pub struct ProxyRef {
     pub namespace: String,
     pub name: String,
+}
+
+/// The external authorization the root HTTPProxy's virtual host names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    /// The ExtensionService's namespace and name.
+    pub namespace: String,
+    pub name: String,
+    /// How long envoy waits for its answer (`5s`).
+    pub response_timeout: String,
 }
 
 /// The routes step. Apply order: `namespaces`, then the TLS Secret at `secret`,
@@ -51,7 +61,14 @@ impl RoutesPlan {
 }
 
 /// Plan the routes for `hostname`. Pure: validates `config`, builds objects.
-pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, RoutesError> {
+/// With `authorization` (there is a protected route), the root's virtual host
+/// asks the auth server about every request, and each `auth = "none"` route
+/// turns that off for itself.
+pub fn plan(
+    hostname: &Hostname,
+    config: &RoutesConfig,
+    authorization: Option<&Authorization>,
+) -> Result<RoutesPlan, RoutesError> {
     config.validate()?;
     let routes = config.effective_routes();
     let root_ns = config
@@ -89,7 +106,7 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
             "apiVersion": API_VERSION,
             "kind": "HTTPProxy",
             "metadata": metadata(&child_name, Some(ns)),
-            "spec": {"routes": routes_in(&routes, ns)},
+            "spec": {"routes": routes_in(&routes, ns, authorization.is_some())},
         }));
         proxies.push(ProxyRef {
             namespace: (*ns).to_owned(),
@@ -105,7 +122,13 @@ pub fn plan(hostname: &Hostname, config: &RoutesConfig) -> Result<RoutesPlan, Ro
         "apiVersion": API_VERSION,
         "kind": "HTTPProxy",
         "metadata": metadata(&config.root_proxy.name, Some(&root_ns)),
-        "spec": root_spec(hostname, &secret_name_in_root, includes, routes_in(&routes, &root_ns)),
+        "spec": root_spec(
+            hostname,
+            &secret_name_in_root,
+            authorization,
+            includes,
+            routes_in(&routes, &root_ns, authorization.is_some()),
+        ),
     }));
     proxies.push(ProxyRef {
         namespace: root_ns.clone(),
@@ -156,11 +179,11 @@ fn namespaces(root_ns: &str, secret: &SecretRef, children: &[&str]) -> Vec<Objec
 }
 
 /// The HTTPProxy routes of the routes in `namespace`.
-fn routes_in(routes: &[RouteConfig], namespace: &str) -> Vec<Value> {
+fn routes_in(routes: &[RouteConfig], namespace: &str, authorized: bool) -> Vec<Value> {
     routes
         .iter()
         .filter(|r| r.namespace == namespace)
-        .map(route)
+        .map(|r| route(r, authorized))
         .collect()
 }
 
@@ -169,6 +192,7 @@ fn routes_in(routes: &[RouteConfig], namespace: &str) -> Vec<Value> {
 fn root_spec(
     hostname: &Hostname,
     secret_name: &str,
+    authorization: Option<&Authorization>,
     includes: Vec<Value>,
     routes: Vec<Value>,
 ) -> Value {
@@ -178,6 +202,15 @@ fn root_spec(
             "tls": {"secretName": secret_name},
         },
     });
+    if let Some(auth) = authorization {
+        // Contour allows authorization on a TLS virtual host only (it has
+        // one); failOpen false: no answer from the auth server, no access.
+        spec["virtualhost"]["authorization"] = json!({
+            "extensionRef": {"name": auth.name, "namespace": auth.namespace},
+            "failOpen": false,
+            "responseTimeout": auth.response_timeout,
+        });
+    }
     if !includes.is_empty() {
         // No conditions: each child's routes carry their full prefixes.
         spec["includes"] = Value::Array(includes);
@@ -213,7 +246,7 @@ fn delegation(secret: &SecretRef, root_ns: &str) -> Object {
 }
 
 /// One HTTPProxy route; optional fields only when set, so the object stays minimal.
-fn route(route: &RouteConfig) -> Value {
+fn route(route: &RouteConfig, authorized: bool) -> Value {
     let mut out = json!({
         "conditions": [{"prefix": route.prefix}],
         "services": [{"name": route.service, "port": route.port}],
@@ -227,6 +260,9 @@ fn route(route: &RouteConfig) -> Value {
     }
     if route.permit_insecure {
         out["permitInsecure"] = json!(true);
+    }
+    if authorized && route.auth == RouteAuth::None {
+        out["authPolicy"] = json!({"disabled": true});
     }
     out
 }

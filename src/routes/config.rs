@@ -32,6 +32,20 @@ pub struct RouteConfig {
     /// Serve this route over plain HTTP too, instead of redirecting to HTTPS.
     #[serde(default)]
     pub permit_insecure: bool,
+    /// Whether a request needs the endpoint login (default: required).
+    #[serde(default)]
+    pub auth: RouteAuth,
+}
+
+/// `auth` of a `[[routes]]` table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteAuth {
+    /// The endpoint login is asked for (HTTP basic authentication).
+    #[default]
+    Required,
+    /// Anyone who reaches the appliance is served.
+    None,
 }
 
 fn default_namespace() -> String {
@@ -100,11 +114,23 @@ pub fn default_routes() -> Vec<RouteConfig> {
         rewrite: None,
         websocket: false,
         permit_insecure: false,
+        auth: RouteAuth::Required,
     };
     vec![route("/", "status"), route("/bootstrap", "bootstrap-log")]
 }
 
 impl RoutesConfig {
+    /// The first protected route, described for an error
+    /// (`routes[1] ("/events") is protected`); `None` when none is.
+    pub fn protected(&self) -> Option<String> {
+        let routes = self.effective_routes();
+        let at = routes.iter().position(|r| r.auth == RouteAuth::Required)?;
+        Some(match &self.routes {
+            Some(_) => format!("routes[{at}] ({:?}) is protected", routes[at].prefix),
+            None => "the default routes are protected".to_owned(),
+        })
+    }
+
     /// The routes in effect: the configured ones, or the defaults when none are.
     pub fn effective_routes(&self) -> Vec<RouteConfig> {
         self.routes.clone().unwrap_or_else(default_routes)
@@ -166,6 +192,16 @@ impl RouteConfig {
         }
         if let Some(rewrite) = &self.rewrite {
             path_like(rewrite).map_err(|why| RoutesError::new(key("rewrite"), of_route(why)))?;
+        }
+        // Contour authorizes on the TLS virtual host only: a route also served
+        // on plain HTTP would be served there without the login.
+        if self.permit_insecure && self.auth == RouteAuth::Required {
+            return Err(RoutesError::new(
+                key("permit_insecure"),
+                of_route(
+                    "cannot be true on a route with auth = \"required\" (the default): plain HTTP would serve it without the login; set auth = \"none\" or permit_insecure = false".to_owned(),
+                ),
+            ));
         }
         Ok(())
     }

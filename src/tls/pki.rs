@@ -154,6 +154,35 @@ impl fmt::Display for Stale {
     }
 }
 
+/// The CA for `now` from what was kept (`cert_pem`, `key_pem`): kept when
+/// it is still exactly what would be minted, renewed with its key kept when
+/// only its dates are due, minted otherwise. With why, when not kept as is.
+pub fn keep_or_mint_ca(
+    kept: Option<(&str, &Secret<String>)>,
+    common_name: &str,
+    algorithm: KeyAlgorithm,
+    lifetime: &Lifetime,
+    now: OffsetDateTime,
+) -> Result<(Authority, Option<String>), MintError> {
+    let mint = || Authority::mint(common_name, algorithm, lifetime, now);
+    let Some((cert_pem, key_pem)) = kept else {
+        return Ok((mint()?, Some("none is kept yet".to_owned())));
+    };
+    match Authority::load(cert_pem, key_pem, algorithm, lifetime, now) {
+        Ok(ca) => Ok((ca, None)),
+        Err(NotKept::Stale(stale)) => {
+            match Authority::renew(cert_pem, key_pem, algorithm, lifetime, now) {
+                Ok(ca) => Ok((ca, Some(format!("{stale}: renewed with its key kept")))),
+                Err(why) => Ok((
+                    mint()?,
+                    Some(format!("{stale}, and its key cannot be kept: {why}")),
+                )),
+            }
+        }
+        Err(why) => Ok((mint()?, Some(why.to_string()))),
+    }
+}
+
 /// A certificate and its key. `Debug` shows the certificate's fingerprint and
 /// dates and redacts the key.
 #[derive(Clone)]

@@ -64,8 +64,12 @@ pub fn xml_escape(value: &str) -> String {
         .replace('\r', "&#13;")
 }
 
-/// An ESXi-style OVF environment with the static network of the fixtures plus
-/// `extra`, written to `dir/ovf-env.xml`.
+/// The endpoint password the fixtures give (the default routes are protected).
+pub const ENDPOINT_PASSWORD: &str = "fixture endpoint pw";
+
+/// An ESXi-style OVF environment with the static network of the fixtures and
+/// the endpoint password, plus `extra` (which may give the password itself),
+/// written to `dir/ovf-env.xml`.
 pub fn environment(dir: &Path, extra: &[(&str, &str)]) -> String {
     let mut properties = vec![
         ("guestinfo.hostname", FQDN),
@@ -77,8 +81,17 @@ pub fn environment(dir: &Path, extra: &[(&str, &str)]) -> String {
     environment_with(&dir.join("ovf-env.xml"), &properties)
 }
 
-/// An ESXi-style OVF environment with exactly `properties`, written to `path`.
+/// An ESXi-style OVF environment with `properties`, written to `path`, and
+/// the fixtures' endpoint password unless they give it (the default routes
+/// are protected; a test of its absence gives it blank).
 pub fn environment_with(path: &Path, properties: &[(&str, &str)]) -> String {
+    let mut properties = properties.to_vec();
+    if !properties
+        .iter()
+        .any(|(k, _)| *k == "guestinfo.endpoint_password")
+    {
+        properties.push(("guestinfo.endpoint_password", ENDPOINT_PASSWORD));
+    }
     let props: String = properties
         .iter()
         .map(|(k, v)| {
@@ -244,11 +257,19 @@ pub fn assert_key_only_where_it_belongs(r: &Rendered) {
     let key_path = r.path("rootfs/etc/ovaboot/tls/tls.key");
     let mut secret_manifests = 0;
     for file in files_under(&r.dir) {
-        // The TLS Secret; the xDS ones (contourcert, envoycert) carry other
-        // keys and must not carry this one.
+        // The TLS Secret; the xDS ones (contourcert, envoycert) and the auth
+        // server's (its CA, its pair, the login) carry other things and must
+        // not carry this key.
         let is_secret_manifest = file.parent().unwrap().ends_with("manifests")
             && manifest_object(&file)["kind"] == "Secret"
-            && !["contourcert", "envoycert"].contains(
+            && ![
+                "contourcert",
+                "envoycert",
+                "htpasswd-ca",
+                "htpasswd-tls",
+                "endpoint-login",
+            ]
+            .contains(
                 &manifest_object(&file)["metadata"]["name"]
                     .as_str()
                     .unwrap_or(""),

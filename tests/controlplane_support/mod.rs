@@ -72,6 +72,10 @@ pub async fn client(kubeconfig: &Path) -> Client {
         .client
 }
 
+/// The endpoint login every scenario's environment gives.
+pub const ENDPOINT_USERNAME: &str = "admin";
+pub const ENDPOINT_PASSWORD: &str = "control-plane endpoint pw";
+
 /// A scenario: its own host name (Contour refuses two root proxies with one FQDN)
 /// and config, rendered into a fresh folder.
 pub struct Scenario {
@@ -93,6 +97,9 @@ impl Scenario {
                 ("guestinfo.ipaddress", "192.168.40.17"),
                 ("guestinfo.netmask", "24"),
                 ("guestinfo.gateway", "192.168.40.1"),
+                // The default routes are protected: the endpoint login.
+                ("guestinfo.endpoint_username", ENDPOINT_USERNAME),
+                ("guestinfo.endpoint_password", ENDPOINT_PASSWORD),
             ],
         );
         Scenario { work, config, env }

@@ -18,6 +18,8 @@ use ovaboot::show;
 /// root's password in every property set a target makes: it must never
 /// appear in an error, whichever field the fuzzer pastes it into.
 pub const ROOT_PASSWORD: &str = "Sekr3t-Passw0rd-77";
+/// The endpoint password every target sets too (password-typed): never quoted.
+const ENDPOINT_PASSWORD: &str = "Endpoint-Fuzz-Pass-7";
 
 /// The error line as `main` prints it: one line, no raw control character.
 fn assert_one_clean_line(line: &str) {
@@ -114,6 +116,10 @@ pub fn ovf_document(data: &[u8]) {
         "guestinfo.root_password".into(),
         PropertyValue::Secret(Secret::new(ROOT_PASSWORD.into())),
     );
+    properties.insert(
+        "guestinfo.endpoint_password".into(),
+        PropertyValue::Secret(Secret::new(ENDPOINT_PASSWORD.into())),
+    );
     settings_and_checks(&properties);
 }
 
@@ -160,6 +166,10 @@ pub fn network_values(data: &[u8]) {
     properties.insert(
         "guestinfo.root_password".into(),
         PropertyValue::Secret(Secret::new(ROOT_PASSWORD.into())),
+    );
+    properties.insert(
+        "guestinfo.endpoint_password".into(),
+        PropertyValue::Secret(Secret::new(ENDPOINT_PASSWORD.into())),
     );
     for line in [
         NetworkSettings::from_properties(&properties)

@@ -37,6 +37,19 @@ fn namespaces_then_crds_then_secrets_then_the_rest_then_httpproxies() {
 }
 
 #[test]
+fn extension_services_come_after_the_secrets_and_before_every_httpproxy() {
+    let plan = vec![
+        obj("projectcontour.io/v1", "HTTPProxy", "root"),
+        obj("projectcontour.io/v1alpha1", "ExtensionService", "htpasswd"),
+        obj("v1", "Secret", "htpasswd-ca"),
+        obj("v1", "Service", "htpasswd"),
+    ];
+    let o = order(&plan).unwrap();
+    assert_eq!(o.apply_order().collect::<Vec<_>>(), vec![2, 3, 1, 0]);
+    assert_eq!(o.extension_services, vec![1]);
+}
+
+#[test]
 fn an_object_without_a_name_is_named_by_its_place() {
     let plan = vec![
         obj("v1", "ConfigMap", "a"),

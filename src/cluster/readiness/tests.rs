@@ -380,3 +380,61 @@ fn one_rule_per_kind_each_with_its_deadline() {
     // The version is part of the key: another version of a kind has no rule.
     assert_eq!(deadline("apps/v1beta2", "Deployment"), None);
 }
+
+fn extension(generation: i64, valid: serde_json::Value) -> Value {
+    json!({
+        "apiVersion": "projectcontour.io/v1alpha1",
+        "kind": "ExtensionService",
+        "metadata": {"name": "htpasswd", "namespace": "projectcontour-auth", "generation": generation},
+        "status": {"conditions": [valid]},
+    })
+}
+
+#[test]
+fn an_extension_service_is_ready_when_valid_at_its_generation() {
+    let valid = json!({"type": "Valid", "status": "True", "observedGeneration": 2, "reason": "Valid", "message": "Valid ExtensionService"});
+    assert_eq!(
+        extension_service(&extension(2, valid.clone())),
+        Readiness::Ready
+    );
+    assert!(matches!(
+        extension_service(&extension(3, valid)),
+        Readiness::Pending(why) if why.contains("generation 3")
+    ));
+    let no_status = json!({"metadata": {"name": "htpasswd", "generation": 1}});
+    assert!(matches!(
+        extension_service(&no_status),
+        Readiness::Pending(_)
+    ));
+    assert_eq!(
+        rule(&ObjectRef {
+            api_version: "projectcontour.io/v1alpha1".into(),
+            kind: "ExtensionService".into(),
+            namespace: Some("projectcontour-auth".into()),
+            name: "htpasswd".into(),
+        })
+        .map(|r| r.deadline),
+        Some(Deadline::HttpProxyValid)
+    );
+}
+
+#[test]
+fn an_invalid_extension_service_fails_unless_its_service_is_only_missing() {
+    let invalid = |errors: serde_json::Value| {
+        extension(
+            1,
+            json!({"type": "Valid", "status": "False", "observedGeneration": 1, "reason": "ErrorPresent", "message": "At least one error present, see Errors for details", "errors": errors}),
+        )
+    };
+    let missing = invalid(
+        json!([{"type": "ServiceError", "reason": "ServiceUnresolvedReference", "message": "unresolved service \"projectcontour-auth/htpasswd\": service \"projectcontour-auth/htpasswd\" not found"}]),
+    );
+    assert!(matches!(extension_service(&missing), Readiness::Pending(_)));
+    let bad_ca = invalid(
+        json!([{"type": "SpecError", "reason": "CACertificateNotFound", "message": "secret not found"}]),
+    );
+    assert!(matches!(
+        extension_service(&bad_ca),
+        Readiness::Failed(why) if why.contains("CACertificateNotFound")
+    ));
+}

@@ -72,6 +72,10 @@ fn renew_then_reconfigure(
     let root = invocation.root;
     if invocation.phase.runs_cluster() && !invocation.dry_run {
         say(crate::xds::renew::run_tracked(root, config, invocation.retry)?.to_string());
+        let auth = crate::auth::renew::run_tracked(root, config, invocation.retry)?;
+        if matches!(auth, crate::auth::renew::Renewed::Applied { .. }) {
+            say(auth.to_string());
+        }
     }
     let env: OvfEnvironment = recorded_unless_dry(
         invocation,

@@ -31,6 +31,9 @@ pub struct Applied {
     pub host: Option<WriteReport>,
     /// The Secret (`namespace/name`) and what applying it did, if it was needed.
     pub secret: Option<(String, ApplySummary)>,
+    /// The endpoint login's Secret and what applying it did, if the login changed.
+    /// (Boxed: an outcome that applied nothing stays small.)
+    pub login_secret: Option<Box<(String, ApplySummary)>>,
     pub certificate_before: Option<String>,
     pub certificate_after: String,
     /// Who made the certificate now installed (`None` until a plan is made).
@@ -51,6 +54,8 @@ pub struct Preview {
     pub certificate_after: String,
     /// The Secret that would be applied (`namespace/name`), if any.
     pub secret: Option<String>,
+    /// The endpoint login's Secret that would be applied, if the login changed.
+    pub login_secret: Option<String>,
     /// A property change that would be left to the next boot.
     pub pending: Option<PendingChange>,
 }
@@ -147,6 +152,9 @@ impl fmt::Display for Applied {
             }
             None => {}
         }
+        if let Some((name, summary)) = self.login_secret.as_deref() {
+            writeln!(f, "cluster: Secret {name} (the endpoint login): {summary}")?;
+        }
         if let Some(pending) = &self.pending {
             writeln!(f, "pending: {pending}")?;
         }
@@ -184,6 +192,9 @@ impl fmt::Display for Preview {
             "would be replaced by",
         )?;
         if let Some(name) = &self.secret {
+            writeln!(f, "would apply Secret {name}")?;
+        }
+        if let Some(name) = &self.login_secret {
             writeln!(f, "would apply Secret {name}")?;
         }
         if let Some(pending) = &self.pending {

@@ -18,7 +18,7 @@ fn config(fixture: &str) -> RoutesConfig {
 
 fn error(toml_text: &str) -> String {
     let config: RoutesConfig = toml::from_str(toml_text).unwrap();
-    plan(&hostname(), &config).unwrap_err().to_string()
+    plan(&hostname(), &config, None).unwrap_err().to_string()
 }
 
 const MANAGED: &str = "app.kubernetes.io/managed-by";
@@ -54,7 +54,7 @@ fn kinds(objects: &[Value]) -> Vec<String> {
 
 #[test]
 fn default_routes_serve_status_and_bootstrap_log() {
-    let plan = plan(&hostname(), &RoutesConfig::default()).unwrap();
+    let plan = plan(&hostname(), &RoutesConfig::default(), None).unwrap();
     assert_eq!(kinds(&plan.namespaces), ["Namespace ovaboot"]);
     assert_eq!(
         plan.secret,
@@ -94,7 +94,7 @@ fn default_routes_serve_status_and_bootstrap_log() {
 
 #[test]
 fn single_namespace_routes_sit_on_the_root_proxy() {
-    let plan = plan(&hostname(), &config("single-namespace.toml")).unwrap();
+    let plan = plan(&hostname(), &config("single-namespace.toml"), None).unwrap();
     assert_eq!(kinds(&plan.namespaces), ["Namespace vmware-system"]);
     assert_eq!(kinds(&plan.objects), ["HTTPProxy vmware-system/ovaboot"]);
     let spec = &plan.objects[0]["spec"];
@@ -110,7 +110,12 @@ fn single_namespace_routes_sit_on_the_root_proxy() {
 
 #[test]
 fn other_namespaces_are_included_through_one_child_each() {
-    let plan = plan(&hostname(), &config("multi-namespace-with-includes.toml")).unwrap();
+    let plan = plan(
+        &hostname(),
+        &config("multi-namespace-with-includes.toml"),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         kinds(&plan.namespaces),
         [
@@ -175,7 +180,12 @@ fn other_namespaces_are_included_through_one_child_each() {
 
 #[test]
 fn a_secret_in_another_namespace_is_delegated_to_the_root() {
-    let plan = plan(&hostname(), &config("secret-in-another-namespace.toml")).unwrap();
+    let plan = plan(
+        &hostname(),
+        &config("secret-in-another-namespace.toml"),
+        None,
+    )
+    .unwrap();
     // `default` always exists: not claimed with a Namespace object.
     assert_eq!(
         kinds(&plan.namespaces),
@@ -209,7 +219,12 @@ fn a_secret_in_another_namespace_is_delegated_to_the_root() {
 
 #[test]
 fn rewrite_websocket_and_permit_insecure_become_route_fields() {
-    let plan = plan(&hostname(), &config("rewrite-websocket-insecure.toml")).unwrap();
+    let plan = plan(
+        &hostname(),
+        &config("rewrite-websocket-insecure.toml"),
+        None,
+    )
+    .unwrap();
     let routes = &plan.objects[0]["spec"]["routes"];
     assert_eq!(
         routes[0],
@@ -237,7 +252,7 @@ fn rewrite_websocket_and_permit_insecure_become_route_fields() {
 fn root_proxy_namespace_comes_from_config() {
     let mut config = config("multi-namespace-with-includes.toml");
     config.root_proxy.namespace = Some("vmware-functions".into());
-    let plan = plan(&hostname(), &config).unwrap();
+    let plan = plan(&hostname(), &config, None).unwrap();
     assert_eq!(
         kinds(&plan.objects),
         [
@@ -255,7 +270,7 @@ fn root_proxy_namespace_comes_from_config() {
 fn a_root_with_no_routes_of_its_own_only_includes() {
     let mut config = config("single-namespace.toml");
     config.root_proxy.namespace = Some("ovaboot".into());
-    let plan = plan(&hostname(), &config).unwrap();
+    let plan = plan(&hostname(), &config, None).unwrap();
     let root = plan.objects.last().unwrap();
     assert!(root["spec"].get("routes").is_none());
     assert_eq!(
@@ -267,7 +282,12 @@ fn a_root_with_no_routes_of_its_own_only_includes() {
 
 #[test]
 fn apply_order_puts_the_secret_between_namespaces_and_proxies() {
-    let plan = plan(&hostname(), &config("secret-in-another-namespace.toml")).unwrap();
+    let plan = plan(
+        &hostname(),
+        &config("secret-in-another-namespace.toml"),
+        None,
+    )
+    .unwrap();
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "appliance-cert", "namespace": "ovaboot-certs"}});
     assert_eq!(
         kinds(&plan.in_apply_order(secret)),
@@ -381,8 +401,102 @@ fn route_fields_default_as_documented() {
             rewrite: None,
             websocket: false,
             permit_insecure: false,
+            auth: crate::routes::RouteAuth::Required,
         }
     );
     assert_eq!(config.tls_secret.name, "ovaboot-tls");
     assert_eq!(config.root_proxy.name, "ovaboot");
+}
+
+fn authorization() -> Authorization {
+    Authorization {
+        namespace: "projectcontour-auth".into(),
+        name: "htpasswd".into(),
+        response_timeout: "5s".into(),
+    }
+}
+
+#[test]
+fn a_protected_root_names_the_extension_service_and_open_routes_opt_out() {
+    let config: RoutesConfig = toml::from_str(
+        r#"
+[[routes]]
+prefix = "/"
+service = "ui"
+port = 80
+
+[[routes]]
+prefix = "/healthz"
+service = "ui"
+port = 80
+auth = "none"
+
+[[routes]]
+prefix = "/events"
+service = "router"
+namespace = "vmware-events"
+port = 8080
+auth = "none"
+permit_insecure = true
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.protected().as_deref(),
+        Some("routes[0] (\"/\") is protected")
+    );
+    let plan = plan(&hostname(), &config, Some(&authorization())).unwrap();
+    assert_conforms_to_crds(&plan);
+    let root = plan.objects.last().unwrap();
+    assert_eq!(
+        root["spec"]["virtualhost"]["authorization"],
+        json!({
+            "extensionRef": {"name": "htpasswd", "namespace": "projectcontour-auth"},
+            "failOpen": false,
+            "responseTimeout": "5s",
+        })
+    );
+    let routes = root["spec"]["routes"].as_array().unwrap();
+    assert!(routes[0].get("authPolicy").is_none(), "/ is protected");
+    assert_eq!(routes[1]["authPolicy"], json!({"disabled": true}));
+    // The included child's open route opts out too.
+    let child = &plan.objects[0];
+    assert_eq!(child["metadata"]["namespace"], "vmware-events");
+    assert_eq!(
+        child["spec"]["routes"][0]["authPolicy"],
+        json!({"disabled": true})
+    );
+    assert_eq!(child["spec"]["routes"][0]["permitInsecure"], true);
+}
+
+#[test]
+fn without_authorization_no_route_carries_an_auth_policy() {
+    let plan = plan(
+        &hostname(),
+        &config("rewrite-websocket-insecure.toml"),
+        None,
+    )
+    .unwrap();
+    let text = serde_json::to_string(&plan.objects).unwrap();
+    assert!(!text.contains("authorization") && !text.contains("authPolicy"));
+}
+
+#[test]
+fn a_protected_route_on_plain_http_is_refused_naming_the_key() {
+    let err = error(
+        "[[routes]]\nprefix = \"/ui\"\nservice = \"ui\"\nport = 80\npermit_insecure = true\n",
+    );
+    assert_eq!(
+        err,
+        "routes[0].permit_insecure: cannot be true on a route with auth = \"required\" (the default): plain HTTP would serve it without the login; set auth = \"none\" or permit_insecure = false (route \"/ui\")"
+    );
+    let open: RoutesConfig = toml::from_str(
+        "[[routes]]\nprefix = \"/ui\"\nservice = \"ui\"\nport = 80\nauth = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(open.protected(), None);
+    assert_eq!(
+        RoutesConfig::default().protected().as_deref(),
+        Some("the default routes are protected")
+    );
 }

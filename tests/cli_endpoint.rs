@@ -1,0 +1,403 @@
+//! The endpoint login through the binary (issue #15): each bad property and
+//! config key refused by `props`, `render`, `firstboot` and `reconfigure`
+//! alike, with exit 2, one line naming it and nothing written; the password
+//! and its hash nowhere but the Secret's manifest and the 0600 line file;
+//! and day 2 applying the login Secret alone, `--dry-run` naming it.
+
+mod cli_support;
+
+use std::path::Path;
+
+use cli_support::appliance::{Appliance, snapshot};
+use cli_support::*;
+
+const PASSWORD: &str = "Endpoint-Secret-42";
+
+/// Every file under `dir`, relative, with its bytes.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    snapshot(dir)
+        .into_iter()
+        .map(|(p, (bytes, _))| (p.display().to_string(), bytes))
+        .collect()
+}
+
+/// `command` on a fresh appliance root with `env` and `config`: exit 2, one
+/// stderr line containing `names`, no secret in it, and the root unchanged.
+fn refused_by_every_command(properties: &[(&str, &str)], config_toml: &str, names: &[&str]) {
+    let app = Appliance::new();
+    let config = app.work.join("ovaboot.toml");
+    std::fs::write(&config, config_toml).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let mut all = vec![("guestinfo.hostname", FQDN)];
+    all.extend_from_slice(properties);
+    let env = app.env("bad.xml", &all);
+    let before = snapshot(&app.root);
+    let out_dir = app.work.join("rendered");
+    for args in [
+        vec!["props", "--ovf-env", &env, "--config", &config],
+        vec![
+            "render",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--root",
+            app.root.to_str().unwrap(),
+            "--ovf-env",
+            &env,
+            "--config",
+            &config,
+        ],
+        vec![
+            "firstboot",
+            "--phase",
+            "host",
+            "--root",
+            app.root.to_str().unwrap(),
+            "--ovf-env",
+            &env,
+            "--config",
+            &config,
+        ],
+    ] {
+        let out = ovaboot_with_manifest(&args, &contour_manifest());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("ovaboot: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{args:?}: one error line: {err}");
+        assert!(
+            err.lines()
+                .all(|l| errors.contains(&l) || l.contains(" INFO ") || l.is_empty()),
+            "{args:?}: {err}"
+        );
+        for name in names {
+            assert!(err.contains(name), "{args:?}: {err:?} names {name}");
+        }
+        for (_, value) in properties {
+            if value.len() > 3 {
+                assert!(
+                    !err.contains(value),
+                    "{args:?}: the value is not quoted: {err}"
+                );
+            }
+        }
+        assert!(!out_dir.exists(), "render wrote nothing");
+    }
+    // firstboot's refusal records itself in the state file (as every
+    // refused first boot does); no host file is written.
+    let after = snapshot(&app.root);
+    for path in after.keys() {
+        assert!(
+            before.contains_key(path)
+                || path.starts_with("var/lib/ovaboot")
+                || path.starts_with("etc/issue.d")
+                || path.starts_with("run/ovaboot"),
+            "{} written",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn bad_endpoint_properties_are_refused_naming_the_property() {
+    for (properties, name) in [
+        (
+            vec![
+                ("guestinfo.endpoint_username", "ad:min"),
+                ("guestinfo.endpoint_password", PASSWORD),
+            ],
+            "guestinfo.endpoint_username",
+        ),
+        (
+            vec![
+                ("guestinfo.endpoint_username", "two words"),
+                ("guestinfo.endpoint_password", PASSWORD),
+            ],
+            "guestinfo.endpoint_username",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "line one\nline two")],
+            "guestinfo.endpoint_password",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "too-short")],
+            "guestinfo.endpoint_password",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", &"p".repeat(73))],
+            "guestinfo.endpoint_password",
+        ),
+        // Blank: the default routes are protected, so it is required.
+        (
+            vec![("guestinfo.endpoint_password", "")],
+            "guestinfo.endpoint_password",
+        ),
+    ] {
+        refused_by_every_command(&properties, "", &[name]);
+    }
+    let long = "u".repeat(65);
+    refused_by_every_command(
+        &[
+            ("guestinfo.endpoint_username", &long),
+            ("guestinfo.endpoint_password", PASSWORD),
+        ],
+        "",
+        &["guestinfo.endpoint_username", "at most 64"],
+    );
+}
+
+#[test]
+fn bad_auth_config_keys_are_refused_naming_the_key() {
+    let ok = [("guestinfo.endpoint_password", PASSWORD)];
+    for (config, key) in [
+        ("[auth]\nbcrypt_cost = 9\n", "auth.bcrypt_cost"),
+        (
+            "[auth]\nimage_digest = \"sha256:1234\"\n",
+            "auth.image_digest",
+        ),
+        ("[auth]\nnamespace = \"Auth\"\n", "auth.namespace"),
+        ("[auth]\nrealm = \"two words\"\n", "auth.realm"),
+        (
+            "[[routes]]\nprefix = \"/\"\nservice = \"ui\"\nport = 80\npermit_insecure = true\n",
+            "routes[0].permit_insecure",
+        ),
+        (
+            "[[routes]]\nprefix = \"/\"\nservice = \"ui\"\nport = 80\nauth = \"maybe\"\n",
+            "routes[0].auth",
+        ),
+    ] {
+        refused_by_every_command(&ok, config, &[key]);
+    }
+}
+
+#[test]
+fn no_protected_route_needs_no_password_and_renders_no_auth_server() {
+    let app = Appliance::new();
+    let config = app.work.join("open.toml");
+    std::fs::write(
+        &config,
+        "[[routes]]\nprefix = \"/\"\nservice = \"ui\"\nport = 80\nauth = \"none\"\n",
+    )
+    .unwrap();
+    let env = app.env(
+        "open.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", ""),
+        ],
+    );
+    let out_dir = app.work.join("rendered");
+    let out = ovaboot_with_manifest(
+        &[
+            "render",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--root",
+            app.root.to_str().unwrap(),
+            "--ovf-env",
+            &env,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &contour_manifest(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifests: Vec<String> = std::fs::read_dir(out_dir.join("manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !manifests
+            .iter()
+            .any(|m| m.contains("htpasswd") || m.contains("endpoint-login")),
+        "{manifests:?}"
+    );
+    let plan = std::fs::read_to_string(out_dir.join("plan.json")).unwrap();
+    assert!(plan.contains("\"auth\": null"), "{plan}");
+    assert!(plan.contains("\"endpoint_password_set\": false"), "{plan}");
+}
+
+#[test]
+fn the_password_and_its_hash_reach_only_the_secret_and_the_0600_line() {
+    let app = Appliance::new();
+    let env = app.env(
+        "login.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", PASSWORD),
+        ],
+    );
+    let out_dir = app.work.join("rendered");
+    let out = ovaboot_with_manifest(
+        &[
+            "--verbose",
+            "render",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--root",
+            app.root.to_str().unwrap(),
+            "--ovf-env",
+            &env,
+            "--config",
+            &app.config,
+        ],
+        &contour_manifest(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let line = std::fs::read_to_string(out_dir.join("rootfs/etc/ovaboot/auth/htpasswd")).unwrap();
+    let hash = line.trim_end().split_once(':').unwrap().1.to_owned();
+    assert!(line.starts_with("admin:$2y$10$"), "{line}");
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(
+        mode(&out_dir.join("rootfs/etc/ovaboot/auth/htpasswd")),
+        0o600
+    );
+    assert!(!said.contains(PASSWORD) && !said.contains(&hash), "{said}");
+    for (path, bytes) in files(&out_dir) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(PASSWORD), "{path} holds the password");
+        let holds_hash = text.contains(&hash) || text.contains(&base64_of(&line));
+        let allowed = path.ends_with("etc/ovaboot/auth/htpasswd")
+            || path.ends_with("-secret-endpoint-login.yaml");
+        assert_eq!(holds_hash, allowed, "{path}");
+        if allowed {
+            assert_eq!(mode(&out_dir.join(&path)), 0o600, "{path}");
+        }
+    }
+    let plan = std::fs::read_to_string(out_dir.join("plan.json")).unwrap();
+    assert!(
+        plan.contains("\"endpoint_username\": \"admin\"")
+            && plan.contains("\"endpoint_password_set\": true")
+    );
+
+    // props shows the password redacted, the user name as given.
+    let out = ovaboot_with_manifest(
+        &["props", "--ovf-env", &env, "--config", &app.config],
+        &contour_manifest(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("guestinfo.endpoint_password = <redacted>"),
+        "{shown}"
+    );
+    assert!(!shown.contains(PASSWORD));
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+#[test]
+fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
+    let app = Appliance::new();
+    let first = app.env(
+        "first.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", PASSWORD),
+        ],
+    );
+    app.first_boot(&first);
+    let line = app.read("etc/ovaboot/auth/htpasswd");
+
+    // The same login: nothing to do, the line kept.
+    let out = app.reconfigure(&first, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(app.read("etc/ovaboot/auth/htpasswd"), line);
+
+    // A new password: the dry run names the login Secret, and no hash.
+    let second = app.env(
+        "second.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", "Another-Secret-43"),
+        ],
+    );
+    let out = app.reconfigure(&second, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("properties changed: guestinfo.endpoint_password"),
+        "{said}"
+    );
+    assert!(
+        said.contains("would apply Secret projectcontour-auth/endpoint-login"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("$2y$") && !said.contains("Another-Secret-43"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("would apply Secret ovaboot/ovaboot-tls"),
+        "the TLS Secret is not touched: {said}"
+    );
+    assert_eq!(
+        app.read("etc/ovaboot/auth/htpasswd"),
+        line,
+        "a dry run writes nothing"
+    );
+}
+
+#[test]
+fn reconfigure_refuses_a_bad_login_naming_the_property_and_changes_nothing() {
+    let app = Appliance::new();
+    let first = app.env(
+        "first.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", PASSWORD),
+        ],
+    );
+    app.first_boot(&first);
+    for (properties, name) in [
+        (
+            vec![
+                ("guestinfo.endpoint_username", "ad:min"),
+                ("guestinfo.endpoint_password", PASSWORD),
+            ],
+            "guestinfo.endpoint_username",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "too-short")],
+            "guestinfo.endpoint_password",
+        ),
+        (
+            vec![("guestinfo.endpoint_password", "")],
+            "guestinfo.endpoint_password",
+        ),
+    ] {
+        let mut all = vec![("guestinfo.hostname", FQDN)];
+        all.extend_from_slice(&properties);
+        let env = app.env("bad.xml", &all);
+        let before = snapshot(&app.root);
+        let out = app.reconfigure(&env, &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let errors: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("ovaboot: error: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(errors[0].contains(name), "{err}");
+        assert!(!err.contains("too-short"), "{err}");
+        let after = snapshot(&app.root);
+        for (path, contents) in &after {
+            let ours = path.starts_with("var/lib/ovaboot")
+                || path.starts_with("etc/issue.d")
+                || path.starts_with("run/ovaboot");
+            assert!(
+                ours || before.get(path) == Some(contents),
+                "{} changed",
+                path.display()
+            );
+        }
+    }
+}
