@@ -1,6 +1,7 @@
 //! Every certificate the appliance lives on, read from where it is kept
-//! under the root: the TLS serving certificate (the admin's or self-signed)
-//! and the xDS CA and pairs ([`crate::xds`]). Each with its subject, notAfter
+//! under the root: the TLS serving certificate (the admin's or self-signed),
+//! the xDS CA and pairs ([`crate::xds`]) and, while a route is protected, the
+//! auth server's CA and serving pair ([`crate::auth`]). Each with its subject, notAfter
 //! and days left, and whether it is inside its warning window (the window in
 //! which ovaboot renews its own, and warns about the admin's).
 //!
@@ -17,7 +18,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::config::Config;
 use crate::plan::appliance::TLS_CERT_PATH;
 use crate::root::under;
-use crate::xds;
+use crate::{auth, xds};
 
 /// One certificate, as `status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +70,17 @@ pub fn read(root: &Path, config: &Config, now: OffsetDateTime) -> Vec<Certificat
         (
             "envoy's xDS client pair",
             xds::ENVOY_CERT_PATH,
+            config.xds.renew_before_days,
+        ),
+        // Kept only while a route is protected; renewed by the xDS windows.
+        (
+            "auth server CA",
+            auth::CA_CERT_PATH,
+            config.xds.ca_renew_before_days,
+        ),
+        (
+            "auth server's serving pair",
+            auth::CERT_PATH,
             config.xds.renew_before_days,
         ),
     ];
@@ -133,6 +145,26 @@ mod tests {
                 "Contour's xDS serving pair",
                 "envoy's xDS client pair"
             ]
+        );
+
+        // With a protected route, the auth server's CA and pair too (real
+        // certificates of the same shape, copied where the auth server's are kept).
+        for (from, to) in [
+            (xds::CA_CERT_PATH, auth::CA_CERT_PATH),
+            (xds::CONTOUR_CERT_PATH, auth::CERT_PATH),
+        ] {
+            let to = under(root.path(), to);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(under(root.path(), from), to).unwrap();
+        }
+        let with_auth = read_at(NOW);
+        let auth: Vec<(&str, u32)> = with_auth[3..]
+            .iter()
+            .map(|c| (c.name, c.window_days))
+            .collect();
+        assert_eq!(
+            auth,
+            [("auth server CA", 365), ("auth server's serving pair", 30)]
         );
         assert_eq!(fresh[1].subject, "CN=contour");
         assert_eq!(fresh[1].days_left, 365);
