@@ -141,3 +141,125 @@ pub fn run_tracked(
         })?)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::test_pki::NOW;
+    use std::os::unix::fs::PermissionsExt;
+    use time::Duration;
+
+    /// First boot's CA and serving pair, minted at [`NOW`], kept under a new root.
+    fn kept_at_now(config: &Config) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let inputs = Inputs {
+            config: &config.auth,
+            pki: &config.xds,
+            credentials: &config.credentials,
+        };
+        let (ca, serving, minted) =
+            super::super::pki(&super::super::Kept::default(), &inputs, NOW).unwrap();
+        assert_eq!(minted.len(), 2, "{minted:?}");
+        write_files(
+            root.path(),
+            &super::super::AuthPlan::pki_files(&ca, &serving),
+        )
+        .unwrap();
+        root
+    }
+
+    fn read(root: &Path, path: &str) -> String {
+        std::fs::read_to_string(crate::root::under(root, path)).unwrap()
+    }
+
+    #[test]
+    fn a_pair_inside_its_window_is_renewed_secrets_then_deployment_then_files_and_not_before() {
+        let config = Config::default();
+        let root = kept_at_now(&config);
+        let (ca_before, cert_before) = (
+            read(root.path(), super::super::CA_CERT_PATH),
+            read(root.path(), super::super::CERT_PATH),
+        );
+        let calls: std::cell::RefCell<Vec<Vec<Value>>> = Default::default();
+        let apply = |objects: &[Value]| {
+            calls.borrow_mut().push(objects.to_vec());
+            Ok(ApplySummary {
+                objects: Vec::new(),
+                created: 0,
+                changed: objects.len(),
+                unchanged: 0,
+                skipped: 0,
+                elapsed: std::time::Duration::ZERO,
+            })
+        };
+
+        // Well before the window (30 days before notAfter, a year on): nothing.
+        let early = run_with(root.path(), &config, NOW + Duration::days(300), &apply).unwrap();
+        assert!(matches!(early, Renewed::Unchanged), "{early}");
+        assert!(calls.borrow().is_empty());
+
+        let late = NOW + Duration::days(340);
+        let renewed = run_with(root.path(), &config, late, &apply).unwrap();
+        assert!(matches!(renewed, Renewed::Applied { .. }), "{renewed}");
+        let calls_made = calls.borrow().clone();
+        let kinds: Vec<Vec<String>> = calls_made
+            .iter()
+            .map(|objects| {
+                objects
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "{} {}",
+                            o["kind"].as_str().unwrap(),
+                            o["metadata"]["name"].as_str().unwrap()
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                vec![
+                    format!("Secret {}", super::super::CA_SECRET),
+                    format!("Secret {}", super::super::TLS_SECRET)
+                ],
+                vec![format!("Deployment {}", super::super::NAME)],
+            ]
+        );
+        // The CA is kept (years left); the serving pair is new, its key 0600,
+        // and the Deployment's pod template names the new certificate, so it rolls.
+        assert_eq!(read(root.path(), super::super::CA_CERT_PATH), ca_before);
+        let cert_after = read(root.path(), super::super::CERT_PATH);
+        assert_ne!(cert_after, cert_before);
+        let key = crate::root::under(root.path(), super::super::KEY_PATH);
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let annotation = &calls_made[1][0]["spec"]["template"]["metadata"]["annotations"]
+            [super::super::objects::CERT_ANNOTATION];
+        assert!(annotation.is_string(), "{annotation}");
+
+        // Renewed: the same day again changes nothing.
+        calls.borrow_mut().clear();
+        let again = run_with(root.path(), &config, late, &apply).unwrap();
+        assert!(matches!(again, Renewed::Unchanged), "{again}");
+        assert!(calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn with_no_protected_route_nothing_is_renewed() {
+        let mut config: Config = toml::from_str(
+            "[[routes]]\nprefix = \"/\"\nservice = \"status\"\nport = 80\nauth = \"none\"\n",
+        )
+        .unwrap();
+        config.auth = Config::default().auth;
+        let root = kept_at_now(&Config::default());
+        let renewed = run_with(root.path(), &config, NOW + Duration::days(340), |_| {
+            panic!("nothing is applied")
+        })
+        .unwrap();
+        assert!(matches!(renewed, Renewed::Unchanged), "{renewed}");
+    }
+}
