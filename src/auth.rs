@@ -70,6 +70,15 @@ pub fn is_auth_file(path: &Path) -> bool {
     PATHS.iter().any(|p| path == Path::new(p))
 }
 
+/// Whether `path` is the auth server's CA or serving pair: files that only
+/// the step that also applies them to the cluster may write ([`renew`] and
+/// first boot's cluster phase), never a day-2 run that applies the login
+/// Secret alone (the Secrets would keep the old pair while the host believes
+/// the new one is served).
+pub fn is_auth_pki_file(path: &Path) -> bool {
+    is_auth_file(path) && path != Path::new(HTPASSWD_PATH)
+}
+
 /// The name of the auth server's ServiceAccount, Deployment, Service and ExtensionService.
 pub const NAME: &str = "htpasswd";
 /// Its serving pair (`kubernetes.io/tls`, mounted at `/tls`).

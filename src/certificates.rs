@@ -55,7 +55,7 @@ impl CertificateStatus {
 /// Each certificate kept under `root` (one that is missing or does not parse
 /// is left out: `status` reads, it never fails on a certificate).
 pub fn read(root: &Path, config: &Config, now: OffsetDateTime) -> Vec<CertificateStatus> {
-    let kept = [
+    let mut kept = vec![
         (
             "TLS serving certificate",
             TLS_CERT_PATH,
@@ -72,18 +72,23 @@ pub fn read(root: &Path, config: &Config, now: OffsetDateTime) -> Vec<Certificat
             xds::ENVOY_CERT_PATH,
             config.xds.renew_before_days,
         ),
-        // Kept only while a route is protected; renewed by the xDS windows.
-        (
-            "auth server CA",
-            auth::CA_CERT_PATH,
-            config.xds.ca_renew_before_days,
-        ),
-        (
-            "auth server's serving pair",
-            auth::CERT_PATH,
-            config.xds.renew_before_days,
-        ),
     ];
+    // Only while a route is protected (files a config with none left behind
+    // are renewed by nothing); renewed in the xDS windows.
+    if config.routes().protected().is_some() {
+        kept.extend([
+            (
+                "auth server CA",
+                auth::CA_CERT_PATH,
+                config.xds.ca_renew_before_days,
+            ),
+            (
+                "auth server's serving pair",
+                auth::CERT_PATH,
+                config.xds.renew_before_days,
+            ),
+        ]);
+    }
     kept.into_iter()
         .filter_map(|(name, path, window_days)| {
             let pem = std::fs::read(under(root, path)).ok()?;

@@ -142,7 +142,48 @@ impl Config {
         config.credentials.validate().map_err(invalid)?;
         config.xds.validate().map_err(|e| invalid(e.to_string()))?;
         config.auth.validate().map_err(|e| invalid(e.to_string()))?;
+        config.check_auth_fits().map_err(invalid)?;
         Ok(config)
+    }
+
+    /// While a route is protected: a password minimum bcrypt can take, and an
+    /// auth server namespace of its own (the server may read every Secret
+    /// there, so no other key may share it).
+    fn check_auth_fits(&self) -> Result<(), String> {
+        let routes = self.routes();
+        let Some(protected) = routes.protected() else {
+            return Ok(());
+        };
+        let min = self.credentials.min_password_length;
+        let most = crate::secret::BCRYPT.max_bytes;
+        if min > most {
+            return Err(format!(
+                "credentials.min_password_length: {min} is over {most}, the longest password bcrypt takes, and {protected}, so guestinfo.endpoint_password could never be set"
+            ));
+        }
+        let ns = self.auth.namespace.as_str();
+        let mut shared = vec![("Contour's namespace", crate::xds::NAMESPACE.to_owned())];
+        shared.extend(
+            routes
+                .effective_routes()
+                .into_iter()
+                .map(|r| ("a route's namespace", r.namespace)),
+        );
+        shared.extend(
+            [
+                ("tls_secret.namespace", &self.tls_secret.namespace),
+                ("root_proxy.namespace", &self.root_proxy.namespace),
+            ]
+            .into_iter()
+            .filter_map(|(what, n)| n.clone().map(|n| (what, n))),
+        );
+        if let Some((what, _)) = shared.iter().find(|(_, n)| n == ns) {
+            return Err(format!(
+                "auth.namespace: {} is also {what}: the auth server may read every Secret of its namespace, which must hold its own Secrets alone",
+                crate::show::quoted(ns)
+            ));
+        }
+        Ok(())
     }
 
     /// The routing tables as the routes step takes them.

@@ -289,14 +289,8 @@ fn the_password_and_its_hash_reach_only_the_secret_and_the_0600_line() {
     assert!(!shown.contains(PASSWORD));
 }
 
-fn base64_of(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
-}
-
-#[test]
-fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
-    let app = Appliance::new();
+/// First boot with [`PASSWORD`]; returns its environment.
+fn first_boot_with_the_password(app: &Appliance) -> String {
     let first = app.env(
         "first.xml",
         &[
@@ -305,6 +299,18 @@ fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
         ],
     );
     app.first_boot(&first);
+    first
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+#[test]
+fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
+    let app = Appliance::new();
+    let first = first_boot_with_the_password(&app);
     let line = app.read("etc/ovaboot/auth/htpasswd");
 
     // The same login: nothing to do, the line kept.
@@ -349,14 +355,7 @@ fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
 #[test]
 fn reconfigure_refuses_a_bad_login_naming_the_property_and_changes_nothing() {
     let app = Appliance::new();
-    let first = app.env(
-        "first.xml",
-        &[
-            ("guestinfo.hostname", FQDN),
-            ("guestinfo.endpoint_password", PASSWORD),
-        ],
-    );
-    app.first_boot(&first);
+    let first = first_boot_with_the_password(&app);
     for (properties, name) in [
         (
             vec![
@@ -400,4 +399,76 @@ fn reconfigure_refuses_a_bad_login_naming_the_property_and_changes_nothing() {
             );
         }
     }
+}
+
+/// At boot the host part of day 2 writes neither the auth server's CA and
+/// serving pair nor the login's line, though its plan makes new ones (the
+/// pair inside its renewal window, a new password): only the cluster part
+/// writes them, beside the Secrets that carry them, so the host never holds
+/// a pair or line the cluster was not given.
+#[test]
+fn the_host_part_of_day_two_leaves_the_auth_pair_and_line_to_the_cluster_part() {
+    use ovaboot::auth::{CA_CERT_PATH, CA_KEY_PATH, CERT_PATH, HTPASSWD_PATH, KEY_PATH};
+    let app = Appliance::new();
+    let first = first_boot_with_the_password(&app);
+    // The pair as a first boot 340 days ago made it: 25 days left of 365.
+    let pki = [CA_KEY_PATH, CA_CERT_PATH, KEY_PATH, CERT_PATH];
+    for path in pki {
+        std::fs::remove_file(ovaboot::root::under(&app.root, path)).unwrap();
+    }
+    let config = cli_support::appliance::config(&app.config);
+    let settings =
+        ovaboot::settings::Settings::from_properties(&cli_support::appliance::properties(&first))
+            .unwrap();
+    let facts = ovaboot::facts::read_host_facts(&app.root).unwrap();
+    let at = time::OffsetDateTime::now_utc() - time::Duration::days(340);
+    let plan = ovaboot::plan::appliance::build(&settings, &config, &facts, at).unwrap();
+    let old_pair: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| pki.iter().any(|p| f.path == Path::new(p)))
+        .cloned()
+        .collect();
+    assert_eq!(old_pair.len(), 4);
+    ovaboot::apply::files::write_files(&app.root, &old_pair).unwrap();
+    let auth_files = |app: &Appliance| -> Vec<Vec<u8>> {
+        [
+            CA_KEY_PATH,
+            CA_CERT_PATH,
+            KEY_PATH,
+            CERT_PATH,
+            HTPASSWD_PATH,
+        ]
+        .iter()
+        .map(|p| app.read(p.trim_start_matches('/')))
+        .collect()
+    };
+    let before = auth_files(&app);
+
+    let second = app.env(
+        "second.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", "Another-Secret-43"),
+        ],
+    );
+    let out = app.reconfigure(&second, &["--phase", "host"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("properties changed: guestinfo.endpoint_password"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        auth_files(&app) == before,
+        "the host part wrote the auth server's pair or the login line"
+    );
+    // The cluster part has it all still to do: the login Secret among it.
+    let out = app.reconfigure(&second, &["--phase", "cluster", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("would apply Secret projectcontour-auth/endpoint-login"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -84,9 +84,13 @@ fn a_year_and_a_day_later_the_cluster_run_renews_both_pairs_under_the_same_ca() 
             "TLS serving certificate",
             "xDS CA",
             "Contour's xDS serving pair",
-            "envoy's xDS client pair"
+            "envoy's xDS client pair",
+            // The default routes are protected: the auth server's too.
+            "auth server CA",
+            "auth server's serving pair"
         ]
     );
+    assert_eq!(certificates[5]["warning"], false, "minted at first boot");
     assert_eq!(certificates[2]["days_left"], -1);
     assert_eq!(certificates[2]["subject"], "CN=contour");
     assert_eq!(certificates[3]["warning"], true);

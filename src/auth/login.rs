@@ -1,14 +1,15 @@
 //! The endpoint login as the auth server reads it: one htpasswd line,
 //! `user:$2y$<cost>$<salt and hash>`, bcrypt over the password.
 //!
-//! Why `$2y$` and not the `$2b$` the bcrypt crate writes by default: the
-//! auth server matches lines with `github.com/tg123/go-htpasswd`, whose
-//! `AcceptBcrypt` (`bcrypt.go`) recognises only the `$2y$` and `$2a$`
-//! prefixes; any line no parser recognises falls through to `AcceptPlain`,
-//! so a `$2b$` line would be taken as a plaintext password equal to the hash
-//! itself. The three prefixes name the same algorithm for passwords without
-//! 8-bit wrap-around bugs (`$2y$` is crypt_blowfish's name for the fixed
-//! one), and `golang.org/x/crypto/bcrypt` compares any of them.
+//! Why `$2y$` rather than the `$2b$` the bcrypt crate writes by default: it
+//! is what Apache's `htpasswd -B` writes, so every htpasswd reader knows it.
+//! The auth server matches lines with `github.com/tg123/go-htpasswd`, whose
+//! `AcceptBcrypt` (`bcrypt.go`, v1.0.0 to v1.2.5) recognises `$2y$`, `$2a$`,
+//! `$2b$` and `$2x$`; a line no parser recognises falls through to
+//! `AcceptPlain` and would be taken as a plaintext password equal to the
+//! line itself (tests/controlplane/htpasswd checks it is not). `$2y$` and
+//! `$2b$` name the same algorithm (`$2y$` is crypt_blowfish's name for the
+//! fixed one), and `golang.org/x/crypto/bcrypt` compares either.
 //!
 //! Idempotent: a line an earlier run kept (a 0600 file on the host) is
 //! reused when it is for the same user, of the configured cost and still

@@ -247,10 +247,11 @@ pub fn login_secret_object(plan: &Plan) -> Option<&Value> {
 }
 
 /// Whether the login Secret must be applied: the plan has one, and the
-/// endpoint login changed since it was last applied. Without a digest, the
-/// line kept on the host says it: a line that still verifies is the one
-/// first boot applied. (With one, the digest decides: at boot the host part
-/// has already kept the new line by the time the cluster part plans.)
+/// endpoint login changed since it was last applied. With a digest, the
+/// digest says it. Without one, the line kept on the host does: a line that
+/// still verifies is the one last applied (only the cluster part writes it,
+/// so at boot the host part has not replaced it before the cluster part
+/// plans; see [`files_of`]).
 pub fn login_secret_needed(comparison: &Comparison, plan: &Plan) -> bool {
     use crate::settings::endpoint::{KEY_ENDPOINT_PASSWORD, KEY_ENDPOINT_USERNAME};
     let Some(auth) = &plan.auth else {
@@ -413,7 +414,8 @@ fn run_compared_with(
     if phase.runs_host() {
         // A proxy drop-in for k3s comes or goes: systemd reloads before k3s
         // starts (the unit's ExecStartPost=).
-        let (host, _) = crate::apply::units::write_files_flagging_reload(root, &plan.files)?;
+        let host_files = files_of(&plan, phase);
+        let (host, _) = crate::apply::units::write_files_flagging_reload(root, &host_files)?;
         written(&plan.tls, pending.as_ref());
         applied.host = Some(host);
     }
@@ -455,10 +457,16 @@ fn is_tls_file(file: &PlannedFile) -> bool {
         || crate::auth::is_auth_file(&file.path)
 }
 
-/// The files `phase` writes: all host files, or the TLS pair alone.
+/// The files `phase` writes: all host files, or the TLS pair alone. Never
+/// the auth server's CA and serving pair, which only [`crate::auth::renew`]
+/// (run first, in the cluster part) writes, right after applying them; and
+/// the login's htpasswd line only where the cluster part runs, beside the
+/// Secret that carries it.
 fn files_of(plan: &Plan, phase: Phase) -> Vec<PlannedFile> {
     plan.files
         .iter()
+        .filter(|f| !crate::auth::is_auth_pki_file(&f.path))
+        .filter(|f| phase.runs_cluster() || !crate::auth::is_auth_file(&f.path))
         .filter(|f| phase.runs_host() || is_tls_file(f))
         .cloned()
         .collect()

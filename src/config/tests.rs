@@ -362,3 +362,35 @@ fn no_two_host_file_keys_can_name_one_file() {
         "the config /etc/ovaboot/ovaboot.toml: host.proxy_units: \"k3s.service\" is named twice (each unit gets one drop-in)"
     );
 }
+
+#[test]
+fn while_a_route_is_protected_the_minimum_must_fit_bcrypt_and_the_auth_namespace_be_its_own() {
+    let open = "[[routes]]\nprefix = \"/\"\nservice = \"status\"\nport = 80\nauth = \"none\"\n";
+    let long_minimum = "[credentials]\nmin_password_length = 100\n";
+    // SHA-512-crypt takes it; with no protected route, nothing else must.
+    parse(&format!("{long_minimum}{open}")).unwrap();
+    let err = parse(long_minimum).unwrap_err().to_string();
+    assert!(
+        err.contains("credentials.min_password_length: 100 is over 72, the longest password bcrypt takes, and the default routes are protected"),
+        "{err}"
+    );
+    for (namespace, what) in [
+        ("projectcontour", "Contour's namespace"),
+        ("ovaboot", "a route's namespace"),
+    ] {
+        let err = parse(&format!("[auth]\nnamespace = \"{namespace}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("auth.namespace: \"{namespace}\" is also {what}")),
+            "{err}"
+        );
+        // No protected route: no auth server, nothing shared.
+        parse(&format!("[auth]\nnamespace = \"{namespace}\"\n{open}")).unwrap();
+    }
+    let err = parse("[auth]\nnamespace = \"certs\"\n[tls_secret]\nnamespace = \"certs\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is also tls_secret.namespace"), "{err}");
+    parse("[auth]\nnamespace = \"appliance-login\"\n").unwrap();
+}

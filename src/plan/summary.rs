@@ -232,10 +232,10 @@ fn apply_steps(runtime_sysctls: &[RuntimeSysctl], auth: bool) -> Vec<String> {
             s.proc_path.display()
         )
     }));
-    if auth {
-        steps.push("server-side apply the manifests by stage (Namespaces, CRDs, the rest, Secrets), then wait for the auth server's ExtensionService to be valid before any HTTPProxy names it".to_owned());
-    }
-    steps.push("server-side apply the manifests in order, waiting for CRDs, the contour and auth server Deployments, the envoy DaemonSet and every HTTPProxy to be ready".to_owned());
+    steps.push(match auth {
+        true => "server-side apply the manifests by stage (Namespaces, CRDs, Secrets, the rest, the auth server's ExtensionService, waited valid before any HTTPProxy names it, then the HTTPProxies), and wait for the contour and auth server Deployments, the envoy DaemonSet and every HTTPProxy to be ready",
+        false => "server-side apply the manifests by stage (Namespaces, CRDs, Secrets, the rest, the HTTPProxies), and wait for the contour Deployment, the envoy DaemonSet and every HTTPProxy to be ready",
+    }.to_owned());
     steps
 }
 

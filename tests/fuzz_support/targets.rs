@@ -44,14 +44,16 @@ where
 /// password-typed value, or one that looks like it carries a credential
 /// (`show::withheld`). Values are only ever shown quoted (`show::quoted`),
 /// so no `"…"` in the line may hold a piece of one; root's password may not
-/// show anywhere.
+/// show anywhere, nor the endpoint password.
 fn assert_nothing_withheld_quoted(props: &Properties, line: &str) {
     let secrets: Vec<&str> = props
         .values()
         .filter(|v| v.is_secret())
         .map(PropertyValue::expose)
         .collect();
-    assert!(!line.contains(ROOT_PASSWORD), "the password: {line}");
+    for password in [ROOT_PASSWORD, ENDPOINT_PASSWORD] {
+        assert!(!line.contains(password), "a password: {line}");
+    }
     // A PEM marker is quoted as the parser found it, by design: a known
     // label, or any label of the public certificate field.
     let quoted: Vec<String> = quoted_segments(line)
@@ -189,7 +191,7 @@ pub fn network_values(data: &[u8]) {
             let shown = url.redacted();
             assert!(!shown.chars().any(show::is_unsafe), "{shown:?}");
             if url.is_secret() {
-                assert!(!shown.contains(ROOT_PASSWORD));
+                assert!(!shown.contains(ROOT_PASSWORD) && !shown.contains(ENDPOINT_PASSWORD));
             }
         }
     }
