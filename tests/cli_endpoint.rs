@@ -355,7 +355,7 @@ fn day_two_names_the_login_secret_alone_and_a_rerun_keeps_the_line() {
 #[test]
 fn reconfigure_refuses_a_bad_login_naming_the_property_and_changes_nothing() {
     let app = Appliance::new();
-    let first = first_boot_with_the_password(&app);
+    first_boot_with_the_password(&app);
     for (properties, name) in [
         (
             vec![
