@@ -472,3 +472,73 @@ fn the_host_part_of_day_two_leaves_the_auth_pair_and_line_to_the_cluster_part() 
         text(&out.stdout)
     );
 }
+
+/// Day 2 with a new password, run for real with a recording cluster: the
+/// login Secret alone is applied (not the TLS Secret, not the auth server),
+/// holding a bcrypt line for the new password, and the digest recorded, so
+/// the same properties again apply nothing.
+#[test]
+fn day_two_with_a_new_password_applies_the_login_secret_alone() {
+    use base64::Engine as _;
+    use ovaboot::commands::reconfigure::{Phase, Request, run_with};
+    let app = Appliance::new();
+    first_boot_with_the_password(&app);
+    let second = app.env(
+        "second.xml",
+        &[
+            ("guestinfo.hostname", FQDN),
+            ("guestinfo.endpoint_password", "Another-Secret-43"),
+        ],
+    );
+    let properties = cli_support::appliance::properties(&second);
+    let config = cli_support::appliance::config(&app.config);
+    let request = Request {
+        properties: &properties,
+        config: &config,
+        root: &app.root,
+        phase: Phase::All,
+        dry_run: false,
+    };
+    let applied: std::cell::RefCell<Vec<serde_json::Value>> = Default::default();
+    let record = |objects: &[serde_json::Value]| {
+        applied.borrow_mut().extend(objects.iter().cloned());
+        Ok(ovaboot::cluster::ApplySummary {
+            objects: Vec::new(),
+            created: 0,
+            changed: objects.len(),
+            unchanged: 0,
+            skipped: 0,
+            elapsed: std::time::Duration::ZERO,
+        })
+    };
+    run_with(&request, &record).unwrap();
+    let first_run = applied.take();
+    let names: Vec<String> = first_run
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {}/{}",
+                o["kind"].as_str().unwrap(),
+                o["metadata"]["namespace"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names, ["Secret projectcontour-auth/endpoint-login"]);
+    let line = base64::engine::general_purpose::STANDARD
+        .decode(first_run[0]["data"]["auth"].as_str().unwrap())
+        .unwrap();
+    let line = String::from_utf8(line).unwrap();
+    let hash = line.trim_end().strip_prefix("admin:").unwrap();
+    assert!(hash.starts_with("$2y$10$"), "not a bcrypt line");
+    assert!(bcrypt::verify("Another-Secret-43", hash).unwrap());
+    assert!(!bcrypt::verify(PASSWORD, hash).unwrap());
+    assert_eq!(app.read("etc/ovaboot/auth/htpasswd"), line.as_bytes());
+
+    run_with(&request, &record).unwrap();
+    let again = applied.take();
+    assert!(
+        again.is_empty(),
+        "the same properties again applied {again:?}"
+    );
+}
