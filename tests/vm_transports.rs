@@ -22,6 +22,9 @@ const FW_CFG_FQDN: &str = "fwcfg-guest.vmtest.example.org";
 const ISO_FQDN: &str = "isocd-guest.vmtest.example.org";
 /// The password in the fw_cfg fixture's proxy URL.
 const FW_CFG_PROXY_PASSWORD: &str = "FwCfgProxyPassw0rd";
+/// The endpoint passwords of the two fixtures (the default routes require one).
+const FW_CFG_ENDPOINT_PASSWORD: &str = "FwCfgEndpointPassw0rd";
+const ISO_ENDPOINT_PASSWORD: &str = "IsoCdEndpointPassw0rd";
 /// The built-in sample's host name (`--sample`).
 const SAMPLE_FQDN: &str = "veba01.lab.example.com";
 
@@ -233,6 +236,7 @@ fn fw_cfg_item_delivers_the_environment_in_a_qemu_guest() {
     assert!(stderr.contains("no CD-ROM drive"), "{stderr}");
     // The proxy password travelled through fw_cfg but never reached the console.
     assert!(!vm.log.contains(FW_CFG_PROXY_PASSWORD), "{}", vm.log);
+    assert!(!vm.log.contains(FW_CFG_ENDPOINT_PASSWORD), "{}", vm.log);
     assert_backdoor_untouched(&vm);
 }
 
@@ -249,6 +253,7 @@ fn ovf_env_cd_is_mounted_read_and_unmounted_in_a_qemu_guest() {
         p["guestinfo.ntp"], "ntp1.vmtest.example.org ntp2.vmtest.example.org",
         "{props}"
     );
+    assert!(!vm.log.contains(ISO_ENDPOINT_PASSWORD), "{}", vm.log);
     let stderr = vm.step("props").stderr();
     assert!(
         stderr.contains("/dev/sr0"),
