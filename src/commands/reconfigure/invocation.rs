@@ -1,6 +1,6 @@
 //! `ovaboot reconfigure` from end to end: the run lock, the completion check,
-//! the config, the renewal of the xDS certificates (which depends on no
-//! property, so nothing about the properties may hold it up), the OVF
+//! the config, the renewal of the xDS and auth server certificates (which
+//! depends on no property, so nothing about the properties may hold it up), the OVF
 //! environment, then [`super::run_tracked`]; at the end a run an earlier
 //! boot cut short is recorded done when nothing is left to do, and the
 //! certificate nearest its end is noted in the state file.
@@ -51,7 +51,7 @@ pub fn run_invocation(
     let outcome = renew_then_reconfigure(invocation, &config, say);
     // The cluster part found nothing to do: a run an earlier boot cut short
     // after its last record is complete (the host part alone has not looked
-    // at the xDS certificates, so it cannot say).
+    // at the xDS and auth server certificates, so it cannot say).
     if matches!(outcome, Ok(Outcome::Unchanged { .. }))
         && invocation.phase.runs_cluster()
         && !invocation.dry_run
