@@ -367,23 +367,12 @@ impl AuthSummary {
 /// What an earlier run kept under `root`, read through [`crate::root::read_file`].
 /// What cannot be read or used counts as not kept: minted or hashed again.
 pub fn read_kept(root: &Path) -> Kept {
-    let text = |path: &str| -> Option<zeroize::Zeroizing<String>> {
-        let read = crate::root::read_file(root, path, crate::facts::TLS_FILE_LIMIT)
-            .ok()
-            .flatten()?;
-        let text = std::str::from_utf8(&read.bytes).ok()?;
-        Some(zeroize::Zeroizing::new(text.to_owned()))
-    };
-    let pair = |cert: &str, key: &str| -> Option<KeptPair> {
-        Some(KeptPair {
-            cert_pem: text(cert)?.to_string(),
-            key_pem: Secret::new(text(key)?.to_string()),
-        })
-    };
+    let pair = |cert, key| crate::xds::read_kept_pair(root, cert, key);
     Kept {
         ca: pair(CA_CERT_PATH, CA_KEY_PATH),
         serving: pair(CERT_PATH, KEY_PATH),
-        line: text(HTPASSWD_PATH).and_then(|t| HtpasswdLine::from_kept(&t)),
+        line: crate::xds::read_kept_text(root, HTPASSWD_PATH)
+            .and_then(|t| HtpasswdLine::from_kept(&t)),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod record;
 pub mod renew;
 
 use std::fmt;
+use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -87,6 +88,25 @@ pub fn is_xds_file(path: &std::path::Path) -> bool {
 pub struct KeptPair {
     pub cert_pem: String,
     pub key_pem: Secret<String>,
+}
+
+/// A kept file's text under `root`, read inside the root, regular files only,
+/// capped ([`crate::root::read_file`]); `None` for what cannot be read or is
+/// not UTF-8 (counted as not kept: the plan mints it anew).
+pub fn read_kept_text(root: &Path, path: &str) -> Option<Zeroizing<String>> {
+    let read = crate::root::read_file(root, path, crate::facts::TLS_FILE_LIMIT)
+        .ok()
+        .flatten()?;
+    let text = std::str::from_utf8(&read.bytes).ok()?;
+    Some(Zeroizing::new(text.to_owned()))
+}
+
+/// The pair kept at `cert` and `key` under `root`, if both can be read.
+pub fn read_kept_pair(root: &Path, cert: &str, key: &str) -> Option<KeptPair> {
+    Some(KeptPair {
+        cert_pem: read_kept_text(root, cert)?.to_string(),
+        key_pem: Secret::new(read_kept_text(root, key)?.to_string()),
+    })
 }
 
 impl fmt::Debug for KeptPair {

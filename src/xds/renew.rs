@@ -23,14 +23,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::record::{self, XdsRecord};
-use super::{Kept, KeptPair, XdsError, XdsPlan};
+use super::{Kept, XdsError, XdsPlan};
 use crate::apply::files::{FilesError, write_files};
 use crate::cluster::ApplySummary;
 use crate::commands::apply::ClusterRunError;
 use crate::config::Config;
 use crate::failure::{Failure, Transience};
-use crate::root::under;
-use crate::secret::Secret;
 
 /// What a renewal run did.
 #[derive(Debug)]
@@ -162,15 +160,7 @@ fn put_in_place(
 /// (missing, not this user's to read, not text) counts as not kept: the plan
 /// then mints it, and a damaged file never stops a run.
 pub fn read_kept(root: &Path) -> Kept {
-    let pair = |cert: &str, key: &str| -> Option<KeptPair> {
-        let cert_pem = std::fs::read_to_string(under(root, cert)).ok()?;
-        let key_bytes = zeroize::Zeroizing::new(std::fs::read(under(root, key)).ok()?);
-        let key_pem = std::str::from_utf8(&key_bytes).ok()?.to_owned();
-        Some(KeptPair {
-            cert_pem,
-            key_pem: Secret::new(key_pem),
-        })
-    };
+    let pair = |cert, key| super::read_kept_pair(root, cert, key);
     Kept {
         ca: pair(super::CA_CERT_PATH, super::CA_KEY_PATH),
         contour: pair(super::CONTOUR_CERT_PATH, super::CONTOUR_KEY_PATH),
